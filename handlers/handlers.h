@@ -1,0 +1,30 @@
+/* The application context handlers share, the route table and its dispatcher. */
+#ifndef RAILHOOK_HANDLERS_H
+#define RAILHOOK_HANDLERS_H
+
+#include "handlers/http.h"
+#include "store/store.h"
+#include "util/config.h"
+
+struct app {
+    const struct config *cfg;
+    struct store *store;
+};
+
+typedef void (*handler_fn)(struct app *app, struct http_request *req, struct http_response *res);
+
+struct route {
+    const char *method;
+    const char *pattern; /* literal path; "{}" matches one non-empty segment */
+    handler_fn fn;
+};
+
+/* Finds the route for req (filling req->params and req->route) and runs it; answers 404 for
+ * an unknown path and 405 (with Allow) for a known path with another method. */
+void handlers_dispatch(struct app *app, struct http_request *req, struct http_response *res);
+
+/* Health endpoints (handlers/health.c). */
+void handle_healthz(struct app *app, struct http_request *req, struct http_response *res);
+void handle_readyz(struct app *app, struct http_request *req, struct http_response *res);
+
+#endif

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# A PostgreSQL cluster in a folder of its own, for `make run` (kept) and the tests (thrown
+# away). Listens on a unix socket inside the folder and on 127.0.0.1:PORT only.
+# Usage: scripts/pg.sh start DIR PORT [fast] | stop DIR | url DIR PORT [DBNAME]
+# As root, the cluster runs as the "postgres" system user (PostgreSQL refuses root).
+set -euo pipefail
+
+pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+[[ -x "$pgbin/pg_ctl" ]] || { echo "pg.sh: PostgreSQL server binaries not found" >&2; exit 1; }
+
+as_owner() {
+    if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+cmd=${1:?usage}
+dir=${2:?usage}
+case "$cmd" in
+start)
+    port=${3:?usage}
+    mode=${4:-durable}
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    [[ $(id -u) -eq 0 ]] && chown postgres: "$dir"
+    if [[ ! -f "$dir/data/PG_VERSION" ]]; then
+        as_owner "$pgbin/initdb" -D "$dir/data" -U railhook -A trust -E UTF8 --locale=C.UTF-8 \
+            --nosync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+    fi
+    opts="-k $dir -p $port -c listen_addresses=127.0.0.1 -c max_connections=300"
+    if [[ "$mode" == fast ]]; then
+        opts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    fi
+    if ! as_owner "$pgbin/pg_ctl" -D "$dir/data" -o "$opts" -l "$dir/server.log" -w -t 60 \
+        start >/dev/null; then
+        tail -n 20 "$dir/server.log" >&2
+        exit 1
+    fi
+    ;;
+stop)
+    [[ -f "$dir/data/postmaster.pid" ]] || exit 0
+    as_owner "$pgbin/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null || true
+    ;;
+url)
+    port=${3:?usage}
+    echo "postgresql://railhook@127.0.0.1:$port/${4:-railhook}"
+    ;;
+*)
+    echo "usage: $0 start DIR PORT [fast] | stop DIR | url DIR PORT [DBNAME]" >&2
+    exit 2
+    ;;
+esac

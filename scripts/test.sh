@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# `make test`: builds, starts a throwaway PostgreSQL cluster, runs every test suite (Criterion
+# and the GraphQL schema check), stops the cluster. Exits non-zero on any failure.
+# Usage: scripts/test.sh BUILD_DIR [cmake options...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+shift || true
+
+scripts/deps.sh test
+cmake -S . -B "$build" -DRAILHOOK_TESTS=ON "$@" >/dev/null
+cmake --build "$build" -j"$(nproc)" >/dev/null || cmake --build "$build" -j1
+
+tmp=$(mktemp -d /tmp/railhook-test.XXXXXX)
+chmod 755 "$tmp"
+port=$(scripts/free-port.sh)
+cleanup() {
+    scripts/pg.sh stop "$tmp/pg" || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+scripts/pg.sh start "$tmp/pg" "$port" fast
+base=$(scripts/pg.sh url "$tmp/pg" "$port" postgres)
+psql -q "$base" -c "CREATE DATABASE railhook_template" >/dev/null
+DATABASE_URL=$(scripts/pg.sh url "$tmp/pg" "$port" railhook_template) LOG_LEVEL=warn \
+    "$build/railhook" migrate
+
+export RAILHOOK_TEST_PGURL="postgresql://railhook@127.0.0.1:$port"
+export RAILHOOK_TEST_TEMPLATE=railhook_template
+export RAILHOOK_TEST_TMP="$tmp"
+
+status=0
+echo "== GraphQL documents against Railway's schema"
+if [[ ! -d tests/js/node_modules/graphql ]]; then
+    npm install --silent --no-audit --no-fund --prefix tests/js >/dev/null
+fi
+node tests/js/validate-ops.mjs || status=1
+
+echo "== Criterion suite"
+"$build/railhook-tests" ${CRITERION_ARGS:-} || status=1
+exit $status

@@ -1,0 +1,123 @@
+/* railhook's command line: serve, migrate, version, --help.
+ *
+ * Threading: main parses the configuration and blocks SIGINT/SIGTERM before any thread
+ * starts, so every thread inherits the mask; main then waits for a signal with sigwait() and
+ * runs the orderly shutdown itself. */
+#include "handlers/handlers.h"
+#include "server/http_server.h"
+#include "store/store.h"
+#include "util/config.h"
+#include "util/log.h"
+
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out, "railhook %s: signed webhooks in, Railway services out.\n\n"
+                 "Usage: railhook <command>\n\n"
+                 "Commands:\n"
+                 "  serve     run the HTTP server and the worker pool\n"
+                 "  migrate   apply pending database migrations and exit\n"
+                 "  version   print the version\n"
+                 "  --help    this text\n\n"
+                 "Configuration comes from the environment only.\n\n",
+            RAILHOOK_VERSION);
+    config_print_help(out);
+}
+
+static bool setup(struct config *cfg, enum config_need need)
+{
+    char err[256];
+    if (!config_load(cfg, need, err, sizeof(err))) {
+        fprintf(stderr, "railhook: configuration error: %s\n", err);
+        return false;
+    }
+    enum log_level level = LOG_INFO;
+    log_level_parse(cfg->log_level, &level);
+    log_setup(level, strcmp(cfg->log_format, "json") == 0, 2);
+    return true;
+}
+
+static int cmd_migrate(void)
+{
+    struct config cfg;
+    if (!setup(&cfg, CONFIG_NEED_DATABASE))
+        return 2;
+    char err[512] = "";
+    int applied = 0;
+    enum rh_status st = store_migrate(cfg.database_url, &applied, err, sizeof(err));
+    if (st != RH_OK)
+        log_error("migration failed", "error=\"%s\"", err);
+    else
+        log_info("migrations applied", "applied=%d latest=%d", applied,
+                 store_migrations_latest());
+    config_free(&cfg);
+    return st == RH_OK ? 0 : 1;
+}
+
+static int cmd_serve(void)
+{
+    struct config cfg;
+    if (!setup(&cfg, CONFIG_NEED_DATABASE))
+        return 2;
+    int rc = 1;
+    struct http_server *srv = NULL;
+    struct app app = {.cfg = &cfg};
+
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    app.store = store_open(cfg.database_url, cfg.db_pool_size, cfg.db_pool_wait_ms);
+    char err[256] = "";
+    srv = http_server_start(&app, err, sizeof(err));
+    if (!srv) {
+        log_error("cannot start HTTP server", "error=\"%s\"", err);
+        goto out;
+    }
+    log_info("railhook listening", "address=%s port=%d instance=%s version=%s",
+             cfg.bind_address, http_server_port(srv), cfg.instance_id, RAILHOOK_VERSION);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    log_info("shutting down", "signal=%s grace_s=%d", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+             cfg.shutdown_grace_s);
+    http_server_stop(srv, cfg.shutdown_grace_s * 1000);
+    srv = NULL;
+    rc = 0;
+    log_info("stopped", "%s", "");
+out:
+    http_server_stop(srv, 0);
+    store_close(app.store);
+    curl_global_cleanup();
+    config_free(&cfg);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : "--help";
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve();
+    if (strcmp(cmd, "migrate") == 0)
+        return cmd_migrate();
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("railhook %s\n", RAILHOOK_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "railhook: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

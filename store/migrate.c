@@ -1,0 +1,159 @@
+/* Embedded SQL migrations (store/migrations/NNN_name.sql), applied in order under an
+ * advisory lock, each in its own transaction, recorded in schema_migrations. */
+#include "store/store.h"
+
+#include "util/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct embedded_file {
+    const char *name;
+    const char *data;
+    size_t len;
+};
+extern const struct embedded_file embedded_migrations[];
+
+/* Arbitrary constant naming railhook's migration lock ("rhmigr" in ASCII). */
+#define MIGRATION_LOCK_KEY "114104109105103114"
+
+static int migration_version(const char *name)
+{
+    int64_t v = 0;
+    char digits[8] = {0};
+    size_t n = strspn(name, "0123456789");
+    if (n == 0 || n >= sizeof(digits))
+        return -1;
+    memcpy(digits, name, n);
+    if (!parse_i64(digits, 1, 9999999, &v))
+        return -1;
+    return (int)v;
+}
+
+int store_migrations_latest(void)
+{
+    int latest = 0;
+    for (const struct embedded_file *f = embedded_migrations; f->name; f++) {
+        int v = migration_version(f->name);
+        if (v > latest)
+            latest = v;
+    }
+    return latest;
+}
+
+int store_migrations_pending(PGconn *c, char *err, size_t errlen)
+{
+    PGresult *r = store_exec(c,
+                             "SELECT coalesce(array_agg(version), '{}') FROM schema_migrations "
+                             "WHERE to_regclass('schema_migrations') IS NOT NULL",
+                             0, NULL, err, errlen);
+    if (!r) {
+        /* The table does not exist yet: everything is pending. */
+        PGresult *t = store_exec(c, "SELECT to_regclass('schema_migrations') IS NULL", 0, NULL,
+                                 err, errlen);
+        if (!t)
+            return -1;
+        bool missing = strcmp(PQgetvalue(t, 0, 0), "t") == 0;
+        PQclear(t);
+        if (!missing)
+            return -1;
+        int n = 0;
+        for (const struct embedded_file *f = embedded_migrations; f->name; f++)
+            n++;
+        return n;
+    }
+    const char *applied = PQgetvalue(r, 0, 0);
+    int pending = 0;
+    for (const struct embedded_file *f = embedded_migrations; f->name; f++) {
+        char needle[16];
+        snprintf(needle, sizeof(needle), "%d", migration_version(f->name));
+        /* applied looks like {1,2,3}: match whole numbers only. */
+        bool found = false;
+        const char *p = applied;
+        while ((p = strstr(p, needle)) != NULL) {
+            char before = p == applied ? '{' : p[-1];
+            char after = p[strlen(needle)];
+            if ((before == '{' || before == ',') && (after == '}' || after == ',')) {
+                found = true;
+                break;
+            }
+            p++;
+        }
+        pending += !found;
+    }
+    PQclear(r);
+    return pending;
+}
+
+enum rh_status store_migrate(const char *conninfo, int *applied, char *err, size_t errlen)
+{
+    enum rh_status st = RH_UNAVAILABLE;
+    *applied = 0;
+    PGconn *c = store_connect(conninfo, err, errlen);
+    if (!c)
+        return RH_UNAVAILABLE;
+    if (store_exec_cmd(c, "SELECT pg_advisory_lock(" MIGRATION_LOCK_KEY ")", 0, NULL, err,
+                       errlen) != RH_OK)
+        goto out;
+    st = store_exec_cmd(c,
+                        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                        " version integer PRIMARY KEY, name text NOT NULL,"
+                        " applied_at timestamptz NOT NULL DEFAULT now())",
+                        0, NULL, err, errlen);
+    if (st != RH_OK)
+        goto unlock;
+    for (const struct embedded_file *f = embedded_migrations; f->name; f++) {
+        int v = migration_version(f->name);
+        if (v < 0) {
+            snprintf(err, errlen, "migration %s: name must start with its version", f->name);
+            st = RH_INVALID;
+            goto unlock;
+        }
+        char vs[16];
+        snprintf(vs, sizeof(vs), "%d", v);
+        const char *p1[] = {vs};
+        PGresult *r = store_exec(c, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, p1,
+                                 err, errlen);
+        if (!r) {
+            st = RH_UNAVAILABLE;
+            goto unlock;
+        }
+        bool done = PQntuples(r) > 0;
+        PQclear(r);
+        if (done)
+            continue;
+        char emsg[512] = "";
+        if ((st = store_exec_cmd(c, "BEGIN", 0, NULL, err, errlen)) != RH_OK)
+            goto unlock;
+        /* The migration text may hold several statements: simple query protocol. */
+        PGresult *m = PQexec(c, f->data);
+        bool ok = PQresultStatus(m) == PGRES_COMMAND_OK || PQresultStatus(m) == PGRES_TUPLES_OK;
+        if (!ok)
+            snprintf(emsg, sizeof(emsg), "%s", PQerrorMessage(c));
+        PQclear(m);
+        const char *p2[] = {vs, f->name};
+        if (ok)
+            ok = store_exec_cmd(c, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                                2, p2, emsg, sizeof(emsg)) == RH_OK;
+        if (ok)
+            ok = store_exec_cmd(c, "COMMIT", 0, NULL, emsg, sizeof(emsg)) == RH_OK;
+        if (!ok) {
+            PGresult *rb = PQexec(c, "ROLLBACK");
+            PQclear(rb);
+            size_t n = strlen(emsg);
+            while (n && emsg[n - 1] == '\n')
+                emsg[--n] = '\0';
+            snprintf(err, errlen, "migration %s failed: %s", f->name, emsg);
+            st = RH_INVALID;
+            goto unlock;
+        }
+        (*applied)++;
+    }
+    st = RH_OK;
+unlock:
+    PQclear(PQexec(c, "SELECT pg_advisory_unlock(" MIGRATION_LOCK_KEY ")"));
+out:
+    PQfinish(c);
+    return st;
+}

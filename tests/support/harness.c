@@ -1,0 +1,298 @@
+/* Test support shared by the integration suites. */
+#include "support/harness.h"
+
+#include "util/util.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *pg_base(void)
+{
+    const char *base = getenv("RAILHOOK_TEST_PGURL");
+    if (!base || !*base)
+        cr_assert_fail("RAILHOOK_TEST_PGURL is not set: run the suite through `make test`");
+    return base;
+}
+
+static PGconn *admin_conn(void)
+{
+    char *url = xasprintf("%s/postgres", pg_base());
+    PGconn *c = PQconnectdb(url);
+    free(url);
+    if (PQstatus(c) != CONNECTION_OK)
+        cr_assert_fail("cannot reach the test cluster: %s", PQerrorMessage(c));
+    return c;
+}
+
+char *th_db_create(void)
+{
+    return th_db_create_from(getenv("RAILHOOK_TEST_TEMPLATE"));
+}
+
+char *th_db_create_from(const char *tmpl)
+{
+    char name[40];
+    unsigned char rnd[8];
+    char hex[17];
+    random_bytes(rnd, sizeof(rnd));
+    hex_encode(rnd, sizeof(rnd), hex);
+    snprintf(name, sizeof(name), "t_%s", hex);
+    PGconn *c = admin_conn();
+    char *sql = xasprintf("CREATE DATABASE %s TEMPLATE %s", name, tmpl ? tmpl : "template1");
+    /* Concurrent clones of one template can collide briefly; retry a few times. */
+    for (int i = 0; i < 50; i++) {
+        PGresult *r = PQexec(c, sql);
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (ok)
+            break;
+        if (i == 49)
+            cr_assert_fail("CREATE DATABASE failed: %s", PQerrorMessage(c));
+        usleep(100 * 1000);
+    }
+    free(sql);
+    PQfinish(c);
+    return xasprintf("%s/%s", pg_base(), name);
+}
+
+void th_db_drop(char *url)
+{
+    if (!url)
+        return;
+    const char *name = strrchr(url, '/');
+    PGconn *c = admin_conn();
+    char *sql = xasprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name + 1);
+    PQclear(PQexec(c, sql));
+    free(sql);
+    PQfinish(c);
+    free(url);
+}
+
+char *th_sql(const char *url, const char *sql)
+{
+    PGconn *c = PQconnectdb(url);
+    if (PQstatus(c) != CONNECTION_OK)
+        cr_assert_fail("cannot connect: %s", PQerrorMessage(c));
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+        cr_assert_fail("SQL failed: %s\n%s", sql, PQerrorMessage(c));
+    char *out = NULL;
+    if (st == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+        out = xstrdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    PQfinish(c);
+    return out;
+}
+
+long th_sql_long(const char *url, const char *sql)
+{
+    char *v = th_sql(url, sql);
+    long n = v ? strtol(v, NULL, 10) : 0;
+    free(v);
+    return n;
+}
+
+void th_server_start(struct th_server *ts, const char *db_url)
+{
+    memset(ts, 0, sizeof(*ts));
+    setenv("DATABASE_URL", db_url, 1);
+    setenv("PORT", "0", 1);
+    setenv("BIND_ADDRESS", "127.0.0.1", 1);
+    if (!getenv("LOG_LEVEL"))
+        setenv("LOG_LEVEL", "warn", 1);
+    char err[256];
+    if (!config_load(&ts->cfg, CONFIG_NEED_DATABASE, err, sizeof(err)))
+        cr_assert_fail("config: %s", err);
+    ts->app.cfg = &ts->cfg;
+    ts->app.store = store_open(ts->cfg.database_url, ts->cfg.db_pool_size, ts->cfg.db_pool_wait_ms);
+    ts->srv = http_server_start(&ts->app, err, sizeof(err));
+    if (!ts->srv)
+        cr_assert_fail("server: %s", err);
+    ts->port = http_server_port(ts->srv);
+    snprintf(ts->base, sizeof(ts->base), "http://127.0.0.1:%d", ts->port);
+}
+
+void th_server_stop(struct th_server *ts)
+{
+    http_server_stop(ts->srv, 1000);
+    ts->srv = NULL;
+    store_close(ts->app.store);
+    ts->app.store = NULL;
+    config_free(&ts->cfg);
+}
+
+static size_t on_body(char *ptr, size_t size, size_t n, void *ud)
+{
+    buf_append(ud, ptr, size * n);
+    return size * n;
+}
+
+void th_http(struct th_response *out, const char *method, const char *url,
+             const char *const *headers, const char *body, size_t body_len)
+{
+    memset(out, 0, sizeof(*out));
+    CURL *h = curl_easy_init();
+    struct buf b, hd;
+    buf_init(&b, 0);
+    buf_init(&hd, 0);
+    struct curl_slist *list = NULL;
+    for (const char *const *p = headers; p && *p; p++)
+        list = curl_slist_append(list, *p);
+    list = curl_slist_append(list, "Expect:");
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &hd);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    if (body) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)body_len);
+    }
+    CURLcode rc = curl_easy_perform(h);
+    if (rc != CURLE_OK)
+        cr_assert_fail("%s %s: %s", method, url, curl_easy_strerror(rc));
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
+    out->body_len = b.len;
+    out->body = buf_steal(&b);
+    out->headers = buf_steal(&hd);
+    curl_slist_free_all(list);
+    curl_easy_cleanup(h);
+}
+
+void th_response_free(struct th_response *r)
+{
+    free(r->body);
+    free(r->headers);
+    r->body = NULL;
+    r->headers = NULL;
+}
+
+char *th_response_header(const struct th_response *r, const char *name)
+{
+    size_t n = strlen(name);
+    const char *p = r->headers;
+    while (p && *p) {
+        const char *eol = strstr(p, "\r\n");
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        if (len > n && strncasecmp(p, name, n) == 0 && p[n] == ':') {
+            const char *v = p + n + 1;
+            while (*v == ' ')
+                v++;
+            return xstrndup(v, len - (size_t)(v - p));
+        }
+        p = eol ? eol + 2 : p + len;
+    }
+    return NULL;
+}
+
+char *th_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        cr_assert_fail("cannot read %s", path);
+    struct buf b;
+    buf_init(&b, 0);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_append(&b, chunk, n);
+    fclose(f);
+    if (len)
+        *len = b.len;
+    return buf_steal(&b);
+}
+
+char *th_fixture_path(const char *rel)
+{
+    const char *dir = getenv("RAILHOOK_FIXTURES");
+    char *path = dir ? xasprintf("%s/%s", dir, rel)
+                     : xasprintf("%s/../shared/fixtures/%s", RAILHOOK_SOURCE_DIR, rel);
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+pid_t th_spawn(const char *const *argv, const char *const *env, const char *log_path)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        cr_assert_fail("fork failed");
+    if (pid == 0) {
+        for (const char *const *e = env; e && *e; e++)
+            putenv(xstrdup(*e));
+        if (log_path) {
+            int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (fd >= 0) {
+                dup2(fd, 1);
+                dup2(fd, 2);
+                close(fd);
+            }
+        }
+        char *args[32];
+        int n = 0;
+        for (; argv[n] && n < 31; n++)
+            args[n] = xstrdup(argv[n]);
+        args[n] = NULL;
+        execv(args[0], args);
+        _exit(127);
+    }
+    return pid;
+}
+
+bool th_wait_http(const char *url, int timeout_ms)
+{
+    int64_t deadline = time_mono_ms() + timeout_ms;
+    while (time_mono_ms() < deadline) {
+        CURL *h = curl_easy_init();
+        curl_easy_setopt(h, CURLOPT_URL, url);
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 1000L);
+        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+        long status = 0;
+        if (curl_easy_perform(h) == CURLE_OK)
+            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_cleanup(h);
+        if (status == 200)
+            return true;
+        usleep(50 * 1000);
+    }
+    return false;
+}
+
+int th_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+        cr_assert_fail("cannot find a free port");
+    int port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}

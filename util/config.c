@@ -1,0 +1,288 @@
+/* The configuration table and its parser. */
+#include "util/config.h"
+
+#include "util/redact.h"
+#include "util/util.h"
+
+#include <libpq-fe.h>
+#include <regex.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+enum cfg_type { CFG_STR, CFG_INT, CFG_BOOL };
+
+#define CFG_REQUIRED_DB 1u /* required by commands that use the database */
+#define CFG_SECRET 2u      /* never printed */
+#define CFG_URL_SECRET 4u  /* a connection URL whose password is secret */
+
+struct cfg_entry {
+    const char *name;
+    enum cfg_type type;
+    size_t offset;
+    const char *def;
+    long min, max;
+    unsigned flags;
+    const char *choices; /* for strings: "a|b|c", or NULL for free text */
+    const char *help;
+};
+
+#define S(f) CFG_STR, offsetof(struct config, f)
+#define I(f) CFG_INT, offsetof(struct config, f)
+#define B(f) CFG_BOOL, offsetof(struct config, f)
+
+static const struct cfg_entry table[] = {
+    {"BIND_ADDRESS", S(bind_address), "0.0.0.0", 0, 0, 0, NULL, "address the HTTP server listens on"},
+    {"PORT", I(port), "8080", 0, 65535, 0, NULL, "HTTP port (0 picks a free one)"},
+    {"HTTP_THREADS", I(http_threads), "4", 1, 256, 0, NULL, "HTTP server thread pool size"},
+    {"HTTP_CONNECTION_LIMIT", I(http_connection_limit), "1024", 1, 100000, 0, NULL,
+     "most open HTTP connections"},
+    {"HTTP_CONNECTION_TIMEOUT_S", I(http_connection_timeout_s), "30", 1, 3600, 0, NULL,
+     "idle HTTP connection timeout, seconds"},
+    {"MAX_BODY_BYTES", I(max_body_bytes), "1048576", 1024, 67108864, 0, NULL,
+     "largest request body accepted (413 beyond)"},
+    {"SHUTDOWN_GRACE_S", I(shutdown_grace_s), "20", 0, 3600, 0, NULL,
+     "seconds to finish requests and jobs on SIGTERM"},
+    {"LOG_FORMAT", S(log_format), "logfmt", 0, 0, 0, "logfmt|json", "log line format"},
+    {"LOG_LEVEL", S(log_level), "info", 0, 0, 0, "debug|info|warn|error", "least severe level logged"},
+    {"DATABASE_URL", S(database_url), NULL, 0, 0, CFG_REQUIRED_DB | CFG_URL_SECRET, NULL,
+     "PostgreSQL connection URL or conninfo (password is never logged)"},
+    {"DB_POOL_SIZE", I(db_pool_size), "8", 1, 256, 0, NULL, "database connections for requests"},
+    {"DB_POOL_WAIT_MS", I(db_pool_wait_ms), "5000", 1, 600000, 0, NULL,
+     "longest wait for a pooled connection"},
+    {"GITHUB_WEBHOOK_SECRET", S(github_webhook_secret), "", 0, 0, CFG_SECRET, NULL,
+     "GitHub webhook secrets, comma-separated (empty: endpoint answers 503)"},
+    {"SUPABASE_WEBHOOK_SECRET", S(supabase_webhook_secret), "", 0, 0, CFG_SECRET, NULL,
+     "Supabase bearer secrets, comma-separated"},
+    {"SUPABASE_WEBHOOK_SIGNING_SECRET", S(supabase_webhook_signing_secret), "", 0, 0, CFG_SECRET,
+     NULL, "Standard Webhooks secrets (whsec_...), comma-separated"},
+    {"SUPABASE_TABLE", S(supabase_table), "manifests", 0, 0, 0, NULL, "table whose rows are workers"},
+    {"SUPABASE_SCHEMA", S(supabase_schema), "public", 0, 0, 0, NULL, "schema of SUPABASE_TABLE"},
+    {"SERVICE_SCHEMA_PATTERN", S(service_schema_pattern), "^[a-z][a-z0-9_]{0,47}$", 0, 0, 0, NULL,
+     "regular expression record.service_schema must match"},
+    {"WORKER_REPO", S(worker_repo), "", 0, 0, 0, NULL, "GitHub repo of the workers (owner/repo)"},
+    {"WORKER_BRANCH", S(worker_branch), "main", 0, 0, 0, NULL, "branch the workers deploy from"},
+    {"WORKER_ROOT_DIR", S(worker_root_dir), "/workers", 0, 0, 0, NULL,
+     "folder of the repo the workers build from"},
+    {"WORKER_PATHS_FILTER", B(worker_paths_filter), "on", 0, 0, 0, NULL,
+     "ignore pushes that touch nothing under WORKER_ROOT_DIR"},
+    {"WORKER_VARIABLES_FILE", S(worker_variables_file), "", 0, 0, 0, NULL,
+     "JSON file of worker variable templates (empty: built-in defaults)"},
+    {"INSTANCE_ID", S(instance_id), "", 0, 0, 0, NULL, "name of this instance (default host-pid)"},
+    {"WORKERS", I(workers), "4", 0, 256, 0, NULL, "worker threads (0: intake only)"},
+    {"QUEUE_POLL_MS", I(queue_poll_ms), "1000", 10, 600000, 0, NULL, "queue polling interval"},
+    {"QUEUE_LISTEN", B(queue_listen), "on", 0, 0, 0, NULL,
+     "wake workers with LISTEN/NOTIFY (off for transaction poolers)"},
+    {"JOB_LEASE_S", I(job_lease_s), "30", 2, 3600, 0, NULL, "lease of a running job, seconds"},
+    {"JOB_MAX_RESCUES", I(job_max_rescues), "5", 0, 1000, 0, NULL,
+     "lease expiries before a job fails as poisoned"},
+    {"JOB_MAX_ATTEMPTS", I(job_max_attempts), "3", 1, 100, 0, NULL, "attempts per job"},
+    {"RETRY_BASE_MS", I(retry_base_ms), "1000", 1, 3600000, 0, NULL, "first retry backoff"},
+    {"RETRY_MAX_MS", I(retry_max_ms), "300000", 1, 86400000, 0, NULL, "longest retry backoff"},
+    {"JOB_RETENTION_DAYS", I(job_retention_days), "30", 1, 3650, 0, NULL,
+     "finished jobs and events older than this are pruned"},
+    {"RAILWAY_API_URL", S(railway_api_url), "https://backboard.railway.com/graphql/v2", 0, 0, 0,
+     NULL, "Railway GraphQL endpoint"},
+    {"RAILWAY_TOKEN", S(railway_token), "", 0, 0, CFG_SECRET, NULL,
+     "Railway account or workspace token (Authorization: Bearer)"},
+    {"RAILWAY_PROJECT_TOKEN", S(railway_project_token), "", 0, 0, CFG_SECRET, NULL,
+     "Railway project token (Project-Access-Token), used when RAILWAY_TOKEN is empty"},
+    {"RAILWAY_PROJECT_ID", S(railway_project_id), "", 0, 0, 0, NULL, "Railway project id"},
+    {"RAILWAY_ENVIRONMENT_ID", S(railway_environment_id), "", 0, 0, 0, NULL,
+     "Railway environment id"},
+    {"RAILWAY_TIMEOUT_S", I(railway_timeout_s), "30", 1, 600, 0, NULL, "Railway request timeout"},
+    {"RAILWAY_MAX_RPS", I(railway_max_rps), "5", 1, 1000, 0, NULL,
+     "Railway requests per second, all workers together"},
+    {"RAILWAY_HOURLY_BUDGET", I(railway_hourly_budget), "1000", 1, 1000000, 0, NULL,
+     "Railway requests per hour, all workers together"},
+    {"SERVICE_NAME_TEMPLATE", S(service_name_template), "osp-worker-{service_schema}", 0, 0, 0,
+     NULL, "name of a worker's Railway service ({column} from the manifest row)"},
+    {"CONNECT_STRATEGY", S(connect_strategy), "connect", 0, 0, 0,
+     "connect|create-with-source|deploy-trigger", "how a service is connected to the repo"},
+    {"CONNECT_FALLBACK", B(connect_fallback), "on", 0, 0, 0, NULL,
+     "try the next connect strategy after a permanent failure"},
+    {"DEPLOY_TIMEOUT_S", I(deploy_timeout_s), "900", 5, 86400, 0, NULL,
+     "longest wait for a deployment's outcome"},
+    {"AUTODEPLOY_GRACE_S", I(autodeploy_grace_s), "20", 0, 600, 0, NULL,
+     "wait for Railway's own deploy of a pushed commit before starting one"},
+    {"DEPLOY_POLL_MIN_MS", I(deploy_poll_min_ms), "5000", 10, 600000, 0, NULL,
+     "first deployment status poll interval"},
+    {"DEPLOY_POLL_MAX_MS", I(deploy_poll_max_ms), "30000", 10, 600000, 0, NULL,
+     "longest deployment status poll interval"},
+    {"API_TOKEN", S(api_token), "", 0, 0, CFG_SECRET, NULL, "read API bearer tokens, comma-separated"},
+    {"API_ADMIN_TOKEN", S(api_admin_token), "", 0, 0, CFG_SECRET, NULL,
+     "admin (write) API bearer tokens, comma-separated"},
+    {"API_AUTH", S(api_auth), "token", 0, 0, 0, "token|none", "none: serve the API without tokens"},
+    {"CORS_ORIGINS", S(cors_origins), "", 0, 0, 0, NULL, "origins allowed to call the API, comma-separated"},
+    {"METRICS_PUBLIC", B(metrics_public), "off", 0, 0, 0, NULL, "serve /metrics without a token"},
+};
+
+#undef S
+#undef I
+#undef B
+
+static bool parse_bool(const char *s, bool *out)
+{
+    static const char *yes[] = {"on", "true", "1", "yes"};
+    static const char *no[] = {"off", "false", "0", "no"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = true;
+            return true;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = false;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool in_choices(const char *choices, const char *v)
+{
+    size_t n = strlen(v);
+    const char *p = choices;
+    while (*p) {
+        size_t len = strcspn(p, "|");
+        if (len == n && strncmp(p, v, n) == 0)
+            return true;
+        p += len;
+        if (*p == '|')
+            p++;
+    }
+    return false;
+}
+
+static void register_url_password(const char *url)
+{
+    char *errmsg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(url, &errmsg);
+    if (!opts) {
+        PQfreemem(errmsg);
+        return;
+    }
+    for (PQconninfoOption *o = opts; o->keyword; o++)
+        if (strcmp(o->keyword, "password") == 0 && o->val)
+            redact_register(o->val);
+    PQconninfoFree(opts);
+}
+
+static void split_register(const char *list)
+{
+    char *copy = xstrdup(list);
+    char *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        redact_register(t);
+    }
+    free(copy);
+}
+
+bool config_load(struct config *cfg, enum config_need need, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        const struct cfg_entry *e = &table[i];
+        const char *v = getenv(e->name);
+        if (v && !*v && e->type != CFG_STR)
+            v = NULL;
+        if (!v)
+            v = e->def;
+        if (!v || (!*v && (e->flags & CFG_REQUIRED_DB))) {
+            if ((e->flags & CFG_REQUIRED_DB) && (need & CONFIG_NEED_DATABASE)) {
+                snprintf(err, errlen, "%s is required but not set", e->name);
+                config_free(cfg);
+                return false;
+            }
+            v = "";
+        }
+        char *field = (char *)cfg + e->offset;
+        switch (e->type) {
+        case CFG_STR:
+            if (e->choices && !in_choices(e->choices, v)) {
+                snprintf(err, errlen, "%s must be one of %s", e->name, e->choices);
+                config_free(cfg);
+                return false;
+            }
+            *(char **)(void *)field = xstrdup(v);
+            if (e->flags & CFG_SECRET)
+                split_register(v);
+            if (e->flags & CFG_URL_SECRET)
+                register_url_password(v);
+            break;
+        case CFG_INT: {
+            int64_t n;
+            if (!parse_i64(v, e->min, e->max, &n)) {
+                snprintf(err, errlen, "%s must be an integer from %ld to %ld", e->name, e->min,
+                         e->max);
+                config_free(cfg);
+                return false;
+            }
+            *(int *)(void *)field = (int)n;
+            break;
+        }
+        case CFG_BOOL:
+            if (!parse_bool(v, (bool *)(void *)field)) {
+                snprintf(err, errlen, "%s must be on or off", e->name);
+                config_free(cfg);
+                return false;
+            }
+            break;
+        }
+    }
+    if (!*cfg->instance_id) {
+        char host[128] = "railhook";
+        gethostname(host, sizeof(host) - 1);
+        host[sizeof(host) - 1] = '\0';
+        free(cfg->instance_id);
+        cfg->instance_id = xasprintf("%s-%d", host, (int)getpid());
+    }
+    regex_t re;
+    if (regcomp(&re, cfg->service_schema_pattern, REG_EXTENDED | REG_NOSUB) != 0) {
+        snprintf(err, errlen, "SERVICE_SCHEMA_PATTERN is not a valid regular expression");
+        config_free(cfg);
+        return false;
+    }
+    regfree(&re);
+    if (cfg->retry_max_ms < cfg->retry_base_ms) {
+        snprintf(err, errlen, "RETRY_MAX_MS must not be below RETRY_BASE_MS");
+        config_free(cfg);
+        return false;
+    }
+    if (cfg->deploy_poll_max_ms < cfg->deploy_poll_min_ms) {
+        snprintf(err, errlen, "DEPLOY_POLL_MAX_MS must not be below DEPLOY_POLL_MIN_MS");
+        config_free(cfg);
+        return false;
+    }
+    if (*cfg->worker_repo && !strchr(cfg->worker_repo, '/')) {
+        snprintf(err, errlen, "WORKER_REPO must be owner/repo");
+        config_free(cfg);
+        return false;
+    }
+    return true;
+}
+
+void config_free(struct config *cfg)
+{
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        if (table[i].type != CFG_STR)
+            continue;
+        char **field = (char **)(void *)((char *)cfg + table[i].offset);
+        free(*field);
+        *field = NULL;
+    }
+}
+
+void config_print_help(FILE *out)
+{
+    fprintf(out, "Environment variables (name, default, meaning):\n");
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        const struct cfg_entry *e = &table[i];
+        const char *def = e->def ? e->def : "(required)";
+        fprintf(out, "  %-32s %-24s %s%s\n", e->name, *def ? def : "(empty)", e->help,
+                (e->flags & (CFG_SECRET | CFG_URL_SECRET)) ? " [secret]" : "");
+    }
+}

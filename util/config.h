@@ -1,0 +1,85 @@
+/* railhook's configuration: one table of environment variables (name, type, default,
+ * bounds, required, secret), parsed once in main before any thread starts, then read-only. */
+#ifndef RAILHOOK_CONFIG_H
+#define RAILHOOK_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+struct config {
+    /* HTTP server */
+    char *bind_address;
+    int port;
+    int http_threads;
+    int http_connection_limit;
+    int http_connection_timeout_s;
+    int max_body_bytes;
+    int shutdown_grace_s;
+    /* logging */
+    char *log_format;
+    char *log_level;
+    /* database */
+    char *database_url;
+    int db_pool_size;
+    int db_pool_wait_ms;
+    /* webhooks */
+    char *github_webhook_secret;
+    char *supabase_webhook_secret;
+    char *supabase_webhook_signing_secret;
+    char *supabase_table;
+    char *supabase_schema;
+    char *service_schema_pattern;
+    /* worker repo */
+    char *worker_repo;
+    char *worker_branch;
+    char *worker_root_dir;
+    bool worker_paths_filter;
+    char *worker_variables_file;
+    /* queue */
+    char *instance_id;
+    int workers;
+    int queue_poll_ms;
+    bool queue_listen;
+    int job_lease_s;
+    int job_max_rescues;
+    int job_max_attempts;
+    int retry_base_ms;
+    int retry_max_ms;
+    int job_retention_days;
+    /* Railway */
+    char *railway_api_url;
+    char *railway_token;
+    char *railway_project_token;
+    char *railway_project_id;
+    char *railway_environment_id;
+    int railway_timeout_s;
+    int railway_max_rps;
+    int railway_hourly_budget;
+    char *service_name_template;
+    char *connect_strategy;
+    bool connect_fallback;
+    int deploy_timeout_s;
+    int autodeploy_grace_s;
+    int deploy_poll_min_ms;
+    int deploy_poll_max_ms;
+    /* API */
+    char *api_token;
+    char *api_admin_token;
+    char *api_auth;
+    char *cors_origins;
+    bool metrics_public;
+};
+
+/* Which variables a command insists on. */
+enum config_need { CONFIG_NEED_NOTHING = 0, CONFIG_NEED_DATABASE = 1 };
+
+/* Fills cfg from the environment (getenv), applying defaults and bounds, and registers every
+ * secret with the redactor. On a bad or missing value writes a message naming the variable
+ * (never its value when secret) to err and returns false. Free with config_free(). */
+bool config_load(struct config *cfg, enum config_need need, char *err, size_t errlen);
+/* Frees the strings config_load() allocated; safe on a zeroed or freed config. */
+void config_free(struct config *cfg);
+/* Writes the table of variables (name, default, meaning) for --help. */
+void config_print_help(FILE *out);
+
+#endif

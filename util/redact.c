@@ -1,0 +1,67 @@
+/* Secret redaction for logs, job rows and events. */
+#include "util/redact.h"
+
+#include "util/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define REDACT_MAX 64
+
+static char *secrets[REDACT_MAX];
+static size_t nsecrets;
+
+void redact_register(const char *secret)
+{
+    if (!secret || !*secret || nsecrets == REDACT_MAX)
+        return;
+    for (size_t i = 0; i < nsecrets; i++)
+        if (strcmp(secrets[i], secret) == 0)
+            return;
+    secrets[nsecrets++] = xstrdup(secret);
+}
+
+void redact_clear(void)
+{
+    for (size_t i = 0; i < nsecrets; i++)
+        free(secrets[i]);
+    nsecrets = 0;
+}
+
+static const char *find_secret(const char *p, size_t *len)
+{
+    for (size_t i = 0; i < nsecrets; i++) {
+        size_t n = strlen(secrets[i]);
+        if (strncmp(p, secrets[i], n) == 0) {
+            *len = n;
+            return secrets[i];
+        }
+    }
+    return NULL;
+}
+
+char *redact_string(const char *s)
+{
+    struct buf out;
+    buf_init(&out, 0);
+    const char *p = s;
+    while (*p) {
+        size_t n = 0;
+        if (find_secret(p, &n)) {
+            buf_puts(&out, "[REDACTED]");
+            p += n;
+        } else if (strncasecmp(p, "bearer ", 7) == 0) {
+            buf_append(&out, p, 7);
+            p += 7;
+            size_t tok = strcspn(p, " \t\r\n\",;'");
+            if (tok > 0)
+                buf_puts(&out, "[REDACTED]");
+            p += tok;
+        } else {
+            buf_append(&out, p, 1);
+            p++;
+        }
+    }
+    return buf_steal(&out);
+}
