@@ -8,7 +8,7 @@ base=(build-essential cmake pkg-config libmicrohttpd-dev libcurl4-openssl-dev li
       libpq-dev libssl-dev postgresql)
 case "${1:-run}" in
     run) want=("${base[@]}") ;;
-    test) want=("${base[@]}" libcriterion-dev nodejs npm curl clang libclang-rt-14-dev) ;;
+    test) want=("${base[@]}" libcriterion-dev nodejs npm clang clang-format libclang-rt-14-dev) ;;
     bench) want=("${base[@]}" libcriterion-dev wrk postgresql-contrib nodejs npm) ;;
     fuzz) want=("${base[@]}" libcriterion-dev clang libclang-rt-14-dev) ;;
     *) echo "usage: $0 run|test|bench|fuzz" >&2; exit 2 ;;
@@ -16,6 +16,10 @@ esac
 
 missing=()
 for p in "${want[@]}"; do
+    # Node.js may come from elsewhere than Debian (its npm then comes with it).
+    if [[ "$p" == nodejs || "$p" == npm ]] && command -v node >/dev/null && command -v npm >/dev/null; then
+        continue
+    fi
     status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
     [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done

@@ -73,6 +73,12 @@ void store_close(struct store *s)
     free(s);
 }
 
+static void ignore_notice(void *arg, const char *msg)
+{
+    (void)arg;
+    (void)msg;
+}
+
 PGconn *store_connect(const char *conninfo, char *err, size_t errlen)
 {
     PGconn *c = PQconnectdb(conninfo);
@@ -82,7 +88,7 @@ PGconn *store_connect(const char *conninfo, char *err, size_t errlen)
         return NULL;
     }
     /* Notices (e.g. "relation already exists, skipping") are not worth a log line. */
-    PQsetNoticeProcessor(c, NULL, NULL);
+    PQsetNoticeProcessor(c, ignore_notice, NULL);
     PGresult *r = PQexec(c, "SET application_name = 'railhook'; SET TIME ZONE 'UTC'");
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
@@ -92,12 +98,6 @@ PGconn *store_connect(const char *conninfo, char *err, size_t errlen)
         return NULL;
     }
     return c;
-}
-
-static void ignore_notice(void *arg, const char *msg)
-{
-    (void)arg;
-    (void)msg;
 }
 
 PGconn *store_conn_acquire(struct store *s)
@@ -141,8 +141,6 @@ PGconn *store_conn_acquire(struct store *s)
     }
     if (!c) {
         c = store_connect(s->conninfo, NULL, 0);
-        if (c)
-            PQsetNoticeProcessor(c, ignore_notice, NULL);
     }
     pthread_mutex_lock(&s->lock);
     s->slots[idx].conn = c;

@@ -1,6 +1,7 @@
 /* Test support shared by the integration suites. */
 #include "support/harness.h"
 
+#include "util/log.h"
 #include "util/util.h"
 
 #include <arpa/inet.h>
@@ -116,6 +117,9 @@ void th_server_start(struct th_server *ts, const char *db_url)
     char err[256];
     if (!config_load(&ts->cfg, CONFIG_NEED_DATABASE, err, sizeof(err)))
         cr_assert_fail("config: %s", err);
+    enum log_level level = LOG_WARN;
+    log_level_parse(ts->cfg.log_level, &level);
+    log_setup(level, false, 2);
     ts->app.cfg = &ts->cfg;
     ts->app.store = store_open(ts->cfg.database_url, ts->cfg.db_pool_size, ts->cfg.db_pool_wait_ms);
     ts->srv = http_server_start(&ts->app, err, sizeof(err));
