@@ -6,9 +6,14 @@
 #include "store/store.h"
 #include "util/config.h"
 
+struct intake;
+struct worker_pool;
+
 struct app {
     const struct config *cfg;
     struct store *store;
+    struct intake *intake;       /* webhook delivery writer (handlers/intake.h) */
+    struct worker_pool *workers; /* may be NULL (WORKERS=0, tests) */
 };
 
 typedef void (*handler_fn)(struct app *app, struct http_request *req, struct http_response *res);

@@ -22,6 +22,8 @@ const char *rh_status_name(enum rh_status st)
         return "lease_lost";
     case RH_CANCELLED:
         return "cancelled";
+    case RH_STOPPING:
+        return "stopping";
     }
     return "unknown";
 }

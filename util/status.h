@@ -12,6 +12,7 @@ enum rh_status {
     RH_PERMANENT,   /* a failure that retrying will not fix */
     RH_LEASE_LOST,  /* another worker owns the job now */
     RH_CANCELLED,   /* the job was asked to stop */
+    RH_STOPPING,    /* the process is shutting down: hand the job back unfinished */
 };
 
 /* A short stable name for a status ("ok", "not_found", ...). */

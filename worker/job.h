@@ -1,0 +1,74 @@
+/* The contract between the job queue (worker/) and the code that runs a kind of job (the
+ * Railway flows, test handlers). A handler runs a job as a sequence of idempotent steps:
+ * at each step boundary it calls job_checkpoint(); it saves each step's result with
+ * job_step_save() before starting the next, so a re-run after a crash resumes instead of
+ * repeating. */
+#ifndef RAILHOOK_WORKER_JOB_H
+#define RAILHOOK_WORKER_JOB_H
+
+#include "util/status.h"
+
+#include <cjson/cJSON.h>
+#include <libpq-fe.h>
+
+/* One claimed job as a handler sees it. Owned by the queue; valid during run/compensate. */
+struct job {
+    char id[37];
+    char kind[16];
+    int attempt;      /* 1 for the first handler run, counting this one */
+    int max_attempts;
+    const cJSON *payload; /* the job's payload object */
+    const char *service_name; /* may be NULL */
+};
+
+/* The running job's handle for handlers (opaque). */
+struct job_run;
+
+/* What a handler run ended with. The handler fills it; the queue stores it redacted. */
+struct job_result {
+    enum rh_status status; /* RH_OK, RH_TRANSIENT, RH_PERMANENT, or a status a job_* call
+                              returned (RH_CANCELLED, RH_LEASE_LOST, RH_STOPPING) */
+    int retry_after_ms;    /* RH_TRANSIENT: at least this long before the next attempt (0: backoff) */
+    char code[64];         /* stable error code, e.g. "railway_invalid_request" */
+    char message[512];     /* human-readable error */
+    cJSON *details;        /* optional extra JSON (e.g. Railway's response); the queue frees it */
+};
+
+struct job_handler {
+    const char *kind;
+    /* Runs (or resumes) the job. Returns res->status. */
+    enum rh_status (*run)(void *ctx, struct job_run *run, const struct job *job,
+                          struct job_result *res);
+    /* Optional: undoes what the job did (rollback), called once when the job fails for good
+     * or is cancelled while running. Its own steps are recorded like run's. */
+    void (*compensate)(void *ctx, struct job_run *run, const struct job *job,
+                       const struct job_result *cause);
+    void *ctx;
+};
+
+/* Sets res to a failure with a formatted message; returns status for convenience. */
+enum rh_status job_result_fail(struct job_result *res, enum rh_status status, const char *code,
+                               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* A step boundary: records step as the job's current step (with an event), and returns
+ * RH_OK to go on, RH_CANCELLED when a cancel was requested, RH_LEASE_LOST when another worker
+ * owns the job now (or the heartbeat failed), RH_STOPPING when the process is shutting down. */
+enum rh_status job_checkpoint(struct job_run *run, const char *step);
+/* The saved result of a step (from this or an earlier run), or NULL. */
+const cJSON *job_step_get(struct job_run *run, const char *key);
+/* Saves a step result (value is copied) in the job row, guarded by the lease. */
+enum rh_status job_step_save(struct job_run *run, const char *key, const cJSON *value);
+/* Appends an event (level "debug|info|warn|error"); details (may be NULL) is copied and
+ * redacted. Failures to write an event are logged, not returned. */
+void job_event(struct job_run *run, const char *level, const char *message, const cJSON *details);
+/* Records the Railway ids/status shown by the status API; NULL leaves a field unchanged. */
+enum rh_status job_set_railway(struct job_run *run, const char *service_id,
+                               const char *deployment_id, const char *deployment_status);
+/* Sleeps up to ms, returning early with RH_CANCELLED/RH_LEASE_LOST/RH_STOPPING like
+ * job_checkpoint() (without recording a step). */
+enum rh_status job_sleep(struct job_run *run, int ms);
+/* The worker's own database connection, for the handler's domain writes (e.g. services).
+ * Never leave a transaction open on it. */
+PGconn *job_db(struct job_run *run);
+
+#endif
