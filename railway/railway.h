@@ -1,0 +1,79 @@
+/* Railway's public GraphQL API: the client (one per thread, over libcurl), the shared rate
+ * limiter (one per process) and the classification of every answer into success, transient
+ * or permanent failure. Every operation is a named document in railway/ops/, embedded at
+ * build time and sent with variables; no document is ever built from strings. */
+#ifndef RAILHOOK_RAILWAY_H
+#define RAILHOOK_RAILWAY_H
+
+#include "util/config.h"
+#include "util/status.h"
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* ---- the embedded operations ---- */
+
+/* The text of the embedded document whose operation is named op ("ServiceCreate"), or NULL. */
+const char *railway_op_document(const char *op);
+/* Calls fn for every embedded document: its file name, operation name and text. */
+void railway_op_each(void (*fn)(void *ud, const char *file, const char *op, const char *text),
+                     void *ud);
+
+/* ---- the shared rate limiter ---- */
+
+struct railway_limiter;
+
+/* A token bucket of rps requests per second (burst rps) and an hourly budget, shared by
+ * every worker of the process. Free with railway_limiter_free(). */
+struct railway_limiter *railway_limiter_new(int rps, int hourly_budget);
+void railway_limiter_free(struct railway_limiter *l);
+/* Takes one request's worth of budget, waiting as needed, but not past max_wait_ms. Returns
+ * the milliseconds waited, or -1 (nothing taken) when the wait would be longer; then
+ * *retry_in_ms says how long until a request could go. */
+int64_t railway_limiter_acquire(struct railway_limiter *l, int64_t max_wait_ms,
+                                int64_t *retry_in_ms);
+/* Feeds what Railway said: X-RateLimit-Remaining (-1 unknown), X-RateLimit-Reset (epoch
+ * seconds, 0 unknown), Retry-After (seconds, 0 none). */
+void railway_limiter_observe(struct railway_limiter *l, long remaining, int64_t reset_epoch,
+                             int retry_after_s);
+/* Remaining hourly budget, as this process sees it (for `railhook check` and metrics). */
+long railway_limiter_remaining(struct railway_limiter *l);
+/* Total milliseconds callers spent waiting for the limiter (metrics). */
+int64_t railway_limiter_waited_ms(struct railway_limiter *l);
+
+/* ---- the client ---- */
+
+struct railway_client;
+
+/* One answer, classified. */
+struct railway_result {
+    enum rh_status status; /* RH_OK, RH_TRANSIENT or RH_PERMANENT */
+    long http_status;      /* 0 when no answer arrived */
+    int retry_after_ms;    /* transient: the wait Railway (or the limiter) asked for */
+    cJSON *data;           /* the "data" member on success (points into body) */
+    cJSON *body;           /* the parsed answer (owned), or NULL */
+    char *excerpt;         /* the answer's first bytes, redacted (owned), or NULL */
+    char code[64];         /* railway_invalid_request, railway_not_authorized, ... */
+    char message[512];     /* Railway's message or the transport error, redacted */
+};
+
+/* Makes a client for the calling thread, using cfg's URL, token and timeout, and the shared
+ * limiter. Free with railway_client_free(). */
+struct railway_client *railway_client_new(const struct config *cfg, struct railway_limiter *lim);
+void railway_client_free(struct railway_client *c);
+/* True when a token of either kind is configured. */
+bool railway_client_has_token(const struct config *cfg);
+/* Sends the operation op with variables (may be NULL; not consumed) and classifies the
+ * answer into res; free res with railway_result_free(). Waits for the limiter at most
+ * max_wait_ms; a longer wait returns RH_TRANSIENT with retry_after_ms set. */
+enum rh_status railway_call(struct railway_client *c, const char *op, const cJSON *variables,
+                            int64_t max_wait_ms, struct railway_result *res);
+void railway_result_free(struct railway_result *res);
+/* The result's details for a job event: {"operation", "http_status", "code", "message",
+ * "errors", "response_excerpt"} (new object, caller deletes). */
+cJSON *railway_result_details(const char *op, const struct railway_result *res);
+/* Requests sent by this client so far, and how many got 429 (metrics). */
+long railway_client_requests(const struct railway_client *c);
+
+#endif
