@@ -32,4 +32,10 @@ void handlers_dispatch(struct app *app, struct http_request *req, struct http_re
 void handle_healthz(struct app *app, struct http_request *req, struct http_response *res);
 void handle_readyz(struct app *app, struct http_request *req, struct http_response *res);
 
+/* Status API (handlers/jobs_api.c). */
+void handle_job_get(struct app *app, struct http_request *req, struct http_response *res);
+void handle_jobs_list(struct app *app, struct http_request *req, struct http_response *res);
+void handle_services_list(struct app *app, struct http_request *req, struct http_response *res);
+void handle_service_get(struct app *app, struct http_request *req, struct http_response *res);
+
 #endif

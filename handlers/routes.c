@@ -1,4 +1,5 @@
 /* The route table: every endpoint railhook serves, matched by method and path pattern. */
+#include "handlers/api.h"
 #include "handlers/handlers.h"
 
 #include <stdlib.h>
@@ -7,6 +8,10 @@
 static const struct route routes[] = {
     {"GET", "/healthz", handle_healthz},
     {"GET", "/readyz", handle_readyz},
+    {"GET", "/jobs", handle_jobs_list},
+    {"GET", "/jobs/{}", handle_job_get},
+    {"GET", "/services", handle_services_list},
+    {"GET", "/services/{}", handle_service_get},
 };
 
 /* Matches path against pattern, capturing "{}" segments into req->params (pointing into
@@ -54,6 +59,7 @@ void handlers_dispatch(struct app *app, struct http_request *req, struct http_re
             (strcmp(req->method, "HEAD") == 0 && strcmp(r->method, "GET") == 0)) {
             req->route = r->pattern;
             r->fn(app, req, res);
+            api_cors(app, req, res);
             /* Params point into scratch, which the handler no longer needs. */
             req->nparams = 0;
             free(scratch);
@@ -68,6 +74,18 @@ void handlers_dispatch(struct app *app, struct http_request *req, struct http_re
     }
     free(scratch);
     req->nparams = 0;
+    if (path_match && strcmp(req->method, "OPTIONS") == 0) {
+        /* CORS preflight: the headers say whether the origin may call. */
+        req->route = path_match->pattern;
+        res->status = 204;
+        http_response_header(res, "Allow", allow);
+        api_cors(app, req, res);
+        http_response_header(res, "Access-Control-Allow-Methods", allow);
+        http_response_header(res, "Access-Control-Allow-Headers",
+                             "Authorization, Content-Type, If-None-Match, Idempotency-Key");
+        http_response_header(res, "Access-Control-Max-Age", "600");
+        return;
+    }
     if (path_match) {
         req->route = path_match->pattern;
         http_response_header(res, "Allow", allow);

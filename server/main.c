@@ -3,6 +3,7 @@
  * Threading: main parses the configuration and blocks SIGINT/SIGTERM before any thread
  * starts, so every thread inherits the mask; main then waits for a signal with sigwait() and
  * runs the orderly shutdown itself. */
+#include "handlers/api.h"
 #include "handlers/handlers.h"
 #include "server/http_server.h"
 #include "store/store.h"
@@ -76,6 +77,11 @@ static int cmd_serve(void)
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
+    char auth_err[256];
+    if (!api_auth_configured(&cfg, auth_err, sizeof(auth_err))) {
+        log_error("refusing to start", "error=\"%s\"", auth_err);
+        goto out;
+    }
     app.store = store_open(cfg.database_url, cfg.db_pool_size, cfg.db_pool_wait_ms);
     char err[256] = "";
     srv = http_server_start(&app, err, sizeof(err));

@@ -1,0 +1,18 @@
+/* The status API's shared pieces: bearer-token authorization and CORS. */
+#ifndef RAILHOOK_HANDLERS_API_H
+#define RAILHOOK_HANDLERS_API_H
+
+#include "handlers/handlers.h"
+
+enum api_access { API_READ, API_ADMIN };
+
+/* Checks the request's bearer token for the access level; on refusal writes 401 or 403 into
+ * res and returns false. API_AUTH=none lets everything through. */
+bool api_authorize(struct app *app, const struct http_request *req, struct http_response *res,
+                   enum api_access need);
+/* False when the configuration leaves the API open without API_AUTH=none (err says why). */
+bool api_auth_configured(const struct config *cfg, char *err, size_t errlen);
+/* Adds CORS headers when the request's Origin is listed in CORS_ORIGINS. */
+void api_cors(struct app *app, const struct http_request *req, struct http_response *res);
+
+#endif

@@ -1,0 +1,75 @@
+/* Bearer tokens for the status API (API_TOKEN for reads, API_ADMIN_TOKEN for writes) and CORS. */
+#include "handlers/api.h"
+
+#include <string.h>
+#include <strings.h>
+
+/* True when token equals one entry of the comma-separated list (constant time per entry). */
+static bool in_list(const char *list, const char *token)
+{
+    bool found = false;
+    size_t tlen = strlen(token);
+    const char *p = list;
+    while (p && *p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t n = strcspn(p, ",");
+        size_t len = n;
+        while (len && p[len - 1] == ' ')
+            len--;
+        if (len && ct_equal(p, len, token, tlen))
+            found = true;
+        p += n;
+    }
+    return found;
+}
+
+bool api_auth_configured(const struct config *cfg, char *err, size_t errlen)
+{
+    if (strcmp(cfg->api_auth, "none") == 0)
+        return true;
+    if (*cfg->api_token || *cfg->api_admin_token)
+        return true;
+    snprintf(err, errlen, "API_TOKEN and API_ADMIN_TOKEN are empty: set a token, or API_AUTH=none "
+                          "to serve the API without authentication");
+    return false;
+}
+
+bool api_authorize(struct app *app, const struct http_request *req, struct http_response *res,
+                   enum api_access need)
+{
+    const struct config *cfg = app->cfg;
+    if (strcmp(cfg->api_auth, "none") == 0)
+        return true;
+    const char *h = req->header(req, "Authorization");
+    const char *token = NULL;
+    if (h && strncasecmp(h, "Bearer ", 7) == 0) {
+        token = h + 7;
+        while (*token == ' ')
+            token++;
+    }
+    bool admin = token && *token && in_list(cfg->api_admin_token, token);
+    bool reader = admin || (token && *token && in_list(cfg->api_token, token));
+    if (!reader) {
+        http_response_header(res, "WWW-Authenticate", "Bearer realm=\"railhook\"");
+        http_response_error(res, req, 401, "unauthorized",
+                            token ? "the bearer token is not valid"
+                                  : "an Authorization: Bearer token is required");
+        return false;
+    }
+    if (need == API_ADMIN && !admin) {
+        http_response_error(res, req, 403, "forbidden", "this endpoint needs an admin token");
+        return false;
+    }
+    return true;
+}
+
+void api_cors(struct app *app, const struct http_request *req, struct http_response *res)
+{
+    const char *origin = req->header(req, "Origin");
+    if (!origin || !*app->cfg->cors_origins || !in_list(app->cfg->cors_origins, origin))
+        return;
+    http_response_header(res, "Access-Control-Allow-Origin", origin);
+    http_response_header(res, "Vary", "Origin");
+    http_response_header(res, "Access-Control-Expose-Headers", "ETag, X-Request-Id, Retry-After");
+}

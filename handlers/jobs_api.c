@@ -1,0 +1,156 @@
+/* GET /jobs/{id}, GET /jobs, GET /services, GET /services/{name}. */
+#include "handlers/api.h"
+#include "store/views.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Answers with a JSON text the database built, with an ETag; 304 when it matches. */
+static void send_json_text(const struct http_request *req, struct http_response *res,
+                           const char *json)
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+    EVP_Digest(json, strlen(json), md, &n, EVP_sha256(), NULL);
+    char hex[65], etag[72];
+    hex_encode(md, 16, hex);
+    snprintf(etag, sizeof(etag), "\"%s\"", hex);
+    http_response_header(res, "ETag", etag);
+    const char *inm = req->header(req, "If-None-Match");
+    if (inm && strstr(inm, etag)) {
+        res->status = 304;
+        return;
+    }
+    res->status = 200;
+    res->content_type = "application/json; charset=utf-8";
+    buf_reset(&res->body);
+    buf_puts(&res->body, json);
+}
+
+static PGconn *acquire(struct app *app, const struct http_request *req, struct http_response *res)
+{
+    PGconn *c = store_conn_acquire(app->store);
+    if (!c) {
+        http_response_header(res, "Retry-After", "5");
+        http_response_error(res, req, 503, "database_unavailable", "database is not reachable");
+    }
+    return c;
+}
+
+void handle_job_get(struct app *app, struct http_request *req, struct http_response *res)
+{
+    if (!api_authorize(app, req, res, API_READ))
+        return;
+    const char *id = req->params[0];
+    if (!uuid_valid(id)) {
+        http_response_error(res, req, 400, "invalid_id", "id must be a job uuid");
+        return;
+    }
+    PGconn *c = acquire(app, req, res);
+    if (!c)
+        return;
+    char *json = NULL, err[256] = "";
+    bool terminal = false;
+    enum rh_status st = store_view_job(c, id, &json, &terminal, err, sizeof(err));
+    store_conn_release(app->store, c);
+    if (st == RH_NOT_FOUND)
+        http_response_error(res, req, 404, "not_found", "no job with id %s", id);
+    else if (st != RH_OK)
+        http_response_error(res, req, 503, "database_unavailable", "%s", err);
+    else
+        send_json_text(req, res, json);
+    free(json);
+}
+
+static bool one_of(const char *v, const char *const *allowed)
+{
+    for (; *allowed; allowed++)
+        if (strcmp(v, *allowed) == 0)
+            return true;
+    return false;
+}
+
+static const char *empty_to_null(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+void handle_jobs_list(struct app *app, struct http_request *req, struct http_response *res)
+{
+    static const char *const states[] = {"queued", "running", "succeeded", "failed",
+                                         "cancelled", NULL};
+    static const char *const kinds[] = {"provision", "update", "redeploy", "deprovision", NULL};
+    if (!api_authorize(app, req, res, API_READ))
+        return;
+    struct job_filter f = {
+        .state = empty_to_null(req->query(req, "state")),
+        .kind = empty_to_null(req->query(req, "kind")),
+        .service = empty_to_null(req->query(req, "service")),
+        .cursor = empty_to_null(req->query(req, "cursor")),
+        .limit = 50,
+    };
+    const char *limit = req->query(req, "limit");
+    int64_t n = 0;
+    if (limit && !parse_i64(limit, 1, 200, &n)) {
+        http_response_error(res, req, 400, "invalid_limit", "limit must be an integer from 1 to 200");
+        return;
+    }
+    if (limit)
+        f.limit = (int)n;
+    if (f.state && !one_of(f.state, states)) {
+        http_response_error(res, req, 400, "invalid_state",
+                            "state must be queued, running, succeeded, failed or cancelled");
+        return;
+    }
+    if (f.kind && !one_of(f.kind, kinds)) {
+        http_response_error(res, req, 400, "invalid_kind",
+                            "kind must be provision, update, redeploy or deprovision");
+        return;
+    }
+    PGconn *c = acquire(app, req, res);
+    if (!c)
+        return;
+    char *json = NULL, err[256] = "";
+    enum rh_status st = store_view_jobs(c, &f, &json, err, sizeof(err));
+    store_conn_release(app->store, c);
+    if (st == RH_INVALID)
+        http_response_error(res, req, 400, "invalid_cursor", "%s", err);
+    else if (st != RH_OK)
+        http_response_error(res, req, 503, "database_unavailable", "%s", err);
+    else
+        send_json_text(req, res, json);
+    free(json);
+}
+
+static void services(struct app *app, struct http_request *req, struct http_response *res,
+                     const char *name)
+{
+    if (!api_authorize(app, req, res, API_READ))
+        return;
+    PGconn *c = acquire(app, req, res);
+    if (!c)
+        return;
+    char *json = NULL, err[256] = "";
+    enum rh_status st = store_view_services(c, name, &json, err, sizeof(err));
+    store_conn_release(app->store, c);
+    if (st == RH_NOT_FOUND)
+        http_response_error(res, req, 404, "not_found", "railhook tracks no service named %s",
+                            name);
+    else if (st != RH_OK)
+        http_response_error(res, req, 503, "database_unavailable", "%s", err);
+    else
+        send_json_text(req, res, json);
+    free(json);
+}
+
+void handle_services_list(struct app *app, struct http_request *req, struct http_response *res)
+{
+    services(app, req, res, NULL);
+}
+
+void handle_service_get(struct app *app, struct http_request *req, struct http_response *res)
+{
+    services(app, req, res, req->params[0]);
+}

@@ -1,0 +1,248 @@
+/* The status API against the real server and database: auth, job documents, ETags,
+ * keyset pagination, services, CORS. */
+#include "support/harness.h"
+
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct th_server ts;
+static char *db;
+static const char *const read_auth[] = {"Authorization: Bearer read-tok", NULL};
+
+static void start(void)
+{
+    setenv("API_TOKEN", "read-tok", 1);
+    setenv("API_ADMIN_TOKEN", "admin-tok", 1);
+    setenv("CORS_ORIGINS", "https://dash.example", 1);
+    db = th_db_create();
+    th_server_start(&ts, db);
+}
+
+static void stop(void)
+{
+    th_server_stop(&ts);
+    th_db_drop(db);
+}
+
+static char *insert_job(const char *kind, const char *state, const char *service)
+{
+    char *sql = xasprintf("INSERT INTO jobs (kind, state, service_name, payload) VALUES ('%s', "
+                          "'%s', '%s', '{}') RETURNING id",
+                          kind, state, service);
+    char *id = th_sql(db, sql);
+    free(sql);
+    return id;
+}
+
+static cJSON *get_json(const char *path, long want_status, const char *const *hdrs)
+{
+    char url[256];
+    snprintf(url, sizeof(url), "%s%s", ts.base, path);
+    struct th_response r;
+    th_http(&r, "GET", url, hdrs, NULL, 0);
+    cr_assert_eq(r.status, want_status, "GET %s: %ld %s", path, r.status, r.body);
+    cJSON *j = cJSON_Parse(r.body);
+    cr_assert_not_null(j, "GET %s: not JSON: %s", path, r.body);
+    th_response_free(&r);
+    return j;
+}
+
+Test(api, job_needs_a_token, .init = start, .fini = stop)
+{
+    char *id = insert_job("provision", "queued", "osp-worker-a");
+    char path[96];
+    snprintf(path, sizeof(path), "/jobs/%s", id);
+    cJSON *j = get_json(path, 401, NULL);
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "code")->valuestring,
+                     "unauthorized");
+    cJSON_Delete(j);
+    const char *wrong[] = {"Authorization: Bearer nope", NULL};
+    cJSON_Delete(get_json(path, 401, wrong));
+    cJSON_Delete(get_json(path, 200, read_auth));
+    const char *admin[] = {"Authorization: Bearer admin-tok", NULL};
+    cJSON_Delete(get_json(path, 200, admin));
+    free(id);
+}
+
+Test(api, job_document_has_the_fields_dashboards_use, .init = start, .fini = stop)
+{
+    char *id = insert_job("provision", "running", "osp-worker-b");
+    char *sql = xasprintf(
+        "UPDATE jobs SET step = 'connect', railway_service_id = 'svc-1', attempt = 1,"
+        " last_error = '{\"code\":\"railway_problem\",\"message\":\"boom\"}' WHERE id = '%s';"
+        "INSERT INTO job_events (job_id, step, level, message, details) VALUES"
+        " ('%s', 'connect', 'warn', 'ServiceConnect failed', '{\"http_status\":200}')",
+        id, id);
+    free(th_sql(db, sql));
+    free(sql);
+    char path[96];
+    snprintf(path, sizeof(path), "/jobs/%s", id);
+    cJSON *j = get_json(path, 200, read_auth);
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "id")->valuestring, id);
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "kind")->valuestring, "provision");
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "state")->valuestring, "running");
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "step")->valuestring, "connect");
+    cr_assert_eq(cJSON_GetObjectItem(j, "attempt")->valueint, 1);
+    cr_assert_eq(cJSON_GetObjectItem(j, "max_attempts")->valueint, 3);
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "service_name")->valuestring, "osp-worker-b");
+    cJSON *rw = cJSON_GetObjectItem(j, "railway");
+    cr_assert_str_eq(cJSON_GetObjectItem(rw, "service_id")->valuestring, "svc-1");
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(rw, "deployment_id")));
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "code")->valuestring,
+                     "railway_problem");
+    cJSON *events = cJSON_GetObjectItem(j, "events");
+    cr_assert_eq(cJSON_GetArraySize(events), 1);
+    cJSON *e = cJSON_GetArrayItem(events, 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(e, "message")->valuestring, "ServiceConnect failed");
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "details"), "http_status")->valueint,
+                 200);
+    cr_assert(cJSON_IsNumber(cJSON_GetObjectItem(j, "next_poll_ms")));
+    cr_assert(cJSON_IsString(cJSON_GetObjectItem(j, "created_at")));
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(j, "finished_at")));
+    cJSON_Delete(j);
+    free(id);
+}
+
+Test(api, malformed_and_unknown_ids, .init = start, .fini = stop)
+{
+    cJSON_Delete(get_json("/jobs/not-a-uuid", 400, read_auth));
+    cJSON_Delete(get_json("/jobs/6fa459ea-ee8a-4ca4-894e-db77e160355e", 404, read_auth));
+}
+
+Test(api, etag_gives_304_until_the_job_changes, .init = start, .fini = stop)
+{
+    char *id = insert_job("redeploy", "queued", "osp-worker-c");
+    char url[160];
+    snprintf(url, sizeof(url), "%s/jobs/%s", ts.base, id);
+    struct th_response r;
+    th_http(&r, "GET", url, read_auth, NULL, 0);
+    char *etag = th_response_header(&r, "ETag");
+    cr_assert_not_null(etag);
+    th_response_free(&r);
+
+    char inm[128];
+    snprintf(inm, sizeof(inm), "If-None-Match: %s", etag);
+    const char *hdrs[] = {"Authorization: Bearer read-tok", inm, NULL};
+    th_http(&r, "GET", url, hdrs, NULL, 0);
+    cr_assert_eq(r.status, 304);
+    cr_assert_eq(r.body_len, 0);
+    th_response_free(&r);
+
+    char *sql = xasprintf("UPDATE jobs SET state = 'running', updated_at = now() WHERE id = '%s'",
+                          id);
+    free(th_sql(db, sql));
+    free(sql);
+    th_http(&r, "GET", url, hdrs, NULL, 0);
+    cr_assert_eq(r.status, 200);
+    char *etag2 = th_response_header(&r, "ETag");
+    cr_assert_str_neq(etag, etag2);
+    th_response_free(&r);
+    free(etag);
+    free(etag2);
+    free(id);
+}
+
+Test(api, list_pages_newest_first_without_gaps_or_repeats, .init = start, .fini = stop)
+{
+    char *ids[7];
+    for (int i = 0; i < 7; i++) {
+        ids[i] = insert_job(i % 2 ? "provision" : "redeploy", i == 3 ? "failed" : "queued",
+                            "osp-worker-d");
+    }
+    char path[256] = "/jobs?limit=3";
+    int seen = 0;
+    char *order[7];
+    for (int page = 0; page < 5; page++) {
+        cJSON *j = get_json(path, 200, read_auth);
+        cJSON *jobs = cJSON_GetObjectItem(j, "jobs");
+        cJSON *it;
+        cJSON_ArrayForEach(it, jobs)
+        {
+            cr_assert_lt(seen, 7, "more jobs than inserted");
+            order[seen++] = xstrdup(cJSON_GetObjectItem(it, "id")->valuestring);
+        }
+        cJSON *next = cJSON_GetObjectItem(j, "next_cursor");
+        if (!cJSON_IsString(next)) {
+            cJSON_Delete(j);
+            break;
+        }
+        snprintf(path, sizeof(path), "/jobs?limit=3&cursor=%s", next->valuestring);
+        cJSON_Delete(j);
+    }
+    cr_assert_eq(seen, 7);
+    /* Newest first: the reverse of insertion order. */
+    for (int i = 0; i < 7; i++) {
+        cr_assert_str_eq(order[i], ids[6 - i], "position %d", i);
+        free(order[i]);
+    }
+    cJSON *f = get_json("/jobs?state=failed", 200, read_auth);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(f, "jobs")), 1);
+    cJSON_Delete(f);
+    f = get_json("/jobs?kind=provision&service=osp-worker-d", 200, read_auth);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(f, "jobs")), 3);
+    cJSON_Delete(f);
+    for (int i = 0; i < 7; i++)
+        free(ids[i]);
+}
+
+Test(api, list_rejects_bad_parameters_by_name, .init = start, .fini = stop)
+{
+    cJSON *j = get_json("/jobs?limit=0", 400, read_auth);
+    cr_assert_not_null(strstr(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "message")
+                                  ->valuestring,
+                              "limit"));
+    cJSON_Delete(j);
+    cJSON_Delete(get_json("/jobs?limit=201", 400, read_auth));
+    cJSON_Delete(get_json("/jobs?state=sleeping", 400, read_auth));
+    cJSON_Delete(get_json("/jobs?kind=explode", 400, read_auth));
+    cJSON_Delete(get_json("/jobs?cursor=garbage", 400, read_auth));
+}
+
+Test(api, services_list_and_one, .init = start, .fini = stop)
+{
+    char *job = insert_job("provision", "succeeded", "osp-worker-e");
+    char *sql = xasprintf("INSERT INTO services (name, manifest_id, railway_service_id, status,"
+                          " last_job_id, last_deployment_status) VALUES ('osp-worker-e', 'm-1',"
+                          " 'svc-9', 'active', '%s', 'SUCCESS')",
+                          job);
+    free(th_sql(db, sql));
+    free(sql);
+    cJSON *j = get_json("/services", 200, read_auth);
+    cJSON *list = cJSON_GetObjectItem(j, "services");
+    cr_assert_eq(cJSON_GetArraySize(list), 1);
+    cJSON_Delete(j);
+    j = get_json("/services/osp-worker-e", 200, read_auth);
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "status")->valuestring, "active");
+    cJSON *last = cJSON_GetObjectItem(j, "last_job");
+    cr_assert_str_eq(cJSON_GetObjectItem(last, "id")->valuestring, job);
+    cr_assert_str_eq(cJSON_GetObjectItem(last, "state")->valuestring, "succeeded");
+    cr_assert_str_eq(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(j, "last_deployment"), "status")->valuestring,
+        "SUCCESS");
+    cJSON_Delete(j);
+    cJSON_Delete(get_json("/services/nope", 404, read_auth));
+    free(job);
+}
+
+Test(api, cors_preflight_and_headers, .init = start, .fini = stop)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "%s/jobs", ts.base);
+    const char *pre[] = {"Origin: https://dash.example", "Access-Control-Request-Method: GET",
+                         NULL};
+    struct th_response r;
+    th_http(&r, "OPTIONS", url, pre, NULL, 0);
+    cr_assert_eq(r.status, 204);
+    char *allow = th_response_header(&r, "Access-Control-Allow-Origin");
+    cr_assert_str_eq(allow, "https://dash.example");
+    free(allow);
+    th_response_free(&r);
+
+    const char *other[] = {"Origin: https://evil.example", "Authorization: Bearer read-tok", NULL};
+    th_http(&r, "GET", url, other, NULL, 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_null(th_response_header(&r, "Access-Control-Allow-Origin"));
+    th_response_free(&r);
+}
