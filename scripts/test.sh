@@ -31,11 +31,22 @@ export RAILHOOK_TEST_TMP="$tmp"
 
 status=0
 echo "== GraphQL documents against Railway's schema"
-if [[ ! -d tests/js/node_modules/graphql ]]; then
-    npm install --silent --no-audit --no-fund --prefix tests/js >/dev/null
+if [[ ! -d tests/js/node_modules/.bin || tests/js/package-lock.json -nt tests/js/node_modules/.package-lock.json ]]; then
+    npm ci --silent --no-audit --no-fund --prefix tests/js >/dev/null
 fi
 node tests/js/validate-ops.mjs || status=1
 
+echo "== OpenAPI lint"
+tests/js/node_modules/.bin/redocly lint --format=summary openapi.yaml 2>&1 |
+    grep -E "error|warning|valid" || true
+tests/js/node_modules/.bin/redocly lint openapi.yaml >/dev/null 2>&1 || {
+    echo "openapi.yaml does not lint"
+    status=1
+}
+
 echo "== Criterion suite"
 "$build/railhook-tests" ${CRITERION_ARGS:-} || status=1
+
+echo "== Recorded responses against openapi.yaml"
+node tests/js/check-responses.mjs "$tmp/responses" || status=1
 exit $status

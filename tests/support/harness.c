@@ -5,6 +5,7 @@
 #include "util/util.h"
 
 #include <arpa/inet.h>
+#include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -144,6 +145,45 @@ static size_t on_body(char *ptr, size_t size, size_t n, void *ud)
     return size * n;
 }
 
+/* Appends the exchange to $RAILHOOK_TEST_TMP/responses/<pid>.jsonl so the suite can check
+ * every response against openapi.yaml afterwards (tests/js/check-responses.mjs). */
+static void record_response(const char *method, const char *url, long status,
+                            const struct buf *headers, const struct buf *body)
+{
+    const char *tmp = getenv("RAILHOOK_TEST_TMP");
+    const char *path_start = strstr(url, "://");
+    if (!tmp || !path_start)
+        return;
+    path_start = strchr(path_start + 3, '/');
+    if (!path_start)
+        return;
+    char *dir = xasprintf("%s/responses", tmp);
+    mkdir(dir, 0755);
+    char *file = xasprintf("%s/%d.jsonl", dir, (int)getpid());
+    cJSON *rec = cJSON_CreateObject();
+    cJSON_AddStringToObject(rec, "method", method);
+    char *path = xstrndup(path_start, strcspn(path_start, "?"));
+    cJSON_AddStringToObject(rec, "path", path);
+    cJSON_AddNumberToObject(rec, "status", (double)status);
+    char *ct = NULL;
+    struct th_response tmpres = {.headers = headers->data};
+    ct = th_response_header(&tmpres, "Content-Type");
+    cJSON_AddStringToObject(rec, "content_type", ct ? ct : "");
+    cJSON_AddStringToObject(rec, "body", body->data ? body->data : "");
+    char *line = cJSON_PrintUnformatted(rec);
+    FILE *f = fopen(file, "a");
+    if (f) {
+        fprintf(f, "%s\n", line);
+        fclose(f);
+    }
+    cJSON_free(line);
+    cJSON_Delete(rec);
+    free(ct);
+    free(path);
+    free(file);
+    free(dir);
+}
+
 void th_http(struct th_response *out, const char *method, const char *url,
              const char *const *headers, const char *body, size_t body_len)
 {
@@ -175,6 +215,7 @@ void th_http(struct th_response *out, const char *method, const char *url,
     if (rc != CURLE_OK)
         cr_assert_fail("%s %s: %s", method, url, curl_easy_strerror(rc));
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
+    record_response(method, url, out->status, &hd, &b);
     out->body_len = b.len;
     out->body = buf_steal(&b);
     out->headers = buf_steal(&hd);
