@@ -37,5 +37,7 @@ void handle_job_get(struct app *app, struct http_request *req, struct http_respo
 void handle_jobs_list(struct app *app, struct http_request *req, struct http_response *res);
 void handle_services_list(struct app *app, struct http_request *req, struct http_response *res);
 void handle_service_get(struct app *app, struct http_request *req, struct http_response *res);
+/* The status page (handlers/page.c). */
+void handle_status_page(struct app *app, struct http_request *req, struct http_response *res);
 
 #endif

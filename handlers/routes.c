@@ -6,6 +6,7 @@
 #include <string.h>
 
 static const struct route routes[] = {
+    {"GET", "/", handle_status_page},
     {"GET", "/healthz", handle_healthz},
     {"GET", "/readyz", handle_readyz},
     {"GET", "/jobs", handle_jobs_list},
