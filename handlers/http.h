@@ -25,6 +25,12 @@ struct http_request {
     const char *params[HTTP_MAX_PARAMS]; /* path segments captured by the route pattern */
     int nparams;
     const char *route; /* the matched route pattern, for logs and metrics */
+    /* Long polling: park() takes the connection out of the server's loop at once (the handler
+     * then returns without a response); resume(transport), callable from any thread, brings it
+     * back and the request is dispatched again with `resumed` set. */
+    void (*park)(struct http_request *req);
+    void (*resume)(void *transport);
+    bool resumed;
 };
 
 struct http_header {

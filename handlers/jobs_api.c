@@ -1,5 +1,6 @@
 /* GET /jobs/{id}, GET /jobs, GET /services, GET /services/{name}. */
 #include "handlers/api.h"
+#include "handlers/longpoll.h"
 #include "store/views.h"
 
 #include <openssl/evp.h>
@@ -7,19 +8,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Answers with a JSON text the database built, with an ETag; 304 when it matches. */
-static void send_json_text(const struct http_request *req, struct http_response *res,
-                           const char *json)
+#define ETAG_LEN 40
+
+/* A strong ETag for a body: a quoted prefix of its SHA-256. */
+static void etag_of(const char *json, char etag[ETAG_LEN])
 {
     unsigned char md[32];
     unsigned int n = 0;
     EVP_Digest(json, strlen(json), md, &n, EVP_sha256(), NULL);
-    char hex[65], etag[72];
+    char hex[33];
     hex_encode(md, 16, hex);
-    snprintf(etag, sizeof(etag), "\"%s\"", hex);
-    http_response_header(res, "ETag", etag);
+    snprintf(etag, ETAG_LEN, "\"%s\"", hex);
+}
+
+static bool etag_matches(const struct http_request *req, const char *etag)
+{
     const char *inm = req->header(req, "If-None-Match");
-    if (inm && strstr(inm, etag)) {
+    return inm && (strstr(inm, etag) || strcmp(inm, "*") == 0);
+}
+
+/* Answers with a JSON text the database built, with an ETag; 304 when it matches. */
+static void send_json_text(const struct http_request *req, struct http_response *res,
+                           const char *json)
+{
+    char etag[ETAG_LEN];
+    etag_of(json, etag);
+    http_response_header(res, "ETag", etag);
+    if (etag_matches(req, etag)) {
         res->status = 304;
         return;
     }
@@ -48,6 +63,13 @@ void handle_job_get(struct app *app, struct http_request *req, struct http_respo
         http_response_error(res, req, 400, "invalid_id", "id must be a job uuid");
         return;
     }
+    int64_t wait_s = 0;
+    const char *wait = req->query(req, "wait");
+    if (wait && !parse_i64(wait, 0, 60, &wait_s)) {
+        http_response_error(res, req, 400, "invalid_wait", "wait must be seconds from 0 to 60");
+        return;
+    }
+    int64_t read_at = time_mono_ms();
     PGconn *c = acquire(app, req, res);
     if (!c)
         return;
@@ -55,12 +77,27 @@ void handle_job_get(struct app *app, struct http_request *req, struct http_respo
     bool terminal = false;
     enum rh_status st = store_view_job(c, id, &json, &terminal, err, sizeof(err));
     store_conn_release(app->store, c);
-    if (st == RH_NOT_FOUND)
+    if (st == RH_NOT_FOUND) {
         http_response_error(res, req, 404, "not_found", "no job with id %s", id);
-    else if (st != RH_OK)
+    } else if (st != RH_OK) {
         http_response_error(res, req, 503, "database_unavailable", "%s", err);
-    else
+    } else if (wait_s > 0 && !req->resumed && !terminal && app->longpoll) {
+        /* Long poll: wait for a change when the client has the current version, or when it
+         * sent no version at all; a client holding an older version gets the new one now. */
+        char etag[ETAG_LEN];
+        etag_of(json, etag);
+        const char *inm = req->header(req, "If-None-Match");
+        if (inm && !etag_matches(req, etag)) {
+            send_json_text(req, res, json);
+        } else {
+            req->park(req);
+            longpoll_wait(app->longpoll, id, read_at, time_mono_ms() + wait_s * 1000,
+                          req->transport, req->resume);
+            res->status = 0;
+        }
+    } else {
         send_json_text(req, res, json);
+    }
     free(json);
 }
 

@@ -7,13 +7,17 @@ cd "$(dirname "$0")/.."
 
 scripts/deps.sh run
 cmake -S . -B build -DRAILHOOK_TESTS=OFF >/dev/null
-cmake --build build -j"$(nproc)" --target railhook >/dev/null
+cmake --build build -j"$(nproc)" --target railhook railway-sim >/dev/null
 
+mkdir -p .local
+chmod 755 .local
 started_pg=""
 child=""
+sim=""
 cleanup() {
     trap - EXIT INT TERM
     [[ -n "$child" ]] && kill -TERM "$child" 2>/dev/null && wait "$child" 2>/dev/null || true
+    [[ -n "$sim" ]] && kill -TERM "$sim" 2>/dev/null && wait "$sim" 2>/dev/null || true
     [[ -n "$started_pg" ]] && scripts/pg.sh stop .local/pg
     exit 0
 }
@@ -21,8 +25,6 @@ trap cleanup EXIT INT TERM
 
 if [[ -z "${DATABASE_URL:-}" ]]; then
     pgport=${PGPORT_LOCAL:-54329}
-    mkdir -p .local
-    chmod 755 .local
     scripts/pg.sh start .local/pg "$pgport"
     started_pg=1
     export DATABASE_URL
@@ -34,6 +36,29 @@ if [[ -z "${DATABASE_URL:-}" ]]; then
 fi
 : "${API_AUTH:=none}"
 export API_AUTH
+
+if [[ -z "${RAILWAY_TOKEN:-}" && -z "${RAILWAY_PROJECT_TOKEN:-}" ]]; then
+    # No Railway token: run against the project's Railway simulator instead.
+    simport=$(scripts/free-port.sh)
+    build/railway-sim --port "$simport" --build-ms "${SIM_BUILD_MS:-8000}" \
+        >.local/railway-sim.out 2>.local/railway-sim.log &
+    sim=$!
+    for _ in $(seq 1 50); do
+        grep -q listening .local/railway-sim.out 2>/dev/null && break
+        sleep 0.1
+    done
+    export RAILWAY_API_URL="http://127.0.0.1:$simport/graphql/v2"
+    export RAILWAY_TOKEN=sim-account-token
+    export RAILWAY_PROJECT_ID=proj-sim RAILWAY_ENVIRONMENT_ID=env-sim
+    export WORKER_REPO="${WORKER_REPO:-acme/osp}"
+    export DEPLOY_POLL_MIN_MS="${DEPLOY_POLL_MIN_MS:-1000}"
+    echo "run: no RAILWAY_TOKEN set: using the Railway simulator at $RAILWAY_API_URL" \
+         "(log in .local/railway-sim.log)" >&2
+fi
+# Development secrets for the webhooks when none are configured (see README).
+: "${GITHUB_WEBHOOK_SECRET:=dev-github-secret}"
+: "${SUPABASE_WEBHOOK_SECRET:=dev-supabase-secret}"
+export GITHUB_WEBHOOK_SECRET SUPABASE_WEBHOOK_SECRET
 
 build/railhook migrate
 build/railhook serve &

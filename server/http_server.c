@@ -34,6 +34,7 @@ struct req_ctx {
     bool too_big;
     size_t discarded;
     bool answered;
+    bool parked; /* suspended for a long poll; dispatched again when resumed */
     int status;
     int64_t start_ms;
     const char *route;
@@ -90,6 +91,16 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct req_ctx
     return ret;
 }
 
+static void park(struct http_request *req)
+{
+    MHD_suspend_connection(req->transport);
+}
+
+static void resume(void *transport)
+{
+    MHD_resume_connection(transport);
+}
+
 static void fill_request(struct http_request *req, struct MHD_Connection *conn,
                          struct req_ctx *ctx)
 {
@@ -102,6 +113,9 @@ static void fill_request(struct http_request *req, struct MHD_Connection *conn,
     req->header = lookup_header;
     req->query = lookup_query;
     req->transport = conn;
+    req->park = park;
+    req->resume = resume;
+    req->resumed = ctx->parked;
 }
 
 static enum MHD_Result reject(struct MHD_Connection *conn, struct req_ctx *ctx, int status,
@@ -174,8 +188,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct http_response res;
     fill_request(&req, conn, ctx);
     http_response_init(&res);
+    bool was_parked = ctx->parked;
+    ctx->parked = false;
     handlers_dispatch(srv->app, &req, &res);
     ctx->route = req.route;
+    if (res.status == 0 && !was_parked) {
+        /* The handler parked the connection; it answers when resumed. */
+        ctx->parked = true;
+        http_response_free(&res);
+        return MHD_YES;
+    }
     enum MHD_Result ret = send_response(conn, ctx, &req, &res);
     http_response_free(&res);
     return ret;

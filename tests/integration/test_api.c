@@ -4,6 +4,8 @@
 
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -245,4 +247,98 @@ Test(api, cors_preflight_and_headers, .init = start, .fini = stop)
     cr_assert_eq(r.status, 200);
     cr_assert_null(th_response_header(&r, "Access-Control-Allow-Origin"));
     th_response_free(&r);
+}
+
+struct later_update {
+    const char *db;
+    char sql[256];
+    int delay_ms;
+};
+
+static void *update_later(void *arg)
+{
+    struct later_update *u = arg;
+    usleep((useconds_t)u->delay_ms * 1000);
+    free(th_sql(u->db, u->sql));
+    return NULL;
+}
+
+static char *etag_for(const char *url)
+{
+    struct th_response r;
+    th_http(&r, "GET", url, read_auth, NULL, 0);
+    char *etag = th_response_header(&r, "ETag");
+    th_response_free(&r);
+    return etag;
+}
+
+Test(api, long_poll_answers_when_the_job_changes, .init = start, .fini = stop, .timeout = 30)
+{
+    char *id = insert_job("provision", "queued", "osp-worker-lp");
+    char url[192];
+    snprintf(url, sizeof(url), "%s/jobs/%s?wait=20", ts.base, id);
+    char *etag = etag_for(url);
+    struct later_update u = {.db = db, .delay_ms = 300};
+    snprintf(u.sql, sizeof(u.sql),
+             "UPDATE jobs SET state = 'running', updated_at = now() WHERE id = '%s'", id);
+    pthread_t t;
+    pthread_create(&t, NULL, update_later, &u);
+    char inm[96];
+    snprintf(inm, sizeof(inm), "If-None-Match: %s", etag);
+    const char *hdrs[] = {"Authorization: Bearer read-tok", inm, NULL};
+    int64_t t0 = time_mono_ms();
+    struct th_response r;
+    th_http(&r, "GET", url, hdrs, NULL, 0);
+    int64_t took = time_mono_ms() - t0;
+    pthread_join(t, NULL);
+    cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
+    cr_assert_not_null(strstr(r.body, "\"state\" : \"running\""), "%s", r.body);
+    /* Woken by the change, not by the 20 s deadline. */
+    cr_assert_lt(took, 15000, "took %lld ms", (long long)took);
+    th_response_free(&r);
+    free(etag);
+    free(id);
+}
+
+Test(api, long_poll_answers_304_when_nothing_changes, .init = start, .fini = stop, .timeout = 30)
+{
+    char *id = insert_job("provision", "queued", "osp-worker-lp2");
+    char url[192];
+    snprintf(url, sizeof(url), "%s/jobs/%s?wait=1", ts.base, id);
+    char *etag = etag_for(url);
+    char inm[96];
+    snprintf(inm, sizeof(inm), "If-None-Match: %s", etag);
+    const char *hdrs[] = {"Authorization: Bearer read-tok", inm, NULL};
+    int64_t t0 = time_mono_ms();
+    struct th_response r;
+    th_http(&r, "GET", url, hdrs, NULL, 0);
+    cr_assert_eq(r.status, 304);
+    /* It did wait for the deadline before answering. */
+    cr_assert_geq(time_mono_ms() - t0, 900);
+    th_response_free(&r);
+    free(etag);
+    free(id);
+}
+
+Test(api, long_poll_on_a_finished_job_answers_at_once, .init = start, .fini = stop, .timeout = 30)
+{
+    char *id = insert_job("provision", "succeeded", "osp-worker-lp3");
+    char url[192];
+    snprintf(url, sizeof(url), "%s/jobs/%s?wait=25", ts.base, id);
+    char *etag = etag_for(url);
+    char inm[96];
+    snprintf(inm, sizeof(inm), "If-None-Match: %s", etag);
+    const char *hdrs[] = {"Authorization: Bearer read-tok", inm, NULL};
+    int64_t t0 = time_mono_ms();
+    struct th_response r;
+    th_http(&r, "GET", url, hdrs, NULL, 0);
+    cr_assert_eq(r.status, 304);
+    cr_assert_lt(time_mono_ms() - t0, 20000);
+    th_response_free(&r);
+    snprintf(url, sizeof(url), "%s/jobs/%s?wait=61", ts.base, id);
+    th_http(&r, "GET", url, read_auth, NULL, 0);
+    cr_assert_eq(r.status, 400);
+    th_response_free(&r);
+    free(etag);
+    free(id);
 }

@@ -1,0 +1,23 @@
+/* Long polling for GET /jobs/{id}?wait=N: parked requests wait for the database's
+ * railhook_job_changed notification about their job (or their deadline), then are resumed. */
+#ifndef RAILHOOK_LONGPOLL_H
+#define RAILHOOK_LONGPOLL_H
+
+#include <stdint.h>
+
+struct longpoll;
+
+/* Starts the listener thread on its own connection to conninfo (reconnecting as needed).
+ * Free with longpoll_stop(). */
+struct longpoll *longpoll_start(const char *conninfo);
+/* Registers a parked request: resume(transport) is called once, when job_id changes (or
+ * changed after since_ms, monotonic, while the handler was reading it) or at deadline_ms,
+ * whichever comes first. */
+void longpoll_wait(struct longpoll *lp, const char *job_id, int64_t since_ms, int64_t deadline_ms,
+                   void *transport, void (*resume)(void *transport));
+/* Resumes every parked request now and refuses to park more (shutdown). */
+void longpoll_release_all(struct longpoll *lp);
+/* Releases everyone, stops the thread and frees; NULL-safe. */
+void longpoll_stop(struct longpoll *lp);
+
+#endif
