@@ -9,8 +9,10 @@
 
 #include "util.h"
 
-/* Nesting cap for selection sets, values and list types: input is remote. */
-#define MAX_DEPTH 64
+/* Caps for remote input: nesting of selection sets, values and list types, and token count
+ * (graphql-js's maxTokens, with its message). */
+#define MAX_DEPTH  64
+#define MAX_TOKENS 20000
 
 struct gql_arena_block {
     struct gql_arena_block *next;
@@ -56,6 +58,7 @@ struct parser {
     int line;
     struct token tok;
     int depth;
+    long tokens;
     bool failed;
 };
 
@@ -464,8 +467,8 @@ static void lex_number(struct parser *p, struct token *t)
     if (s < p->end && *s == '0') {
         s++;
         if (s < p->end && is_digit(*s)) {
-            fail_at(p, p->line, column_of(p, s), "Invalid number, unexpected digit after 0: \"%c\".",
-                    *s);
+            fail_at(p, p->line, column_of(p, s),
+                    "Invalid number, unexpected digit after 0: \"%c\".", *s);
             return;
         }
     } else if (s < p->end && is_digit(*s)) {
@@ -519,6 +522,12 @@ static void advance(struct parser *p)
     if (p->failed)
         return;
     skip_ignored(p);
+    if (++p->tokens > MAX_TOKENS) {
+        fail_at(p, p->line, column_of(p, p->pos),
+                "Document contains more than %d tokens. Parsing aborted.", MAX_TOKENS);
+        t->kind = TOK_EOF;
+        return;
+    }
     t->start = p->pos;
     t->line = p->line;
     t->column = column_of(p, p->pos);
@@ -838,8 +847,8 @@ static struct gql_value *parse_value(struct parser *p, bool is_const)
 
             while (s < p->end && is_name_char((unsigned char)*s))
                 s++;
-            fail_at(p, p->tok.line, p->tok.column, "Unexpected variable \"$%.*s\" in constant value.",
-                    (int)(s - p->pos), p->pos);
+            fail_at(p, p->tok.line, p->tok.column,
+                    "Unexpected variable \"$%.*s\" in constant value.", (int)(s - p->pos), p->pos);
             break;
         }
         unexpected(p);

@@ -68,8 +68,8 @@ int schema_variables_coerce(const struct gql_operation *op, const cJSON *values,
 /* The fields selected under one response key, gathered over fragments and directives. */
 struct schema_collected {
     const char *key;
-    const struct gql_selection *field;          /* the first field with this key */
-    const struct gql_selection_set **subs;      /* all their sub-selections */
+    const struct gql_selection *field;     /* the first field with this key */
+    const struct gql_selection_set **subs; /* all their sub-selections */
     size_t sub_count;
 };
 
@@ -80,8 +80,9 @@ struct schema_collection {
 
 /* Collects the fields to execute from the selection sets; free with
  * schema_collection_cleanup(). */
-void schema_fields_collect(const struct gql_document *doc, const struct gql_selection_set *const *sets,
-                           size_t set_count, const cJSON *vars, struct schema_collection *out);
+void schema_fields_collect(const struct gql_document *doc,
+                           const struct gql_selection_set *const *sets, size_t set_count,
+                           const cJSON *vars, struct schema_collection *out);
 
 /* Frees a collection; NULL-safe and idempotent. */
 void schema_collection_cleanup(struct schema_collection *c);

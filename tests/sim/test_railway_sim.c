@@ -1,0 +1,837 @@
+/* Tests of railway-sim: each test starts the simulator binary on an ephemeral loopback port and
+ * drives it over HTTP with libcurl. The binary is $RAILWAY_SIM, else RAILWAY_SIM_PATH (set at
+ * compile time); with neither the tests are skipped. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+
+#ifndef RAILWAY_SIM_PATH
+#define RAILWAY_SIM_PATH NULL
+#endif
+
+#define ACCOUNT_TOKEN "sim-account-token"
+
+/* The documents railhook sends (the .graphql files in railway/ops), copied so the test stands
+ * alone. */
+static const char DOC_SERVICE_CREATE[] =
+    "mutation ServiceCreate($input: ServiceCreateInput!) {\n"
+    "  serviceCreate(input: $input) {\n    id\n    name\n  }\n}\n";
+static const char DOC_SERVICE_CONNECT[] =
+    "# Connects a service to a GitHub repo and branch.\n"
+    "mutation ServiceConnect($id: String!, $input: ServiceConnectInput!) {\n"
+    "  serviceConnect(id: $id, input: $input) {\n    id\n  }\n}\n";
+static const char DOC_SERVICE_CONNECT_BROKEN[] =
+    "mutation ServiceConnect($serviceId: String!, $repo: String!) {\n"
+    "  serviceConnect(input: {serviceId: $serviceId, repo: $repo})\n}\n";
+static const char DOC_SERVICE_INSTANCE[] =
+    "query ServiceInstance($serviceId: String!, $environmentId: String!) {\n"
+    "  serviceInstance(serviceId: $serviceId, environmentId: $environmentId) {\n"
+    "    id\n    serviceId\n    rootDirectory\n    source {\n      repo\n    }\n"
+    "    latestDeployment {\n      id\n      status\n    }\n  }\n}\n";
+static const char DOC_SERVICE_INSTANCE_UPDATE[] =
+    "mutation ServiceInstanceUpdate(\n  $serviceId: String!\n  $environmentId: String\n"
+    "  $input: ServiceInstanceUpdateInput!\n) {\n"
+    "  serviceInstanceUpdate(serviceId: $serviceId, environmentId: $environmentId, input: "
+    "$input)\n}\n";
+static const char DOC_DEPLOYMENT[] =
+    "query Deployment($id: String!) {\n  deployment(id: $id) {\n    id\n    status\n  }\n}\n";
+static const char DOC_SERVICE_DEPLOYMENTS[] =
+    "query ServiceDeployments($input: DeploymentListInput!, $first: Int) {\n"
+    "  deployments(input: $input, first: $first) {\n    edges {\n      node {\n        id\n"
+    "        status\n        createdAt\n        meta\n      }\n    }\n  }\n}\n";
+static const char DOC_SERVICE_INSTANCE_DEPLOY[] =
+    "mutation ServiceInstanceDeploy($serviceId: String!, $environmentId: String!, $commitSha: "
+    "String) {\n  serviceInstanceDeployV2(serviceId: $serviceId, environmentId: $environmentId, "
+    "commitSha: $commitSha)\n}\n";
+static const char DOC_PROJECT_SERVICES[] =
+    "query ProjectServices($projectId: String!) {\n  project(id: $projectId) {\n    id\n"
+    "    services(first: 500) {\n      edges {\n        node {\n          id\n          name\n"
+    "        }\n      }\n    }\n  }\n}\n";
+
+struct sim_proc {
+    pid_t pid;
+    int port;
+};
+
+struct http_reply {
+    long status;
+    CURLcode curl;
+    char *body;
+    size_t len;
+    char retry_after[32];
+    char rl_limit[32], rl_remaining[32], rl_reset[32];
+    cJSON *json;
+};
+
+static struct sim_proc the_sim = {-1, 0};
+
+static void sim_stop(struct sim_proc *p, bool expect_clean)
+{
+    int status = 0;
+
+    if (p->pid <= 0)
+        return;
+    kill(p->pid, SIGTERM);
+    for (int i = 0; i < 100; i++) {
+        if (waitpid(p->pid, &status, WNOHANG) == p->pid)
+            break;
+        if (i == 99) {
+            kill(p->pid, SIGKILL);
+            waitpid(p->pid, &status, 0);
+        }
+        usleep(50 * 1000);
+    }
+    p->pid = -1;
+    if (expect_clean)
+        cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "railway-sim did not exit 0 on SIGTERM (status %d)", status);
+}
+
+static void sim_fini(void)
+{
+    sim_stop(&the_sim, false);
+    curl_global_cleanup();
+}
+
+static void sim_init_fixture(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* Starts the simulator with the given flags (NULL-terminated) and reads its port. */
+static void sim_start(struct sim_proc *p, const char *const *flags)
+{
+    const char *path = getenv("RAILWAY_SIM");
+    const char *argv[48];
+    int fds[2], n = 0;
+    char line[256];
+    size_t got = 0;
+    struct pollfd pfd;
+    const char *at;
+
+    if (path == NULL || path[0] == '\0')
+        path = RAILWAY_SIM_PATH;
+    if (path == NULL)
+        cr_skip_test("set RAILWAY_SIM to the railway-sim binary");
+    argv[n++] = path;
+    argv[n++] = "--port";
+    argv[n++] = "0";
+    for (size_t i = 0; flags && flags[i] && n < 46; i++)
+        argv[n++] = flags[i];
+    argv[n] = NULL;
+    cr_assert_eq(pipe(fds), 0);
+    p->pid = fork();
+    cr_assert_geq(p->pid, 0);
+    if (p->pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(fds[1], STDOUT_FILENO);
+        if (getenv("RAILWAY_SIM_VERBOSE") == NULL && devnull >= 0)
+            dup2(devnull, STDERR_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execv(path, (char *const *)(uintptr_t)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    pfd.fd = fds[0];
+    pfd.events = POLLIN;
+    while (got < sizeof(line) - 1 && memchr(line, '\n', got) == NULL) {
+        ssize_t r;
+
+        if (poll(&pfd, 1, 5000) <= 0)
+            break;
+        r = read(fds[0], line + got, sizeof(line) - 1 - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        line[got] = '\0';
+    }
+    close(fds[0]);
+    line[got] = '\0';
+    cr_assert(strncmp(line, "railway-sim listening on http://127.0.0.1:", 42) == 0,
+              "unexpected first line from railway-sim: \"%s\"", line);
+    at = line + 42;
+    p->port = (int)strtol(at, NULL, 10);
+    cr_assert_gt(p->port, 0);
+    cr_assert(strstr(line, "/graphql/v2\n") != NULL);
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    struct http_reply *r = userdata;
+    size_t n = size * nmemb;
+    char *grown = realloc(r->body, r->len + n + 1);
+
+    if (grown == NULL)
+        return 0;
+    r->body = grown;
+    memcpy(r->body + r->len, data, n);
+    r->len += n;
+    r->body[r->len] = '\0';
+    return n;
+}
+
+static void header_copy(const char *line, size_t len, const char *name, char *dst, size_t size)
+{
+    size_t nl = strlen(name);
+    size_t v, e;
+
+    if (len <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+        return;
+    v = nl + 1;
+    while (v < len && line[v] == ' ')
+        v++;
+    e = len;
+    while (e > v && (line[e - 1] == '\r' || line[e - 1] == '\n'))
+        e--;
+    snprintf(dst, size, "%.*s", (int)(e - v), line + v);
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    struct http_reply *r = userdata;
+    size_t n = size * nmemb;
+
+    header_copy(data, n, "Retry-After", r->retry_after, sizeof(r->retry_after));
+    header_copy(data, n, "X-RateLimit-Limit", r->rl_limit, sizeof(r->rl_limit));
+    header_copy(data, n, "X-RateLimit-Remaining", r->rl_remaining, sizeof(r->rl_remaining));
+    header_copy(data, n, "X-RateLimit-Reset", r->rl_reset, sizeof(r->rl_reset));
+    return n;
+}
+
+static void reply_free(struct http_reply *r)
+{
+    free(r->body);
+    cJSON_Delete(r->json);
+    memset(r, 0, sizeof(*r));
+}
+
+/* One request on a fresh connection; body NULL means GET. Extra header may be NULL. */
+static void http_do(const struct sim_proc *p, const char *path, const char *header,
+                    const char *body, struct http_reply *r)
+{
+    CURL *c = curl_easy_init();
+    struct curl_slist *hdrs = NULL;
+    char url[128];
+
+    memset(r, 0, sizeof(*r));
+    cr_assert_not_null(c);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", p->port, path);
+    hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+    if (header)
+        hdrs = curl_slist_append(hdrs, header);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 15L);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    r->curl = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    if (r->body)
+        r->json = cJSON_Parse(r->body);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+}
+
+/* Sends a GraphQL request with an account token (token NULL: no Authorization header). */
+static void gql_as(const struct sim_proc *p, const char *header, const char *doc,
+                   const char *vars_json, struct http_reply *r)
+{
+    cJSON *req = cJSON_CreateObject();
+    cJSON *vars = vars_json ? cJSON_Parse(vars_json) : cJSON_CreateObject();
+    char *body;
+
+    cr_assert_not_null(vars, "bad test variables: %s", vars_json);
+    cJSON_AddStringToObject(req, "query", doc);
+    cJSON_AddItemToObject(req, "variables", vars);
+    body = cJSON_PrintUnformatted(req);
+    http_do(p, "/graphql/v2", header, body, r);
+    cJSON_free(body);
+    cJSON_Delete(req);
+}
+
+static void gql(const struct sim_proc *p, const char *doc, const char *vars_json,
+                struct http_reply *r)
+{
+    gql_as(p, "Authorization: Bearer " ACCOUNT_TOKEN, doc, vars_json, r);
+}
+
+/* The message of the first GraphQL error, or "" when there is none. */
+static const char *first_error(const struct http_reply *r)
+{
+    const cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(r->json, "errors"), 0);
+    const cJSON *m = cJSON_GetObjectItem(e, "message");
+
+    return cJSON_IsString(m) ? m->valuestring : "";
+}
+
+/* Follows a dotted path of object keys ("data.serviceCreate.id"). */
+static const cJSON *jpath(const cJSON *j, const char *path)
+{
+    char key[64];
+
+    while (j != NULL && *path) {
+        const char *dot = strchr(path, '.');
+        size_t n = dot ? (size_t)(dot - path) : strlen(path);
+
+        snprintf(key, sizeof(key), "%.*s", (int)n, path);
+        j = cJSON_GetObjectItem(j, key);
+        path += n + (dot ? 1 : 0);
+    }
+    return j;
+}
+
+static const char *jstr(const cJSON *j, const char *path)
+{
+    const cJSON *v = jpath(j, path);
+
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* Creates a service and returns its id in buf. */
+static void service_create(const struct sim_proc *p, const char *name, const char *repo, char *buf,
+                           size_t size)
+{
+    struct http_reply r;
+    char vars[512];
+
+    if (repo)
+        snprintf(vars, sizeof(vars),
+                 "{\"input\":{\"projectId\":\"proj-sim\",\"name\":\"%s\",\"source\":{\"repo\":"
+                 "\"%s\"},\"branch\":\"main\",\"variables\":{\"PORT\":\"8080\"}}}",
+                 name, repo);
+    else
+        snprintf(vars, sizeof(vars), "{\"input\":{\"projectId\":\"proj-sim\",\"name\":\"%s\"}}",
+                 name);
+    gql(p, DOC_SERVICE_CREATE, vars, &r);
+    cr_assert_eq(r.status, 200, "serviceCreate: HTTP %ld %s", r.status, r.body);
+    cr_assert_not_null(jstr(r.json, "data.serviceCreate.id"), "serviceCreate: %s", r.body);
+    snprintf(buf, size, "%s", jstr(r.json, "data.serviceCreate.id"));
+    reply_free(&r);
+}
+
+static cJSON *sim_state(const struct sim_proc *p)
+{
+    struct http_reply r;
+    cJSON *state;
+
+    http_do(p, "/_sim/state", NULL, NULL, &r);
+    cr_assert_eq(r.status, 200);
+    state = r.json;
+    r.json = NULL;
+    reply_free(&r);
+    cr_assert_not_null(state);
+    return state;
+}
+
+static double state_count(const cJSON *state, const char *path)
+{
+    const cJSON *v = jpath(state, path);
+
+    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+TestSuite(railway_sim, .init = sim_init_fixture, .fini = sim_fini, .timeout = 60);
+
+Test(railway_sim, service_connect_valid_passes_and_historical_broken_document_gets_400)
+{
+    struct http_reply r;
+    char sid[64], vars[256];
+    cJSON *state;
+
+    sim_start(&the_sim, (const char *const[]){"--instance-delay-ms", "0", NULL});
+    service_create(&the_sim, "web", NULL, sid, sizeof(sid));
+
+    snprintf(vars, sizeof(vars),
+             "{\"id\":\"%s\",\"input\":{\"repo\":\"acme/osp\",\"branch\":\"main\"}}", sid);
+    gql(&the_sim, DOC_SERVICE_CONNECT, vars, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(jstr(r.json, "data.serviceConnect.id"), sid);
+    cr_assert_str_not_empty(r.rl_limit, "X-RateLimit-Limit missing");
+    reply_free(&r);
+
+    snprintf(vars, sizeof(vars), "{\"serviceId\":\"%s\",\"repo\":\"acme/osp\"}", sid);
+    gql(&the_sim, DOC_SERVICE_CONNECT_BROKEN, vars, &r);
+    cr_assert_eq(r.status, 400, "%s", r.body);
+    cr_assert_null(cJSON_GetObjectItem(r.json, "data"));
+    cr_assert(strstr(r.body, "Field \\\"serviceId\\\" is not defined by type "
+                             "\\\"ServiceConnectInput\\\"") != NULL,
+              "%s", r.body);
+    cr_assert(strstr(r.body, "argument \\\"id\\\" of type \\\"String!\\\" is required") != NULL,
+              "%s", r.body);
+    cr_assert(strstr(r.body, "must have a selection of subfields") != NULL, "%s", r.body);
+    cr_assert(strstr(r.body, "GRAPHQL_VALIDATION_FAILED") != NULL, "%s", r.body);
+    reply_free(&r);
+
+    /* The right document with serviceId smuggled into the input variable. */
+    snprintf(vars, sizeof(vars),
+             "{\"id\":\"%s\",\"input\":{\"serviceId\":\"%s\",\"repo\":\"acme/osp\"}}", sid, sid);
+    gql(&the_sim, DOC_SERVICE_CONNECT, vars, &r);
+    cr_assert_eq(r.status, 400, "%s", r.body);
+    cr_assert(strstr(first_error(&r), "Field \"serviceId\" is not defined by type "
+                                      "\"ServiceConnectInput\"") != NULL,
+              "%s", r.body);
+    reply_free(&r);
+
+    /* Business errors are HTTP 200. */
+    snprintf(vars, sizeof(vars), "{\"id\":\"%s\",\"input\":{\"repo\":\"acme/secret\"}}", sid);
+    gql(&the_sim, DOC_SERVICE_CONNECT, vars, &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(first_error(&r),
+                     "Repository not found or not accessible by Railway's GitHub app");
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(r.json, "data")));
+    reply_free(&r);
+    snprintf(vars, sizeof(vars),
+             "{\"id\":\"%s\",\"input\":{\"repo\":\"acme/osp\",\"branch\":"
+             "\"nope\"}}",
+             sid);
+    gql(&the_sim, DOC_SERVICE_CONNECT, vars, &r);
+    cr_assert_str_eq(first_error(&r), "Branch not found");
+    reply_free(&r);
+
+    state = sim_state(&the_sim);
+    cr_assert_str_eq(
+        jstr(cJSON_GetArrayItem(cJSON_GetObjectItem(state, "services"), 0), "source.repo"),
+        "acme/osp");
+    cr_assert_eq(state_count(state, "counts.status_400"), 2);
+    cr_assert_eq(state_count(state, "counts.by_operation.ServiceConnect"), 5);
+    cJSON_Delete(state);
+    sim_stop(&the_sim, true);
+}
+
+Test(railway_sim, bad_or_missing_token_is_not_authorized)
+{
+    struct http_reply r;
+
+    sim_start(&the_sim,
+              (const char *const[]){"--token", "good-one", "--project-token", "pt-1", NULL});
+    gql_as(&the_sim, "Authorization: Bearer wrong", DOC_PROJECT_SERVICES,
+           "{\"projectId\":\"proj-sim\"}", &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(first_error(&r), "Not Authorized");
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(r.json, "data")));
+    reply_free(&r);
+
+    gql_as(&the_sim, NULL, DOC_PROJECT_SERVICES, "{\"projectId\":\"proj-sim\"}", &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(first_error(&r), "Not Authorized");
+    reply_free(&r);
+
+    /* The default token is replaced by --token. */
+    gql_as(&the_sim, "Authorization: Bearer " ACCOUNT_TOKEN, DOC_PROJECT_SERVICES,
+           "{\"projectId\":\"proj-sim\"}", &r);
+    cr_assert_str_eq(first_error(&r), "Not Authorized");
+    reply_free(&r);
+
+    gql_as(&the_sim, "Authorization: Bearer good-one", DOC_PROJECT_SERVICES,
+           "{\"projectId\":\"proj-sim\"}", &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(jstr(r.json, "data.project.id"), "proj-sim", "%s", r.body);
+    reply_free(&r);
+
+    gql_as(&the_sim, "Project-Access-Token: pt-1", DOC_PROJECT_SERVICES,
+           "{\"projectId\":\"proj-sim\"}", &r);
+    cr_assert_str_eq(jstr(r.json, "data.project.id"), "proj-sim", "%s", r.body);
+    reply_free(&r);
+
+    gql_as(&the_sim, "Authorization: Bearer good-one", DOC_PROJECT_SERVICES,
+           "{\"projectId\":\"other\"}", &r);
+    cr_assert_str_eq(first_error(&r), "Project not found");
+    reply_free(&r);
+    sim_stop(&the_sim, true);
+}
+
+Test(railway_sim, service_instance_appears_only_after_the_delay)
+{
+    struct http_reply r;
+    char sid[64], vars[256];
+    long start, found_after = -1;
+
+    sim_start(&the_sim, (const char *const[]){"--instance-delay-ms", "500", NULL});
+    start = now_ms();
+    service_create(&the_sim, "api", NULL, sid, sizeof(sid));
+    snprintf(vars, sizeof(vars), "{\"serviceId\":\"%s\",\"environmentId\":\"env-sim\"}", sid);
+    gql(&the_sim, DOC_SERVICE_INSTANCE, vars, &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(first_error(&r), "ServiceInstance not found", "%s", r.body);
+    reply_free(&r);
+
+    snprintf(vars, sizeof(vars),
+             "{\"serviceId\":\"%s\",\"environmentId\":\"env-sim\",\"input\":{\"rootDirectory\":"
+             "\"apps/api\"}}",
+             sid);
+    gql(&the_sim, DOC_SERVICE_INSTANCE_UPDATE, vars, &r);
+    cr_assert_str_eq(first_error(&r), "ServiceInstance not found", "%s", r.body);
+    reply_free(&r);
+
+    for (int i = 0; i < 60 && found_after < 0; i++) {
+        snprintf(vars, sizeof(vars), "{\"serviceId\":\"%s\",\"environmentId\":\"env-sim\"}", sid);
+        gql(&the_sim, DOC_SERVICE_INSTANCE, vars, &r);
+        if (jstr(r.json, "data.serviceInstance.id") != NULL)
+            found_after = now_ms() - start;
+        reply_free(&r);
+        if (found_after < 0)
+            sleep_ms(50);
+    }
+    cr_assert_geq(found_after, 400, "instance found after %ld ms", found_after);
+
+    snprintf(vars, sizeof(vars),
+             "{\"serviceId\":\"%s\",\"environmentId\":\"env-sim\",\"input\":{\"rootDirectory\":"
+             "\"apps/api\"}}",
+             sid);
+    gql(&the_sim, DOC_SERVICE_INSTANCE_UPDATE, vars, &r);
+    cr_assert(cJSON_IsTrue(jpath(r.json, "data.serviceInstanceUpdate")), "%s", r.body);
+    reply_free(&r);
+    snprintf(vars, sizeof(vars), "{\"serviceId\":\"%s\",\"environmentId\":\"env-sim\"}", sid);
+    gql(&the_sim, DOC_SERVICE_INSTANCE, vars, &r);
+    cr_assert_str_eq(jstr(r.json, "data.serviceInstance.rootDirectory"), "apps/api", "%s", r.body);
+    reply_free(&r);
+    sim_stop(&the_sim, true);
+}
+
+/* Polls deployment(id) until it reaches a terminal status; returns it (static storage). */
+static const char *deployment_wait(const struct sim_proc *p, const char *id, bool *saw_building)
+{
+    static char status[32];
+    struct http_reply r;
+    char vars[128];
+
+    snprintf(vars, sizeof(vars), "{\"id\":\"%s\"}", id);
+    for (int i = 0; i < 100; i++) {
+        const char *st;
+
+        gql(p, DOC_DEPLOYMENT, vars, &r);
+        st = jstr(r.json, "data.deployment.status");
+        cr_assert_not_null(st, "%s", r.body);
+        snprintf(status, sizeof(status), "%s", st);
+        reply_free(&r);
+        if (strcmp(status, "BUILDING") == 0 && saw_building)
+            *saw_building = true;
+        if (strcmp(status, "SUCCESS") == 0 || strcmp(status, "FAILED") == 0)
+            return status;
+        sleep_ms(40);
+    }
+    return status;
+}
+
+Test(railway_sim, deployment_progresses_to_success_and_failing_build_to_failed)
+{
+    struct http_reply r;
+    char ok_id[64], bad_id[64], vars[256], dep[64];
+    bool saw_building = false;
+    const cJSON *node;
+
+    sim_start(&the_sim, (const char *const[]){"--build-ms", "600", "--instance-delay-ms", "0",
+                                              "--fail-builds", "broken", NULL});
+    service_create(&the_sim, "web", "acme/osp", ok_id, sizeof(ok_id));
+    service_create(&the_sim, "broken-api", "acme/osp", bad_id, sizeof(bad_id));
+
+    snprintf(vars, sizeof(vars),
+             "{\"input\":{\"serviceId\":\"%s\",\"environmentId\":\"env-sim\"},\"first\":5}", ok_id);
+    gql(&the_sim, DOC_SERVICE_DEPLOYMENTS, vars, &r);
+    node = jpath(cJSON_GetArrayItem(jpath(r.json, "data.deployments.edges"), 0), "node");
+    cr_assert_not_null(node, "%s", r.body);
+    cr_assert_str_eq(jstr(node, "status"), "QUEUED", "%s", r.body);
+    cr_assert_eq(strlen(jstr(node, "meta.commitHash")), 40, "%s", r.body);
+    cr_assert_not_null(jstr(node, "createdAt"));
+    snprintf(dep, sizeof(dep), "%s", jstr(node, "id"));
+    reply_free(&r);
+
+    cr_assert_str_eq(deployment_wait(&the_sim, dep, &saw_building), "SUCCESS");
+    cr_assert(saw_building, "never saw BUILDING");
+
+    snprintf(vars, sizeof(vars),
+             "{\"input\":{\"serviceId\":\"%s\",\"environmentId\":\"env-sim\"},\"first\":1}",
+             bad_id);
+    gql(&the_sim, DOC_SERVICE_DEPLOYMENTS, vars, &r);
+    node = jpath(cJSON_GetArrayItem(jpath(r.json, "data.deployments.edges"), 0), "node");
+    snprintf(dep, sizeof(dep), "%s", jstr(node, "id"));
+    reply_free(&r);
+    cr_assert_str_eq(deployment_wait(&the_sim, dep, NULL), "FAILED");
+
+    /* An explicit deploy of a commit: its id comes back and the commit lands in meta. */
+    snprintf(vars, sizeof(vars),
+             "{\"serviceId\":\"%s\",\"environmentId\":\"env-sim\",\"commitSha\":\"0123abcd\"}",
+             ok_id);
+    gql(&the_sim, DOC_SERVICE_INSTANCE_DEPLOY, vars, &r);
+    cr_assert_not_null(jstr(r.json, "data.serviceInstanceDeployV2"), "%s", r.body);
+    snprintf(dep, sizeof(dep), "%s", jstr(r.json, "data.serviceInstanceDeployV2"));
+    reply_free(&r);
+    snprintf(vars, sizeof(vars),
+             "{\"input\":{\"serviceId\":\"%s\",\"environmentId\":\"env-sim\"},\"first\":1}", ok_id);
+    gql(&the_sim, DOC_SERVICE_DEPLOYMENTS, vars, &r);
+    node = jpath(cJSON_GetArrayItem(jpath(r.json, "data.deployments.edges"), 0), "node");
+    cr_assert_str_eq(jstr(node, "id"), dep, "%s", r.body);
+    cr_assert_str_eq(jstr(node, "meta.commitHash"), "0123abcd");
+    reply_free(&r);
+    sim_stop(&the_sim, true);
+}
+
+Test(railway_sim, over_rps_answers_429_with_retry_after)
+{
+    struct http_reply r;
+    int limited = 0, ok = 0;
+
+    sim_start(&the_sim, (const char *const[]){"--rps", "3", NULL});
+    for (int i = 0; i < 12; i++) {
+        gql(&the_sim, DOC_PROJECT_SERVICES, "{\"projectId\":\"proj-sim\"}", &r);
+        cr_assert_str_not_empty(r.rl_limit);
+        cr_assert_str_not_empty(r.rl_remaining);
+        cr_assert_str_not_empty(r.rl_reset);
+        cr_assert_gt(strtol(r.rl_reset, NULL, 10), (long)time(NULL) - 5);
+        if (r.status == 429) {
+            limited++;
+            cr_assert_geq(strtol(r.retry_after, NULL, 10), 1, "Retry-After: \"%s\"", r.retry_after);
+            cr_assert_not_null(cJSON_GetObjectItem(r.json, "errors"));
+        } else {
+            cr_assert_eq(r.status, 200);
+            ok++;
+        }
+        reply_free(&r);
+    }
+    cr_assert_geq(limited, 1);
+    cr_assert_geq(ok, 3);
+
+    /* Another token has its own bucket... which is not authorized, but not limited either. */
+    gql_as(&the_sim, "Authorization: Bearer someone-else", DOC_PROJECT_SERVICES,
+           "{\"projectId\":\"proj-sim\"}", &r);
+    cr_assert_eq(r.status, 200);
+    reply_free(&r);
+    sim_stop(&the_sim, true);
+
+    /* The hourly budget. */
+    sim_start(&the_sim, (const char *const[]){"--hourly", "2", NULL});
+    for (int i = 0; i < 3; i++) {
+        gql(&the_sim, DOC_PROJECT_SERVICES, "{\"projectId\":\"proj-sim\"}", &r);
+        cr_assert_eq(r.status, i < 2 ? 200 : 429);
+        cr_assert_eq(strtol(r.rl_remaining, NULL, 10), i < 2 ? 1 - i : 0);
+        if (i == 2)
+            cr_assert_gt(strtol(r.retry_after, NULL, 10), 60);
+        reply_free(&r);
+    }
+    sim_stop(&the_sim, true);
+}
+
+/* Sends 24 serviceCreate requests; writes one letter per outcome into trace. */
+static void fault_run(char *trace, size_t size, int *created)
+{
+    struct http_reply r;
+    size_t n = 0;
+    cJSON *state;
+
+    *created = 0;
+    for (int i = 0; i < 24 && n + 1 < size; i++) {
+        char vars[160];
+        char c;
+
+        snprintf(vars, sizeof(vars), "{\"input\":{\"projectId\":\"proj-sim\",\"name\":\"svc-%d\"}}",
+                 i);
+        gql(&the_sim, DOC_SERVICE_CREATE, vars, &r);
+        if (r.curl != CURLE_OK)
+            c = 'X'; /* reset */
+        else if (r.status == 200 && jstr(r.json, "data.serviceCreate.id") != NULL)
+            c = 'o';
+        else if (r.status == 200)
+            c = strcmp(first_error(&r), "Problem processing request") == 0 ? 'g' : '?';
+        else if (r.status == 429)
+            c = strcmp(r.retry_after, "1") == 0 ? 'r' : '?';
+        else
+            c = (char)('0' + r.status % 10); /* 500 -> '0', 502 -> '2', 503 -> '3' */
+        if (c == 'o')
+            (*created)++;
+        trace[n++] = c;
+        reply_free(&r);
+    }
+    trace[n] = '\0';
+    state = sim_state(&the_sim);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(state, "services")), *created,
+                 "faulted requests changed state: trace %s", trace);
+    cr_assert_eq(state_count(state, "counts.faults"), (double)(24 - *created), "trace %s", trace);
+    cJSON_Delete(state);
+}
+
+Test(railway_sim, fault_injection_is_reproducible_and_does_not_change_state)
+{
+    const char *const flags[] = {
+        "--seed", "42", "--fault-rate", "0.5", "--fault-kinds", "500,502,503,reset,generic,429",
+        NULL};
+    char first[32], second[32];
+    int created1, created2;
+
+    sim_start(&the_sim, flags);
+    fault_run(first, sizeof(first), &created1);
+    sim_stop(&the_sim, true);
+    sim_start(&the_sim, flags);
+    fault_run(second, sizeof(second), &created2);
+    sim_stop(&the_sim, true);
+
+    cr_assert_str_eq(first, second, "same seed, different faults");
+    cr_assert(strchr(first, '?') == NULL, "unexpected outcome in %s", first);
+    cr_assert_gt(created1, 0, "%s", first);
+    cr_assert_lt(created1, 24, "%s", first);
+    cr_log_info("fault trace: %s", first);
+}
+
+Test(railway_sim, delay_fault_answers_late_but_normally)
+{
+    struct http_reply r;
+    long start;
+    cJSON *state;
+
+    sim_start(&the_sim, (const char *const[]){"--fault-rate", "1", "--fault-kinds", "delay",
+                                              "--fault-delay-ms", "400", NULL});
+    start = now_ms();
+    gql(&the_sim, DOC_SERVICE_CREATE, "{\"input\":{\"projectId\":\"proj-sim\",\"name\":\"slow\"}}",
+        &r);
+    cr_assert_geq(now_ms() - start, 380);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(jstr(r.json, "data.serviceCreate.name"), "slow", "%s", r.body);
+    reply_free(&r);
+    state = sim_state(&the_sim);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(state, "services")), 1);
+    cr_assert_eq(state_count(state, "counts.faults_by_kind.delay"), 1);
+    cJSON_Delete(state);
+    sim_stop(&the_sim, true);
+}
+
+Test(railway_sim, control_endpoints_state_config_forced_errors_reset)
+{
+    struct http_reply r;
+    char sid[64], vars[256];
+    cJSON *state, *svc;
+
+    sim_start(&the_sim, (const char *const[]){"--instance-delay-ms", "0", NULL});
+    service_create(&the_sim, "web", "acme/osp", sid, sizeof(sid));
+
+    http_do(&the_sim, "/_sim/config", NULL,
+            "{\"forced_errors\":{\"serviceConnect\":{\"message\":\"Problem processing request\","
+            "\"count\":2}},\"build_ms\":200,\"fail_builds\":null}",
+            &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(state_count(r.json, "config.build_ms"), 200);
+    cr_assert_eq(state_count(r.json, "config.forced_errors.serviceConnect.count"), 2);
+    reply_free(&r);
+
+    snprintf(vars, sizeof(vars), "{\"id\":\"%s\",\"input\":{\"repo\":\"acme/osp\"}}", sid);
+    for (int i = 0; i < 3; i++) {
+        gql(&the_sim, DOC_SERVICE_CONNECT, vars, &r);
+        cr_assert_eq(r.status, 200);
+        if (i < 2)
+            cr_assert_str_eq(first_error(&r), "Problem processing request", "%s", r.body);
+        else
+            cr_assert_str_eq(jstr(r.json, "data.serviceConnect.id"), sid, "%s", r.body);
+        reply_free(&r);
+    }
+
+    http_do(&the_sim, "/_sim/config", NULL,
+            "{\"forced_errors\":{\"serviceCreate\":{\"message\":\"Not Authorized\",\"count\":-1}}}",
+            &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    reply_free(&r);
+    for (int i = 0; i < 3; i++) {
+        gql(&the_sim, DOC_SERVICE_CREATE, "{\"input\":{\"projectId\":\"proj-sim\"}}", &r);
+        cr_assert_str_eq(first_error(&r), "Not Authorized");
+        reply_free(&r);
+    }
+
+    http_do(&the_sim, "/_sim/config", NULL, "{\"no_such_key\":1}", &r);
+    cr_assert_eq(r.status, 400);
+    cr_assert(strstr(r.body, "no_such_key") != NULL, "%s", r.body);
+    reply_free(&r);
+
+    state = sim_state(&the_sim);
+    svc = cJSON_GetArrayItem(cJSON_GetObjectItem(state, "services"), 0);
+    cr_assert_str_eq(jstr(svc, "id"), sid);
+    cr_assert_str_eq(jstr(svc, "name"), "web");
+    cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(svc, "deleted")));
+    cr_assert_str_eq(jstr(svc, "variables.PORT"), "8080");
+    cr_assert_str_eq(jstr(svc, "source.branch"), "main");
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(svc, "deployments")), 2,
+                 "create and connect each deploy");
+    cr_assert_not_null(
+        jstr(cJSON_GetArrayItem(cJSON_GetObjectItem(svc, "deployments"), 0), "commitHash"));
+    cr_assert_eq(state_count(state, "counts.by_operation.ServiceConnect"), 3);
+    cr_assert_eq(state_count(state, "counts.by_root_field.serviceConnect"), 3);
+    cr_assert_eq(state_count(state, "counts.by_root_field.serviceCreate"), 4);
+    cr_assert_eq(state_count(state, "counts.forced_errors"), 5);
+    cr_assert_eq(state_count(state, "counts.status_429"), 0);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(state, "services")), 1);
+    cJSON_Delete(state);
+
+    http_do(&the_sim, "/_sim/reset", NULL, "{}", &r);
+    cr_assert_eq(r.status, 200);
+    reply_free(&r);
+    state = sim_state(&the_sim);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(state, "services")), 0);
+    cr_assert_eq(state_count(state, "counts.requests"), 0);
+    cr_assert_eq(state_count(state, "config.build_ms"), 1500, "reset restores the flags");
+    cr_assert_eq(cJSON_GetArraySize(jpath(state, "config.forced_errors")), 0);
+    cJSON_Delete(state);
+
+    http_do(&the_sim, "/_sim/nothing", NULL, NULL, &r);
+    cr_assert_eq(r.status, 404);
+    reply_free(&r);
+    sim_stop(&the_sim, true);
+}
+
+Test(railway_sim, body_over_one_mebibyte_is_413)
+{
+    struct http_reply r;
+    size_t n = 1024 * 1024 + 100;
+    char *big = malloc(n + 1);
+
+    cr_assert_not_null(big);
+    memset(big, ' ', n);
+    memcpy(big, "{\"query\":\"", 10);
+    big[n - 2] = '"';
+    big[n - 1] = '}';
+    big[n] = '\0';
+    sim_start(&the_sim, NULL);
+    http_do(&the_sim, "/graphql/v2", "Authorization: Bearer " ACCOUNT_TOKEN, big, &r);
+    cr_assert_eq(r.status, 413);
+    reply_free(&r);
+    free(big);
+    sim_stop(&the_sim, true);
+}

@@ -1,0 +1,928 @@
+/* railway-sim: a local stand-in for Railway's public GraphQL API (POST /graphql/v2).
+ *
+ * Threading: libmicrohttpd runs one thread per connection, so a delayed answer never holds up
+ * the others. All simulator state lives in one struct sim behind sim.lock; a request takes the
+ * lock for its rate-limit charge and fault draw, and again for the whole of its execution, but
+ * never while it sleeps for a delay fault. Parsing and validating a document touch no shared
+ * state. The command-line config and token lists are built before the daemon starts and are
+ * read-only afterwards. The main thread only waits for SIGINT/SIGTERM. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+
+#include "gql.h"
+#include "schema.h"
+#include "sim.h"
+#include "util.h"
+
+#define BODY_MAX     (1024 * 1024)
+#define GRAPHQL_PATH "/graphql/v2"
+
+struct server {
+    struct sim sim;
+    char **tokens;
+    size_t token_count;
+    char **project_tokens;
+    size_t project_token_count;
+    bool quiet;
+};
+
+/* One per HTTP request: created on the first callback, freed in on_completed(). */
+struct request {
+    struct strbuf body;
+    int64_t start_ms;
+    bool rejected; /* a response was queued before the body arrived */
+};
+
+struct reply {
+    unsigned status;
+    char *body;
+    void (*body_free)(void *);
+    const char *content_type;
+    bool reset; /* close the connection without answering */
+    bool has_rate;
+    struct sim_rate rate;
+    long retry_after; /* 0: no header */
+    const char *allow;
+    /* for the log line */
+    char op[96];
+    char fields[160];
+    char note[64];
+    int error_count;
+};
+
+/* ---- replies ----------------------------------------------------------------------------------
+ */
+
+static void reply_json(struct reply *r, unsigned status, cJSON *doc)
+{
+    r->status = status;
+    r->body = cJSON_PrintUnformatted(doc);
+    r->body_free = cJSON_free;
+    r->content_type = "application/json; charset=utf-8";
+    cJSON_Delete(doc);
+}
+
+static void reply_text(struct reply *r, unsigned status, const char *content_type, const char *text)
+{
+    r->status = status;
+    r->body = xstrdup(text);
+    r->body_free = free;
+    r->content_type = content_type;
+}
+
+/* {"errors":[{"message", "extensions":{"code"}}]} with an optional "data": null. */
+static void reply_error(struct reply *r, unsigned status, const char *code, bool with_data,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void reply_error(struct reply *r, unsigned status, const char *code, bool with_data,
+                        const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    cJSON *doc = cJSON_CreateObject();
+    cJSON *errors = cJSON_AddArrayToObject(doc, "errors");
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    schema_error_add(errors, code, 0, 0, "%s", msg);
+    if (with_data)
+        cJSON_AddNullToObject(doc, "data");
+    r->error_count = 1;
+    reply_json(r, status, doc);
+}
+
+static void header_add(struct MHD_Response *resp, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void header_add(struct MHD_Response *resp, const char *name, const char *fmt, ...)
+{
+    char value[64];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(value, sizeof(value), fmt, ap);
+    va_end(ap);
+    MHD_add_response_header(resp, name, value);
+}
+
+/* A hard close: SO_LINGER 0 makes the kernel send RST instead of FIN. */
+static void connection_abort(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct linger lg = {1, 0};
+
+    if (info != NULL)
+        setsockopt(info->connect_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+static enum MHD_Result reply_send(struct MHD_Connection *conn, struct reply *r)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    if (r->reset) {
+        connection_abort(conn);
+        return MHD_NO;
+    }
+    resp = MHD_create_response_from_buffer_with_free_callback(
+        r->body ? strlen(r->body) : 0, r->body, r->body_free ? r->body_free : free);
+    if (resp == NULL) {
+        if (r->body_free)
+            r->body_free(r->body);
+        r->body = NULL;
+        return MHD_NO;
+    }
+    r->body = NULL; /* the response owns it now */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+    if (r->has_rate) {
+        header_add(resp, "X-RateLimit-Limit", "%ld", r->rate.limit);
+        header_add(resp, "X-RateLimit-Remaining", "%ld", r->rate.remaining);
+        header_add(resp, "X-RateLimit-Reset", "%lld", (long long)r->rate.reset_epoch);
+    }
+    if (r->retry_after > 0)
+        header_add(resp, MHD_HTTP_HEADER_RETRY_AFTER, "%ld", r->retry_after);
+    if (r->allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    ret = MHD_queue_response(conn, r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* ---- logging ----------------------------------------------------------------------------------
+ */
+
+static void log_request(const struct server *srv, const char *method, const char *url,
+                        const struct reply *r, int64_t start_ms)
+{
+    char line[640], ts[40];
+    int n;
+
+    if (srv->quiet)
+        return;
+    util_iso8601(util_wall_ms(), ts, sizeof(ts));
+    n = snprintf(line, sizeof(line),
+                 "%s railway-sim: method=%s path=%.64s op=%s fields=%s status=%u errors=%d%s%s "
+                 "ms=%lld\n",
+                 ts, method, url, r->op[0] ? r->op : "-", r->fields[0] ? r->fields : "-",
+                 r->reset ? 0u : r->status, r->error_count, r->note[0] ? " note=" : "", r->note,
+                 (long long)(util_monotonic_ms() - start_ms));
+    if (n > 0) {
+        size_t len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+        ssize_t w = write(STDERR_FILENO, line, len);
+
+        (void)w;
+    }
+}
+
+/* ---- GraphQL ----------------------------------------------------------------------------------
+ */
+
+static bool token_known(char *const *list, size_t count, const char *token)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(list[i], token) == 0)
+            return true;
+    return false;
+}
+
+/* Finds the caller's token: Project-Access-Token wins over Authorization: Bearer. key receives
+ * the rate-limit key; returns whether the token is one the simulator accepts. */
+static bool request_authorize(const struct server *srv, struct MHD_Connection *conn, char *key,
+                              size_t keysize)
+{
+    const char *pt = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Project-Access-Token");
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+
+    key[0] = '\0';
+    if (pt != NULL) {
+        while (*pt == ' ')
+            pt++;
+        snprintf(key, keysize, "project:%s", pt);
+        return token_known(srv->project_tokens, srv->project_token_count, pt);
+    }
+    if (auth != NULL) {
+        while (*auth == ' ')
+            auth++;
+        if (strncasecmp(auth, "Bearer ", 7) != 0)
+            return false;
+        auth += 7;
+        while (*auth == ' ')
+            auth++;
+        snprintf(key, keysize, "account:%s", auth);
+        return token_known(srv->tokens, srv->token_count, auth);
+    }
+    return false;
+}
+
+static void exec_error(cJSON *errors, const struct schema_collected *c, const char *message)
+{
+    cJSON *e = cJSON_CreateObject(), *locs, *loc, *path, *ext;
+
+    cJSON_AddStringToObject(e, "message", message);
+    locs = cJSON_AddArrayToObject(e, "locations");
+    loc = cJSON_CreateObject();
+    cJSON_AddNumberToObject(loc, "line", c->field->line);
+    cJSON_AddNumberToObject(loc, "column", c->field->column);
+    cJSON_AddItemToArray(locs, loc);
+    path = cJSON_AddArrayToObject(e, "path");
+    cJSON_AddItemToArray(path, cJSON_CreateString(c->key));
+    ext = cJSON_AddObjectToObject(e, "extensions");
+    cJSON_AddStringToObject(ext, "code", "INTERNAL_SERVER_ERROR");
+    cJSON_AddItemToArray(errors, e);
+}
+
+static void fields_note(struct reply *r, const char *name)
+{
+    size_t n = strlen(r->fields);
+
+    snprintf(r->fields + n, sizeof(r->fields) - n, "%s%s", n ? "," : "", name);
+}
+
+/* Runs the operation's root fields in order (the caller holds the sim lock). Every root field
+ * railway-sim serves is non-null, so any error nulls the whole of data. */
+static cJSON *operation_execute(struct server *srv, const struct gql_document *doc,
+                                const struct gql_operation *op, const cJSON *vars, bool authorized,
+                                bool generic_fault, struct reply *r)
+{
+    const struct schema_type *root = schema_root_type(op->type);
+    const struct gql_selection_set *sets[1] = {op->selections};
+    struct schema_collection roots;
+    cJSON *out = cJSON_CreateObject();
+    cJSON *errors = cJSON_CreateArray();
+    cJSON *data = cJSON_CreateObject();
+
+    schema_fields_collect(doc, sets, 1, vars, &roots);
+    for (size_t i = 0; i < roots.count; i++) {
+        const struct schema_collected *c = &roots.items[i];
+        const struct schema_field *def;
+        char msg[256];
+        cJSON *args, *src = NULL;
+
+        if (strcmp(c->field->name, "__typename") == 0) {
+            cJSON_AddStringToObject(data, c->key, root->name);
+            continue;
+        }
+        def = schema_field_find(root, c->field->name);
+        if (!authorized) {
+            exec_error(errors, c, "Not Authorized");
+            continue;
+        }
+        if (generic_fault) {
+            exec_error(errors, c, "Problem processing request");
+            continue;
+        }
+        if (sim_forced_error_take(&srv->sim, c->field->name, msg, sizeof(msg))) {
+            exec_error(errors, c, msg);
+            continue;
+        }
+        args = schema_arguments_eval(def, c->field, vars);
+        if (sim_field_resolve(&srv->sim, c->field->name, args, &src, msg, sizeof(msg)) < 0)
+            exec_error(errors, c, msg);
+        else
+            cJSON_AddItemToObject(data, c->key,
+                                  schema_value_complete(doc, def->type, c, src, vars));
+        cJSON_Delete(src);
+        cJSON_Delete(args);
+    }
+    schema_collection_cleanup(&roots);
+    r->error_count = cJSON_GetArraySize(errors);
+    if (r->error_count > 0) {
+        cJSON_AddItemToObject(out, "errors", errors);
+        cJSON_AddNullToObject(out, "data");
+        cJSON_Delete(data);
+    } else {
+        cJSON_Delete(errors);
+        cJSON_AddItemToObject(out, "data", data);
+    }
+    return out;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+/* Counts a parsed request under its operation and root fields, valid or not, so tests can see
+ * what a client sent. */
+static void request_count(struct server *srv, const struct gql_document *doc, const char *name,
+                          struct reply *r)
+{
+    const struct gql_operation *op = NULL;
+    struct schema_collection roots;
+    const struct gql_selection_set *sets[1];
+
+    for (size_t i = 0; i < doc->operation_count; i++)
+        if (name == NULL ? doc->operation_count == 1
+                         : (doc->operations[i].name && strcmp(doc->operations[i].name, name) == 0))
+            op = &doc->operations[i];
+    if (op == NULL)
+        return;
+    snprintf(r->op, sizeof(r->op), "%s", op->name ? op->name : "(anonymous)");
+    sets[0] = op->selections;
+    schema_fields_collect(doc, sets, 1, NULL, &roots);
+    pthread_mutex_lock(&srv->sim.lock);
+    sim_count_operation(&srv->sim, op->name);
+    for (size_t i = 0; i < roots.count; i++) {
+        if (strcmp(roots.items[i].field->name, "__typename") != 0)
+            sim_count_root_field(&srv->sim, roots.items[i].field->name);
+        fields_note(r, roots.items[i].field->name);
+    }
+    pthread_mutex_unlock(&srv->sim.lock);
+    schema_collection_cleanup(&roots);
+}
+
+/* Answers a list of GraphQL errors with HTTP 400 (document or variables rejected). */
+static void reply_errors_400(struct server *srv, struct reply *r, cJSON *errors)
+{
+    cJSON *doc = cJSON_CreateObject();
+
+    r->error_count = cJSON_GetArraySize(errors);
+    cJSON_AddItemToObject(doc, "errors", errors);
+    reply_json(r, MHD_HTTP_BAD_REQUEST, doc);
+    pthread_mutex_lock(&srv->sim.lock);
+    srv->sim.status_400++;
+    pthread_mutex_unlock(&srv->sim.lock);
+}
+
+static void graphql_handle(struct server *srv, struct MHD_Connection *conn, struct request *req,
+                           struct reply *r)
+{
+    char key[300];
+    bool authorized = request_authorize(srv, conn, key, sizeof(key));
+    enum sim_fault fault;
+    long delay_ms;
+    cJSON *body = NULL, *errors = NULL, *vars = NULL, *result;
+    const cJSON *query, *opname, *variables;
+    struct gql_document doc;
+    const struct gql_operation *op;
+    bool have_doc = false;
+
+    pthread_mutex_lock(&srv->sim.lock);
+    srv->sim.requests++;
+    if (req->body.too_big) {
+        srv->sim.status_413++;
+        pthread_mutex_unlock(&srv->sim.lock);
+        reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "PAYLOAD_TOO_LARGE", false,
+                    "Request body exceeds %d bytes", BODY_MAX);
+        return;
+    }
+    sim_rate_take(&srv->sim, key, &r->rate);
+    r->has_rate = true;
+    if (r->rate.limited) {
+        srv->sim.status_429++;
+        pthread_mutex_unlock(&srv->sim.lock);
+        r->retry_after = r->rate.retry_after;
+        snprintf(r->note, sizeof(r->note), "rate-limited");
+        reply_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "RATE_LIMITED", true,
+                    "Rate limit exceeded. Please try again in %ld seconds.", r->retry_after);
+        return;
+    }
+    fault = sim_fault_draw(&srv->sim);
+    delay_ms = srv->sim.config.fault_delay_ms;
+    if (fault != SIM_FAULT_NONE) {
+        srv->sim.faults++;
+        srv->sim.faults_by_kind[fault]++;
+        if (fault == SIM_FAULT_429)
+            srv->sim.status_429++;
+        snprintf(r->note, sizeof(r->note), "fault:%s", sim_fault_name(fault));
+    }
+    pthread_mutex_unlock(&srv->sim.lock);
+
+    switch (fault) {
+    case SIM_FAULT_500:
+        reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "INTERNAL_SERVER_ERROR", true,
+                    "Internal Server Error");
+        return;
+    case SIM_FAULT_502:
+        reply_text(r, MHD_HTTP_BAD_GATEWAY, "text/html; charset=utf-8",
+                   "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad "
+                   "Gateway</h1></center></body></html>\n");
+        return;
+    case SIM_FAULT_503:
+        reply_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "text/html; charset=utf-8",
+                   "<html><head><title>503 Service Temporarily Unavailable</title></head><body>"
+                   "<center><h1>503 Service Temporarily Unavailable</h1></center></body></html>\n");
+        return;
+    case SIM_FAULT_RESET:
+        r->reset = true;
+        return;
+    case SIM_FAULT_429:
+        r->retry_after = 1;
+        reply_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "RATE_LIMITED", true,
+                    "Rate limit exceeded. Please try again in 1 seconds.");
+        return;
+    case SIM_FAULT_DELAY:
+        sleep_ms(delay_ms);
+        break;
+    case SIM_FAULT_NONE:
+    case SIM_FAULT_GENERIC:
+    case SIM_FAULT_COUNT:
+        break;
+    }
+
+    body = cJSON_ParseWithLength(req->body.data ? req->body.data : "", req->body.len);
+    if (!cJSON_IsObject(body)) {
+        reply_error(r, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST", false,
+                    cJSON_IsArray(body) ? "Operation batching is not supported."
+                                        : "POST body sent invalid JSON.");
+        goto count_400;
+    }
+    query = cJSON_GetObjectItemCaseSensitive(body, "query");
+    opname = cJSON_GetObjectItemCaseSensitive(body, "operationName");
+    variables = cJSON_GetObjectItemCaseSensitive(body, "variables");
+    if (!cJSON_IsString(query) || query->valuestring[0] == '\0') {
+        reply_error(r, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST", false,
+                    "GraphQL operations must contain a non-empty `query` or a `persistedQuery` "
+                    "extension.");
+        goto count_400;
+    }
+    if (opname != NULL && !cJSON_IsNull(opname) && !cJSON_IsString(opname)) {
+        reply_error(r, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST", false,
+                    "`operationName` in a POST body must be a string if provided.");
+        goto count_400;
+    }
+    if (variables != NULL && !cJSON_IsNull(variables) && !cJSON_IsObject(variables)) {
+        reply_error(r, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST", false,
+                    "`variables` in a POST body should be an object if provided.");
+        goto count_400;
+    }
+    if (cJSON_IsString(opname))
+        snprintf(r->op, sizeof(r->op), "%s", opname->valuestring);
+
+    errors = cJSON_CreateArray();
+    have_doc = true;
+    if (gql_document_parse(&doc, query->valuestring, strlen(query->valuestring)) < 0) {
+        schema_error_add(errors, "GRAPHQL_PARSE_FAILED", doc.error_line, doc.error_column, "%s",
+                         doc.error);
+        reply_errors_400(srv, r, errors);
+        errors = NULL;
+        goto out;
+    }
+    request_count(srv, &doc, cJSON_IsString(opname) ? opname->valuestring : NULL, r);
+    if (schema_document_validate(&doc, errors) > 0) {
+        reply_errors_400(srv, r, errors);
+        errors = NULL;
+        goto out;
+    }
+    op = schema_operation_select(&doc, cJSON_IsString(opname) ? opname->valuestring : NULL, errors);
+    if (op == NULL) {
+        reply_errors_400(srv, r, errors);
+        errors = NULL;
+        goto out;
+    }
+    if (schema_variables_coerce(op, variables, &vars, errors) > 0) {
+        reply_errors_400(srv, r, errors);
+        errors = NULL;
+        goto out;
+    }
+
+    pthread_mutex_lock(&srv->sim.lock);
+    if (!authorized)
+        srv->sim.not_authorized++;
+    result = operation_execute(srv, &doc, op, vars, authorized, fault == SIM_FAULT_GENERIC, r);
+    pthread_mutex_unlock(&srv->sim.lock);
+    reply_json(r, MHD_HTTP_OK, result);
+    goto out;
+
+count_400:
+    pthread_mutex_lock(&srv->sim.lock);
+    srv->sim.status_400++;
+    pthread_mutex_unlock(&srv->sim.lock);
+out:
+    if (have_doc)
+        gql_document_cleanup(&doc);
+    cJSON_Delete(errors);
+    cJSON_Delete(vars);
+    cJSON_Delete(body);
+}
+
+/* ---- control endpoints ------------------------------------------------------------------------
+ */
+
+static void control_handle(struct server *srv, const char *method, const char *url,
+                           struct request *req, struct reply *r)
+{
+    bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+    char err[256];
+    cJSON *doc;
+
+    if (strcmp(url, "/_sim/state") == 0 && get) {
+        pthread_mutex_lock(&srv->sim.lock);
+        doc = sim_state_json(&srv->sim);
+        pthread_mutex_unlock(&srv->sim.lock);
+        reply_json(r, MHD_HTTP_OK, doc);
+    } else if (strcmp(url, "/_sim/config") == 0 && (get || post)) {
+        cJSON *patch = NULL;
+        int rc = 0;
+
+        if (post) {
+            patch = cJSON_ParseWithLength(req->body.data ? req->body.data : "", req->body.len);
+            if (patch == NULL) {
+                rc = -1;
+                snprintf(err, sizeof(err), "the body must be a JSON object");
+            }
+        }
+        pthread_mutex_lock(&srv->sim.lock);
+        if (post && rc == 0)
+            rc = sim_config_apply(&srv->sim, patch, err, sizeof(err));
+        doc = cJSON_CreateObject();
+        if (rc < 0) {
+            cJSON_AddStringToObject(doc, "error", err);
+        } else {
+            cJSON_AddBoolToObject(doc, "ok", true);
+            cJSON_AddItemToObject(doc, "config", sim_config_json(&srv->sim));
+        }
+        pthread_mutex_unlock(&srv->sim.lock);
+        cJSON_Delete(patch);
+        reply_json(r, rc < 0 ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_OK, doc);
+    } else if (strcmp(url, "/_sim/reset") == 0 && post) {
+        pthread_mutex_lock(&srv->sim.lock);
+        sim_reset(&srv->sim);
+        pthread_mutex_unlock(&srv->sim.lock);
+        doc = cJSON_CreateObject();
+        cJSON_AddBoolToObject(doc, "ok", true);
+        reply_json(r, MHD_HTTP_OK, doc);
+    } else if (strcmp(url, "/_sim/state") == 0 || strcmp(url, "/_sim/config") == 0 ||
+               strcmp(url, "/_sim/reset") == 0) {
+        r->allow = strcmp(url, "/_sim/state") == 0   ? "GET"
+                   : strcmp(url, "/_sim/reset") == 0 ? "POST"
+                                                     : "GET, POST";
+        doc = cJSON_CreateObject();
+        cJSON_AddStringToObject(doc, "error", "method not allowed");
+        reply_json(r, MHD_HTTP_METHOD_NOT_ALLOWED, doc);
+    } else {
+        doc = cJSON_CreateObject();
+        cJSON_AddStringToObject(doc, "error", "not found");
+        reply_json(r, MHD_HTTP_NOT_FOUND, doc);
+    }
+}
+
+/* ---- libmicrohttpd callbacks ------------------------------------------------------------------
+ */
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    struct server *srv = cls;
+    struct request *req = *con_cls;
+    struct reply r;
+    enum MHD_Result ret;
+
+    (void)version;
+    if (req == NULL) {
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        long len = 0;
+
+        req = xmalloc(sizeof(*req));
+        strbuf_init(&req->body, BODY_MAX);
+        req->start_ms = util_monotonic_ms();
+        req->rejected = false;
+        *con_cls = req;
+        if (cl != NULL && util_parse_long(cl, 0, 1L << 40, &len) == 0 && len > BODY_MAX) {
+            /* Refuse before reading a body that is too big. */
+            req->body.too_big = true;
+        } else {
+            return MHD_YES;
+        }
+    }
+    if (*upload_data_size > 0) {
+        strbuf_append(&req->body, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->rejected)
+        return MHD_YES;
+    req->rejected = true;
+    memset(&r, 0, sizeof(r));
+    r.status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+    if (strcmp(url, GRAPHQL_PATH) == 0) {
+        if (strcmp(method, "POST") == 0) {
+            graphql_handle(srv, conn, req, &r);
+        } else {
+            r.allow = "POST";
+            reply_error(&r, MHD_HTTP_METHOD_NOT_ALLOWED, "BAD_REQUEST", false,
+                        "railway-sim accepts GraphQL requests by POST only.");
+        }
+    } else {
+        if (req->body.too_big) {
+            reply_error(&r, MHD_HTTP_CONTENT_TOO_LARGE, "PAYLOAD_TOO_LARGE", false,
+                        "Request body exceeds %d bytes", BODY_MAX);
+        } else {
+            control_handle(srv, method, url, req, &r);
+        }
+    }
+    ret = reply_send(conn, &r);
+    log_request(srv, method, url, &r, req->start_ms);
+    if (r.body != NULL && r.body_free != NULL)
+        r.body_free(r.body);
+    return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct request *req = *con_cls;
+
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    if (req == NULL)
+        return;
+    strbuf_cleanup(&req->body);
+    free(req);
+    *con_cls = NULL;
+}
+
+/* ---- command line -----------------------------------------------------------------------------
+ */
+
+enum flag_kind {
+    FLAG_LONG,
+    FLAG_DOUBLE,
+    FLAG_STRING,
+    FLAG_SWITCH,
+};
+
+struct flag {
+    const char *name;
+    enum flag_kind kind;
+    long min, max;
+    const char *help;
+};
+
+static const struct flag flags[] = {
+    {"port", FLAG_LONG, 0, 65535, "TCP port on 127.0.0.1; 0 picks a free one (default 0)"},
+    {"bind", FLAG_STRING, 0, 0, "loopback IPv4 address to listen on (default 127.0.0.1)"},
+    {"token", FLAG_STRING, 0, 0, "accepted account/workspace token, repeatable"},
+    {"project-token", FLAG_STRING, 0, 0, "accepted Project-Access-Token, repeatable"},
+    {"project-id", FLAG_STRING, 0, 0, "the project's id (default proj-sim)"},
+    {"environment-id", FLAG_STRING, 0, 0, "the environment's id (default env-sim)"},
+    {"repos", FLAG_STRING, 0, 0, "visible repos: owner/name:b1,b2;owner2/name2:main"},
+    {"instance-delay-ms", FLAG_LONG, 0, 3600000, "delay before a service instance exists (300)"},
+    {"build-ms", FLAG_LONG, 0, 3600000, "QUEUED to SUCCESS duration of a deployment (1500)"},
+    {"fail-builds", FLAG_STRING, 0, 0, "builds of services whose name contains this fail"},
+    {"rps", FLAG_LONG, 1, 1000000, "requests per second per token (50)"},
+    {"hourly", FLAG_LONG, 1, 1000000000, "requests per hour per token (10000)"},
+    {"seed", FLAG_LONG, 0, 0x7FFFFFFF, "seed of the fault and id generators (1)"},
+    {"fault-rate", FLAG_DOUBLE, 0, 1, "share of requests that get a fault (0)"},
+    {"fault-kinds", FLAG_STRING, 0, 0, "500,502,503,reset,delay,generic,429 (all)"},
+    {"fault-delay-ms", FLAG_LONG, 0, 600000, "length of a delay fault (2000)"},
+    {"autodeploy-on-connect", FLAG_SWITCH, 0, 0, "serviceConnect starts a deployment (default)"},
+    {"no-autodeploy-on-connect", FLAG_SWITCH, 0, 0, "serviceConnect does not deploy"},
+    {"quiet", FLAG_SWITCH, 0, 0, "no per-request log lines on stderr"},
+    {"help", FLAG_SWITCH, 0, 0, "this text"},
+};
+
+struct options {
+    struct sim_config config;
+    long port;
+    char *bind;
+    bool help;
+};
+
+static void usage(FILE *to)
+{
+    fprintf(to, "usage: railway-sim [--flag value | --flag=value]...\n");
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+        fprintf(to, "  --%-26s %s\n", flags[i].name, flags[i].help);
+}
+
+static void list_add(char ***list, size_t *count, const char *value)
+{
+    *list = xrealloc(*list, (*count + 1) * sizeof(**list));
+    (*list)[(*count)++] = xstrdup(value);
+}
+
+static void list_free(char **list, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(list[i]);
+    free(list);
+}
+
+static int flag_apply(struct options *o, struct server *srv, const struct flag *f,
+                      const char *value)
+{
+    long l = 0;
+    double d = 0;
+
+    if (f->kind == FLAG_LONG && util_parse_long(value, f->min, f->max, &l) < 0)
+        return -1;
+    if (f->kind == FLAG_DOUBLE && util_parse_double(value, (double)f->min, (double)f->max, &d) < 0)
+        return -1;
+    if (strcmp(f->name, "port") == 0) {
+        o->port = l;
+    } else if (strcmp(f->name, "bind") == 0) {
+        struct in_addr a;
+
+        if (inet_pton(AF_INET, value, &a) != 1 || (ntohl(a.s_addr) >> 24) != 127)
+            return -1; /* loopback only */
+        free(o->bind);
+        o->bind = xstrdup(value);
+    } else if (strcmp(f->name, "token") == 0) {
+        if (value[0] == '\0')
+            return -1;
+        list_add(&srv->tokens, &srv->token_count, value);
+    } else if (strcmp(f->name, "project-token") == 0) {
+        if (value[0] == '\0')
+            return -1;
+        list_add(&srv->project_tokens, &srv->project_token_count, value);
+    } else if (strcmp(f->name, "project-id") == 0) {
+        if (value[0] == '\0')
+            return -1;
+        free(o->config.project_id);
+        o->config.project_id = xstrdup(value);
+    } else if (strcmp(f->name, "environment-id") == 0) {
+        if (value[0] == '\0')
+            return -1;
+        free(o->config.environment_id);
+        o->config.environment_id = xstrdup(value);
+    } else if (strcmp(f->name, "repos") == 0) {
+        return sim_config_repos_parse(&o->config, value);
+    } else if (strcmp(f->name, "instance-delay-ms") == 0) {
+        o->config.instance_delay_ms = l;
+    } else if (strcmp(f->name, "build-ms") == 0) {
+        o->config.build_ms = l;
+    } else if (strcmp(f->name, "fail-builds") == 0) {
+        free(o->config.fail_builds);
+        o->config.fail_builds = value[0] ? xstrdup(value) : NULL;
+    } else if (strcmp(f->name, "rps") == 0) {
+        o->config.rps = l;
+    } else if (strcmp(f->name, "hourly") == 0) {
+        o->config.hourly = l;
+    } else if (strcmp(f->name, "seed") == 0) {
+        o->config.seed = (uint64_t)l;
+    } else if (strcmp(f->name, "fault-rate") == 0) {
+        o->config.fault_rate = d;
+    } else if (strcmp(f->name, "fault-kinds") == 0) {
+        return sim_fault_kinds_parse(value, &o->config.fault_kinds);
+    } else if (strcmp(f->name, "fault-delay-ms") == 0) {
+        o->config.fault_delay_ms = l;
+    } else if (strcmp(f->name, "autodeploy-on-connect") == 0) {
+        o->config.autodeploy_on_connect = true;
+    } else if (strcmp(f->name, "no-autodeploy-on-connect") == 0) {
+        o->config.autodeploy_on_connect = false;
+    } else if (strcmp(f->name, "quiet") == 0) {
+        srv->quiet = true;
+    } else if (strcmp(f->name, "help") == 0) {
+        o->help = true;
+    }
+    return 0;
+}
+
+/* Parses argv into o and srv; returns 0, or -1 after naming the bad flag on stderr. */
+static int options_parse(struct options *o, struct server *srv, int argc, char **argv)
+{
+    memset(o, 0, sizeof(*o));
+    o->config.project_id = xstrdup("proj-sim");
+    o->config.environment_id = xstrdup("env-sim");
+    o->config.build_ms = 1500;
+    o->config.instance_delay_ms = 300;
+    o->config.fault_delay_ms = 2000;
+    o->config.rps = 50;
+    o->config.hourly = 10000;
+    o->config.seed = 1;
+    o->config.autodeploy_on_connect = true;
+    o->bind = xstrdup("127.0.0.1");
+    if (sim_config_repos_parse(&o->config, "acme/osp:main") < 0 ||
+        sim_fault_kinds_parse("500,502,503,reset,delay,generic,429", &o->config.fault_kinds) < 0)
+        return -1;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *eq, *value = NULL;
+        const struct flag *f = NULL;
+        size_t nlen;
+
+        if (strncmp(arg, "--", 2) != 0) {
+            fprintf(stderr, "railway-sim: unexpected argument %s\n", arg);
+            return -1;
+        }
+        arg += 2;
+        eq = strchr(arg, '=');
+        nlen = eq ? (size_t)(eq - arg) : strlen(arg);
+        for (size_t k = 0; k < sizeof(flags) / sizeof(flags[0]); k++)
+            if (strlen(flags[k].name) == nlen && strncmp(flags[k].name, arg, nlen) == 0)
+                f = &flags[k];
+        if (f == NULL) {
+            fprintf(stderr, "railway-sim: unknown flag --%.*s\n", (int)nlen, arg);
+            return -1;
+        }
+        if (f->kind != FLAG_SWITCH) {
+            if (eq != NULL) {
+                value = eq + 1;
+            } else if (i + 1 < argc) {
+                value = argv[++i];
+            } else {
+                fprintf(stderr, "railway-sim: --%s needs a value\n", f->name);
+                return -1;
+            }
+        } else if (eq != NULL) {
+            fprintf(stderr, "railway-sim: --%s takes no value\n", f->name);
+            return -1;
+        }
+        if (flag_apply(o, srv, f, value ? value : "") < 0) {
+            /* Name the flag, never echo a token. */
+            fprintf(stderr, "railway-sim: bad value for --%s (%s)\n", f->name, f->help);
+            return -1;
+        }
+    }
+    if (srv->token_count == 0)
+        list_add(&srv->tokens, &srv->token_count, "sim-account-token");
+    if (srv->project_token_count == 0)
+        list_add(&srv->project_tokens, &srv->project_token_count, "sim-project-token");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct server srv;
+    struct options opts;
+    struct MHD_Daemon *daemon = NULL;
+    const union MHD_DaemonInfo *info;
+    struct sockaddr_in addr;
+    sigset_t sigs;
+    int sig = 0, rc = 1;
+    bool sim_ready = false;
+
+    memset(&srv, 0, sizeof(srv));
+    if (options_parse(&opts, &srv, argc, argv) < 0) {
+        usage(stderr);
+        rc = 2;
+        goto out;
+    }
+    if (opts.help) {
+        usage(stdout);
+        rc = 0;
+        goto out;
+    }
+
+    /* Threads inherit this mask: the signals reach only sigwait() below. A shell starts
+     * background jobs with SIGINT ignored, and an ignored signal is never pending. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    sim_init(&srv.sim, &opts.config);
+    sim_ready = true;
+    memset(&addr, 0, sizeof(addr));
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)opts.port);
+    inet_pton(AF_INET, opts.bind, &addr.sin_addr);
+    daemon = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+        (uint16_t)opts.port, NULL, NULL, on_request, &srv, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)256, MHD_OPTION_END);
+    if (daemon == NULL) {
+        fprintf(stderr, "railway-sim: cannot listen on %s:%ld\n", opts.bind, opts.port);
+        goto out;
+    }
+    info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+    if (info == NULL || info->port == 0) {
+        fprintf(stderr, "railway-sim: cannot learn the listening port\n");
+        goto out;
+    }
+    printf("railway-sim listening on http://%s:%u%s\n", opts.bind, (unsigned)info->port,
+           GRAPHQL_PATH);
+    fflush(stdout);
+
+    while (sig != SIGINT && sig != SIGTERM) {
+        if (sigwait(&sigs, &sig) != 0)
+            break;
+    }
+    rc = 0;
+out:
+    if (daemon != NULL)
+        MHD_stop_daemon(daemon);
+    if (sim_ready)
+        sim_cleanup(&srv.sim);
+    sim_config_cleanup(&opts.config);
+    free(opts.bind);
+    list_free(srv.tokens, srv.token_count);
+    list_free(srv.project_tokens, srv.project_token_count);
+    return rc;
+}

@@ -1,0 +1,138 @@
+/* sim: the simulated Railway project: services, instances, deployments, variables, rate limits,
+ * fault draws and counters. Every function here expects the caller to hold sim->lock, except
+ * sim_init() and sim_cleanup(). */
+#ifndef RAILWAY_SIM_SIM_H
+#define RAILWAY_SIM_SIM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+enum sim_fault {
+    SIM_FAULT_NONE = 0,
+    SIM_FAULT_500,
+    SIM_FAULT_502,
+    SIM_FAULT_503,
+    SIM_FAULT_RESET,
+    SIM_FAULT_DELAY,
+    SIM_FAULT_GENERIC,
+    SIM_FAULT_429,
+    SIM_FAULT_COUNT,
+};
+
+struct sim_repo {
+    char *name; /* owner/name */
+    char **branches;
+    size_t branch_count; /* the first branch is the default one */
+};
+
+struct sim_forced_error {
+    char *field;
+    char *message;
+    long count; /* -1: always */
+};
+
+/* Settings: from flags at start, most also changeable through POST /_sim/config. */
+struct sim_config {
+    char *project_id;
+    char *environment_id;
+    long build_ms;
+    long instance_delay_ms;
+    char *fail_builds; /* NULL: no build fails */
+    double fault_rate;
+    unsigned fault_kinds; /* bit (1 << enum sim_fault) */
+    long fault_delay_ms;
+    long rps;
+    long hourly;
+    uint64_t seed;
+    bool autodeploy_on_connect;
+    struct sim_repo *repos;
+    size_t repo_count;
+    struct sim_forced_error *forced;
+    size_t forced_count;
+};
+
+struct sim_service;
+struct sim_deployment;
+struct sim_bucket;
+
+struct sim {
+    pthread_mutex_t lock;
+    struct sim_config config;  /* current */
+    struct sim_config initial; /* as started, restored by sim_reset() */
+    struct sim_service **services;
+    size_t service_count;
+    struct sim_deployment **deployments;
+    size_t deployment_count;
+    cJSON *shared_variables;
+    struct sim_bucket *buckets;
+    size_t bucket_count;
+    uint64_t fault_rng, id_rng;
+    /* counters */
+    long requests, status_400, status_413, status_429, faults, not_authorized, forced_errors;
+    long faults_by_kind[SIM_FAULT_COUNT];
+    cJSON *by_operation;
+    cJSON *by_root_field;
+};
+
+/* Initialises s with a deep copy of config (the caller keeps its own). Free with
+ * sim_cleanup(). */
+void sim_init(struct sim *s, const struct sim_config *config);
+
+/* Frees all state; NULL-safe and idempotent. */
+void sim_cleanup(struct sim *s);
+
+/* Frees the strings and arrays a config owns. */
+void sim_config_cleanup(struct sim_config *c);
+
+/* Parses "owner/name:b1,b2;owner2/name2:main" into c->repos; returns 0 or -1. */
+int sim_config_repos_parse(struct sim_config *c, const char *spec);
+
+/* Parses "500,502,503,reset,delay,generic,429" into a kind mask; returns 0 or -1. */
+int sim_fault_kinds_parse(const char *spec, unsigned *mask);
+
+/* The name of a fault kind ("502", "reset", ...). */
+const char *sim_fault_name(enum sim_fault kind);
+
+/* Clears services, deployments, counters and buckets and restores the initial config. */
+void sim_reset(struct sim *s);
+
+/* Applies a /_sim/config object atomically. Returns 0, or -1 with a message in err. */
+int sim_config_apply(struct sim *s, const cJSON *patch, char *err, size_t errsize);
+
+/* The current config as JSON; caller frees with cJSON_Delete(). */
+cJSON *sim_config_json(const struct sim *s);
+
+/* The whole state for GET /_sim/state; caller frees with cJSON_Delete(). */
+cJSON *sim_state_json(struct sim *s);
+
+/* Rate-limit outcome of one request. */
+struct sim_rate {
+    long limit, remaining;
+    int64_t reset_epoch;
+    long retry_after; /* seconds; meaningful when limited */
+    bool limited;
+};
+
+/* Charges one request to the token's buckets (key: the token, or "" when there is none). */
+void sim_rate_take(struct sim *s, const char *key, struct sim_rate *out);
+
+/* Draws whether this request is faulted, and how. */
+enum sim_fault sim_fault_draw(struct sim *s);
+
+/* Takes one forced error for a root field; true with its message copied into msg. */
+bool sim_forced_error_take(struct sim *s, const char *field, char *msg, size_t msgsize);
+
+/* Counts a request by operation name (NULL: anonymous) and root field. */
+void sim_count_operation(struct sim *s, const char *operation);
+void sim_count_root_field(struct sim *s, const char *field);
+
+/* Runs one root field with evaluated arguments. Returns 0 with *out (the full object the
+ * schema shapes; caller frees), or -1 with a Railway-style message in err. */
+int sim_field_resolve(struct sim *s, const char *field, const cJSON *args, cJSON **out, char *err,
+                      size_t errsize);
+
+#endif
