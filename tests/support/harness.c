@@ -1,6 +1,9 @@
 /* Test support shared by the integration suites. */
 #include "support/harness.h"
 
+#include "handlers/intake.h"
+#include "handlers/longpoll.h"
+
 #include "util/log.h"
 #include "util/util.h"
 
@@ -18,7 +21,13 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+static int atoi_safe(const char *s)
+{
+    return (int)strtol(s, NULL, 10);
+}
 
 static const char *pg_base(void)
 {
@@ -123,6 +132,10 @@ void th_server_start(struct th_server *ts, const char *db_url)
     log_setup(level, false, 2);
     ts->app.cfg = &ts->cfg;
     ts->app.store = store_open(ts->cfg.database_url, ts->cfg.db_pool_size, ts->cfg.db_pool_wait_ms);
+    ts->app.longpoll = longpoll_start(ts->cfg.database_url);
+    ts->app.intake = intake_start(&ts->cfg, err, sizeof(err));
+    if (!ts->app.intake)
+        cr_assert_fail("intake: %s", err);
     ts->srv = http_server_start(&ts->app, err, sizeof(err));
     if (!ts->srv)
         cr_assert_fail("server: %s", err);
@@ -132,8 +145,13 @@ void th_server_start(struct th_server *ts, const char *db_url)
 
 void th_server_stop(struct th_server *ts)
 {
+    longpoll_release_all(ts->app.longpoll);
     http_server_stop(ts->srv, 1000);
+    longpoll_stop(ts->app.longpoll);
+    ts->app.longpoll = NULL;
     ts->srv = NULL;
+    intake_stop(ts->app.intake);
+    ts->app.intake = NULL;
     store_close(ts->app.store);
     ts->app.store = NULL;
     config_free(&ts->cfg);
@@ -155,7 +173,8 @@ static void record_response(const char *method, const char *url, long status,
     if (!tmp || !path_start)
         return;
     path_start = strchr(path_start + 3, '/');
-    if (!path_start)
+    /* The simulator's control endpoints are not railhook's API. */
+    if (!path_start || strncmp(path_start, "/_sim/", 6) == 0)
         return;
     char *dir = xasprintf("%s/responses", tmp);
     mkdir(dir, 0755);
@@ -340,4 +359,104 @@ int th_free_port(void)
     int port = ntohs(a.sin_port);
     close(fd);
     return port;
+}
+
+void th_sim_start(struct th_sim *sim, const char *const *flags)
+{
+    memset(sim, 0, sizeof(*sim));
+    const char *bin = getenv("RAILWAY_SIM");
+#ifdef RAILWAY_SIM_PATH
+    if (!bin)
+        bin = RAILWAY_SIM_PATH;
+#endif
+    if (!bin)
+        cr_assert_fail("the Railway simulator was not built");
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    const char *argv[40] = {bin, "--port", "0", "--quiet"};
+    int n = 4;
+    for (const char *const *f = flags; f && *f && n < 39; f++)
+        argv[n++] = *f;
+    argv[n] = NULL;
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 2);
+        char *args[40];
+        for (int i = 0; i <= n; i++)
+            args[i] = argv[i] ? xstrdup(argv[i]) : NULL;
+        execv(args[0], args);
+        _exit(127);
+    }
+    close(fds[1]);
+    FILE *f = fdopen(fds[0], "r");
+    char line[256] = "";
+    if (!fgets(line, sizeof(line), f))
+        cr_assert_fail("railway-sim printed nothing");
+    fclose(f);
+    const char *p = strstr(line, "127.0.0.1:");
+    cr_assert_not_null(p, "unexpected first line: %s", line);
+    sim->pid = pid;
+    sim->port = atoi_safe(p + 10);
+    snprintf(sim->base, sizeof(sim->base), "http://127.0.0.1:%d", sim->port);
+    snprintf(sim->url, sizeof(sim->url), "%s/graphql/v2", sim->base);
+    setenv("RAILWAY_API_URL", sim->url, 1);
+    setenv("RAILWAY_TOKEN", "sim-account-token", 1);
+    setenv("RAILWAY_PROJECT_ID", "proj-sim", 1);
+    setenv("RAILWAY_ENVIRONMENT_ID", "env-sim", 1);
+    setenv("WORKER_REPO", "acme/osp", 1);
+    setenv("WORKER_BRANCH", "main", 1);
+}
+
+void th_sim_stop(struct th_sim *sim)
+{
+    if (sim->pid > 0) {
+        kill(sim->pid, SIGTERM);
+        waitpid(sim->pid, NULL, 0);
+    }
+    sim->pid = 0;
+}
+
+cJSON *th_sim_state(const struct th_sim *sim)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "%s/_sim/state", sim->base);
+    struct th_response r;
+    th_http(&r, "GET", url, NULL, NULL, 0);
+    cr_assert_eq(r.status, 200);
+    cJSON *j = cJSON_Parse(r.body);
+    cr_assert_not_null(j);
+    th_response_free(&r);
+    return j;
+}
+
+void th_sim_config(const struct th_sim *sim, const char *json)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "%s/_sim/config", sim->base);
+    struct th_response r;
+    const char *hdrs[] = {"Content-Type: application/json", NULL};
+    th_http(&r, "POST", url, hdrs, json, strlen(json));
+    cr_assert_eq(r.status, 200, "sim config refused: %s", r.body);
+    th_response_free(&r);
+}
+
+int th_sim_count_services(const struct th_sim *sim, const char *name)
+{
+    cJSON *st = th_sim_state(sim);
+    int n = 0;
+    const cJSON *s;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItem(st, "services"))
+    {
+        const cJSON *nm = cJSON_GetObjectItem(s, "name");
+        if (cJSON_IsString(nm) && strcmp(nm->valuestring, name) == 0 &&
+            !cJSON_IsTrue(cJSON_GetObjectItem(s, "deleted")))
+            n++;
+    }
+    cJSON_Delete(st);
+    return n;
 }

@@ -7,6 +7,8 @@
 #include "server/http_server.h"
 #include "util/config.h"
 
+#include <cjson/cJSON.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -64,5 +66,27 @@ pid_t th_spawn(const char *const *argv, const char *const *env, const char *log_
 bool th_wait_http(const char *url, int timeout_ms);
 /* A TCP port on 127.0.0.1 that is free right now. */
 int th_free_port(void);
+
+
+/* ---- the Railway simulator ---- */
+
+struct th_sim {
+    pid_t pid;
+    int port;
+    char url[96];  /* GraphQL endpoint */
+    char base[64]; /* http://127.0.0.1:PORT */
+};
+
+/* Starts build/railway-sim on a free port with extra flags (NULL-terminated, may be NULL),
+ * and points RAILWAY_API_URL, RAILWAY_TOKEN, RAILWAY_PROJECT_ID, RAILWAY_ENVIRONMENT_ID and
+ * WORKER_REPO at it (setenv). Fails the test when it does not start. */
+void th_sim_start(struct th_sim *sim, const char *const *flags);
+void th_sim_stop(struct th_sim *sim);
+/* GET /_sim/state (cJSON_Delete it). */
+cJSON *th_sim_state(const struct th_sim *sim);
+/* POST /_sim/config with a JSON object text; fails the test unless it is accepted. */
+void th_sim_config(const struct th_sim *sim, const char *json);
+/* The simulator's live (not deleted) services named name. */
+int th_sim_count_services(const struct th_sim *sim, const char *name);
 
 #endif

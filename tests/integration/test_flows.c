@@ -1,0 +1,393 @@
+/* The Railway flows end to end: the real worker pool and PostgreSQL against the Railway
+ * simulator. */
+#include "support/harness.h"
+
+#include "util/log.h"
+#include "worker/flows.h"
+#include "worker/pool.h"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct th_sim sim;
+static char *db;
+static struct config cfg;
+static struct worker_pool *pool;
+static struct flows *fl;
+
+/* Fast timings for tests: short polls, short backoffs. */
+static void test_env(void)
+{
+    setenv("DEPLOY_POLL_MIN_MS", "100", 1);
+    setenv("DEPLOY_POLL_MAX_MS", "300", 1);
+    setenv("RETRY_BASE_MS", "100", 1);
+    setenv("RETRY_MAX_MS", "500", 1);
+    setenv("AUTODEPLOY_GRACE_S", "1", 1);
+    setenv("RAILWAY_MAX_RPS", "200", 1);
+    setenv("QUEUE_POLL_MS", "100", 1);
+    setenv("LOG_LEVEL", "error", 1);
+}
+
+static void start_with(const char *const *sim_flags)
+{
+    test_env();
+    th_sim_start(&sim, sim_flags);
+    db = th_db_create();
+    setenv("DATABASE_URL", db, 1);
+    char err[256];
+    cr_assert(config_load(&cfg, CONFIG_NEED_DATABASE, err, sizeof(err)), "%s", err);
+    log_setup(LOG_ERROR, false, 2);
+    pool = worker_pool_create(&cfg);
+    fl = flows_new(&cfg, err, sizeof(err));
+    cr_assert_not_null(fl, "%s", err);
+    flows_register(fl, pool);
+    cr_assert_eq(worker_pool_start(pool, err, sizeof(err)), RH_OK, "%s", err);
+}
+
+static void start(void)
+{
+    const char *flags[] = {"--build-ms", "400", "--instance-delay-ms", "200", NULL};
+    start_with(flags);
+}
+
+static void start_failing(void)
+{
+    const char *flags[] = {"--build-ms", "400", "--instance-delay-ms", "200", "--fail-builds",
+                           "broken", NULL};
+    start_with(flags);
+}
+
+static void stop(void)
+{
+    worker_pool_stop(pool, 2000);
+    flows_free(fl);
+    config_free(&cfg);
+    th_sim_stop(&sim);
+    th_db_drop(db);
+}
+
+static char *enqueue(const char *kind, const char *service, const char *payload)
+{
+    char *sql = xasprintf("INSERT INTO jobs (kind, service_name, payload) VALUES ('%s', '%s', "
+                          "'%s') RETURNING id",
+                          kind, service, payload);
+    char *id = th_sql(db, sql);
+    free(sql);
+    return id;
+}
+
+static char *provision_payload(const char *manifest_id, const char *schema)
+{
+    return xasprintf("{\"manifest_id\":\"%s\",\"service_schema\":\"%s\",\"record\":{\"id\":\"%s\","
+                     "\"service_schema\":\"%s\",\"status\":\"pending\"}}",
+                     manifest_id, schema, manifest_id, schema);
+}
+
+/* Waits for the job to finish; returns its final state (free()). */
+static char *wait_done(const char *id, int timeout_ms)
+{
+    char *sql = xasprintf("SELECT state FROM jobs WHERE id = '%s'", id);
+    int64_t deadline = time_mono_ms() + timeout_ms;
+    char *state = NULL;
+    while (time_mono_ms() < deadline) {
+        free(state);
+        state = th_sql(db, sql);
+        if (strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0 ||
+            strcmp(state, "cancelled") == 0)
+            break;
+        usleep(100 * 1000);
+    }
+    free(sql);
+    return state;
+}
+
+static bool has_event(const char *id, const char *like)
+{
+    char *sql = xasprintf("SELECT count(*) FROM job_events WHERE job_id = '%s' AND message LIKE "
+                          "'%s'",
+                          id, like);
+    long n = th_sql_long(db, sql);
+    free(sql);
+    return n > 0;
+}
+
+static const cJSON *sim_service(cJSON *state, const char *name)
+{
+    const cJSON *s;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItem(state, "services"))
+    {
+        if (strcmp(cJSON_GetObjectItem(s, "name")->valuestring, name) == 0 &&
+            !cJSON_IsTrue(cJSON_GetObjectItem(s, "deleted")))
+            return s;
+    }
+    return NULL;
+}
+
+static char *provision(const char *manifest, const char *schema)
+{
+    char *payload = provision_payload(manifest, schema);
+    char *name = xasprintf("osp-worker-%s", schema);
+    char *id = enqueue("provision", name, payload);
+    free(payload);
+    free(name);
+    return id;
+}
+
+Test(flows, provision_creates_configures_connects_and_deploys, .init = start, .fini = stop,
+     .timeout = 60)
+{
+    char *id = provision("m-1", "acme");
+    char *state = wait_done(id, 45000);
+    cr_assert_str_eq(state, "succeeded");
+
+    cJSON *st = th_sim_state(&sim);
+    const cJSON *svc = sim_service(st, "osp-worker-acme");
+    cr_assert_not_null(svc, "no service osp-worker-acme in the simulator");
+    cr_assert_str_eq(cJSON_GetObjectItem(svc, "rootDirectory")->valuestring, "/workers");
+    const cJSON *src = cJSON_GetObjectItem(svc, "source");
+    cr_assert_str_eq(cJSON_GetObjectItem(src, "repo")->valuestring, "acme/osp");
+    cr_assert_str_eq(cJSON_GetObjectItem(src, "branch")->valuestring, "main");
+    const cJSON *vars = cJSON_GetObjectItem(svc, "variables");
+    cr_assert_str_eq(cJSON_GetObjectItem(vars, "MANIFEST_ID")->valuestring, "m-1");
+    cr_assert_str_eq(cJSON_GetObjectItem(vars, "SERVICE_SCHEMA")->valuestring, "acme");
+    const cJSON *dep = cJSON_GetArrayItem(cJSON_GetObjectItem(svc, "deployments"), 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(dep, "status")->valuestring, "SUCCESS");
+    /* Thrift: the whole provision fits in a handful of requests. */
+    long requests = (long)cJSON_GetObjectItem(cJSON_GetObjectItem(st, "counts"), "requests")
+                        ->valuedouble;
+    cr_assert_leq(requests, 15, "a provision cost %ld Railway requests", requests);
+    cJSON_Delete(st);
+
+    char *sql = xasprintf("SELECT status || ' ' || railway_service_id || ' ' || "
+                          "last_deployment_status FROM services WHERE name = 'osp-worker-acme'");
+    char *row = th_sql(db, sql);
+    cr_assert_not_null(strstr(row, "active "), "%s", row);
+    cr_assert_not_null(strstr(row, " SUCCESS"), "%s", row);
+    free(row);
+    free(sql);
+    for (const char *const *step = (const char *const[]){"find_service", "create_service",
+                                                          "set_root_directory", "connect",
+                                                          "deploy", "wait_deploy", NULL};
+         *step; step++) {
+        char *q = xasprintf("SELECT count(*) FROM job_events WHERE job_id = '%s' AND step = '%s'",
+                            id, *step);
+        cr_assert_gt(th_sql_long(db, q), 0, "no event for step %s", *step);
+        free(q);
+    }
+    cr_assert(has_event(id, "connected to acme/osp@main through connect"));
+    free(state);
+    free(id);
+}
+
+Test(flows, failing_build_rolls_back_and_fails, .init = start_failing, .fini = stop,
+     .timeout = 60)
+{
+    char *id = provision("m-2", "broken");
+    char *state = wait_done(id, 45000);
+    cr_assert_str_eq(state, "failed");
+    char *sql = xasprintf("SELECT last_error->>'code' FROM jobs WHERE id = '%s'", id);
+    char *code = th_sql(db, sql);
+    cr_assert_str_eq(code, "deploy_failed");
+    cr_assert(has_event(id, "rolled_back"));
+    cr_assert_eq(th_sim_count_services(&sim, "osp-worker-broken"), 0, "orphaned service");
+    free(code);
+    free(sql);
+    free(state);
+    free(id);
+}
+
+Test(flows, a_second_provision_reuses_the_service, .init = start, .fini = stop, .timeout = 90)
+{
+    char *a = provision("m-3", "twin");
+    char *sa = wait_done(a, 45000);
+    cr_assert_str_eq(sa, "succeeded");
+    char *b = provision("m-3", "twin");
+    char *sb = wait_done(b, 45000);
+    cr_assert_str_eq(sb, "succeeded");
+    cr_assert_eq(th_sim_count_services(&sim, "osp-worker-twin"), 1);
+    cr_assert(has_event(b, "service already exists; reusing it"));
+    free(sa);
+    free(sb);
+    free(a);
+    free(b);
+}
+
+Test(flows, connect_falls_back_to_a_deployment_trigger, .init = start, .fini = stop,
+     .timeout = 60)
+{
+    th_sim_config(&sim, "{\"forced_errors\":{\"serviceConnect\":{\"message\":\"Not Authorized "
+                        "to connect this repo\",\"count\":-1}}}");
+    char *id = provision("m-4", "fallback");
+    char *state = wait_done(id, 45000);
+    cr_assert_str_eq(state, "succeeded");
+    cr_assert(has_event(id, "connect strategy connect failed%"));
+    cr_assert(has_event(id, "connected to acme/osp@main through deploy-trigger"));
+    free(state);
+    free(id);
+}
+
+Test(flows, railway_errors_reach_the_events_and_fail_for_good, .init = start, .fini = stop,
+     .timeout = 60)
+{
+    th_sim_config(&sim, "{\"forced_errors\":{\"serviceCreate\":{\"message\":\"Not Authorized\","
+                        "\"count\":-1}}}");
+    char *id = provision("m-5", "denied");
+    char *state = wait_done(id, 45000);
+    cr_assert_str_eq(state, "failed");
+    char *sql = xasprintf("SELECT details->>'message' FROM job_events WHERE job_id = '%s' AND "
+                          "details->>'operation' = 'ServiceCreate'",
+                          id);
+    char *msg = th_sql(db, sql);
+    cr_assert_not_null(msg);
+    cr_assert_not_null(strstr(msg, "Not Authorized"), "%s", msg);
+    free(msg);
+    free(sql);
+    sql = xasprintf("SELECT last_error->>'code' FROM jobs WHERE id = '%s'", id);
+    char *code = th_sql(db, sql);
+    cr_assert_str_eq(code, "railway_not_authorized");
+    free(code);
+    free(sql);
+    free(state);
+    free(id);
+}
+
+Test(flows, a_template_naming_a_missing_column_fails_before_any_railway_call, .timeout = 60)
+{
+    char path[] = "/tmp/railhook-vars-XXXXXX";
+    int fd = mkstemp(path);
+    const char *tmpl = "{\"MANIFEST_ID\":\"{record.id}\",\"REGION\":\"{record.region}\"}";
+    cr_assert_eq(write(fd, tmpl, strlen(tmpl)), (ssize_t)strlen(tmpl));
+    close(fd);
+    setenv("WORKER_VARIABLES_FILE", path, 1);
+    start();
+    char *id = provision("m-6", "tmpl");
+    char *state = wait_done(id, 30000);
+    cr_assert_str_eq(state, "failed");
+    char *sql = xasprintf("SELECT last_error->>'message' FROM jobs WHERE id = '%s'", id);
+    char *msg = th_sql(db, sql);
+    cr_assert_not_null(strstr(msg, "region"), "%s", msg);
+    cJSON *st = th_sim_state(&sim);
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(st, "counts"), "requests")->valueint, 0);
+    cJSON_Delete(st);
+    free(msg);
+    free(sql);
+    free(state);
+    free(id);
+    stop();
+    unlink(path);
+}
+
+Test(flows, update_renames_and_sets_changed_variables, .init = start, .fini = stop,
+     .timeout = 90)
+{
+    char *a = provision("m-7", "oldname");
+    char *sa = wait_done(a, 45000);
+    cr_assert_str_eq(sa, "succeeded");
+    char *b = enqueue("update", "osp-worker-newname",
+                      "{\"manifest_id\":\"m-7\",\"service_schema\":\"newname\","
+                      "\"old_service_name\":\"osp-worker-oldname\",\"record\":{\"id\":\"m-7\","
+                      "\"service_schema\":\"newname\"}}");
+    char *sb = wait_done(b, 45000);
+    cr_assert_str_eq(sb, "succeeded");
+    cr_assert_eq(th_sim_count_services(&sim, "osp-worker-oldname"), 0);
+    cJSON *st = th_sim_state(&sim);
+    const cJSON *svc = sim_service(st, "osp-worker-newname");
+    cr_assert_not_null(svc);
+    cr_assert_str_eq(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(svc, "variables"), "SERVICE_SCHEMA")->valuestring,
+        "newname");
+    cJSON_Delete(st);
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM services WHERE name = "
+                                 "'osp-worker-newname' AND status = 'active'"),
+                 1);
+    free(sa);
+    free(sb);
+    free(a);
+    free(b);
+}
+
+Test(flows, redeploy_deploys_the_pushed_commit, .init = start, .fini = stop, .timeout = 90)
+{
+    char *a = provision("m-8", "push");
+    char *sa = wait_done(a, 45000);
+    cr_assert_str_eq(sa, "succeeded");
+    char *b = enqueue("redeploy", "osp-worker-push",
+                      "{\"commit_sha\":\"0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c\"}");
+    char *sb = wait_done(b, 45000);
+    cr_assert_str_eq(sb, "succeeded");
+    cJSON *st = th_sim_state(&sim);
+    const cJSON *svc = sim_service(st, "osp-worker-push");
+    bool found = false;
+    const cJSON *d;
+    cJSON_ArrayForEach(d, cJSON_GetObjectItem(svc, "deployments"))
+    {
+        const cJSON *h = cJSON_GetObjectItem(d, "commitHash");
+        if (cJSON_IsString(h) &&
+            strcmp(h->valuestring, "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c") == 0 &&
+            strcmp(cJSON_GetObjectItem(d, "status")->valuestring, "SUCCESS") == 0)
+            found = true;
+    }
+    cr_assert(found, "no successful deployment of the pushed commit");
+    cJSON_Delete(st);
+    free(sa);
+    free(sb);
+    free(a);
+    free(b);
+}
+
+Test(flows, deprovision_deletes_and_tolerates_a_missing_service, .init = start, .fini = stop,
+     .timeout = 90)
+{
+    char *a = provision("m-9", "gone");
+    char *sa = wait_done(a, 45000);
+    cr_assert_str_eq(sa, "succeeded");
+    char *b = enqueue("deprovision", "osp-worker-gone", "{\"manifest_id\":\"m-9\"}");
+    char *sb = wait_done(b, 45000);
+    cr_assert_str_eq(sb, "succeeded");
+    cr_assert_eq(th_sim_count_services(&sim, "osp-worker-gone"), 0);
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM services WHERE name = 'osp-worker-gone' "
+                                 "AND status = 'removed'"),
+                 1);
+    char *c = enqueue("deprovision", "osp-worker-never", "{\"manifest_id\":\"m-10\"}");
+    char *sc = wait_done(c, 45000);
+    cr_assert_str_eq(sc, "succeeded");
+    free(sa);
+    free(sb);
+    free(sc);
+    free(a);
+    free(b);
+    free(c);
+}
+
+Test(flows, injected_faults_still_converge_without_orphans, .init = start, .fini = stop,
+     .timeout = 120)
+{
+    th_sim_config(&sim, "{\"fault_rate\":0.2,\"fault_kinds\":\"500,502,503,reset,generic,429\","
+                        "\"seed\":7}");
+    char *ids[6];
+    char name[32];
+    for (int i = 0; i < 6; i++) {
+        char manifest[16];
+        snprintf(manifest, sizeof(manifest), "f-%d", i);
+        snprintf(name, sizeof(name), "fault%d", i);
+        ids[i] = provision(manifest, name);
+    }
+    int succeeded = 0;
+    for (int i = 0; i < 6; i++) {
+        char *s = wait_done(ids[i], 100000);
+        snprintf(name, sizeof(name), "osp-worker-fault%d", i);
+        int live = th_sim_count_services(&sim, name);
+        if (strcmp(s, "succeeded") == 0) {
+            succeeded++;
+            cr_assert_eq(live, 1, "%s: %d services", name, live);
+        } else {
+            cr_assert_str_eq(s, "failed");
+            cr_assert_eq(live, 0, "%s failed but left %d services", name, live);
+        }
+        free(s);
+        free(ids[i]);
+    }
+    cr_assert_geq(succeeded, 5, "only %d of 6 provisions succeeded under 20%% faults", succeeded);
+}
