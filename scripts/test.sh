@@ -44,6 +44,9 @@ tests/js/node_modules/.bin/redocly lint openapi.yaml >/dev/null 2>&1 || {
     status=1
 }
 
+echo "== Dockerfile runtime stage covers the binary's libraries"
+tests/docker/check-runtime-libs.sh "$build/railhook" Dockerfile || status=1
+
 echo "== Criterion suite"
 "$build/railhook-tests" ${CRITERION_ARGS:-} || status=1
 
