@@ -1,5 +1,6 @@
 # A thin layer over CMake: every target states its own set-up.
-.PHONY: all build run test asan tsan release format format-check clean
+.PHONY: all build run test asan tsan release bench-queue bench-intake fuzz fuzz-smoke format \
+	format-check clean
 
 all: build
 
@@ -25,6 +26,22 @@ release:
 	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DRAILHOOK_TESTS=OFF >/dev/null
 	cmake --build build-release -j$$(nproc)
 
+# The job queue's throughput and start delay (BUILD_DIR=... picks the build folder).
+bench-queue:
+	scripts/bench.sh queue
+
+# Signed pushes through POST /webhooks/github at c=32 (wrk) against pgbench's single-row
+# inserts of the same payload, on one durable cluster (BUILD_DIR=..., BENCH_SECONDS=...).
+bench-intake:
+	scripts/bench.sh intake
+
+# libFuzzer targets (clang, ASan+UBSan) for the webhook parsers, FUZZ_SECONDS each (60).
+fuzz:
+	scripts/fuzz.sh build-fuzz
+
+fuzz-smoke:
+	FUZZ_SECONDS=10 scripts/fuzz.sh build-fuzz
+
 FORMAT_FILES = $$(git ls-files '*.c' '*.h')
 
 format:
@@ -34,4 +51,4 @@ format-check:
 	clang-format --dry-run --Werror $(FORMAT_FILES)
 
 clean:
-	rm -rf build build-asan build-tsan build-release
+	rm -rf build build-asan build-tsan build-release build-fuzz

@@ -8,12 +8,14 @@
 
 struct intake;
 struct worker_pool;
+struct longpoll;
 
 struct app {
     const struct config *cfg;
     struct store *store;
     struct intake *intake;       /* webhook delivery writer (handlers/intake.h) */
     struct worker_pool *workers; /* may be NULL (WORKERS=0, tests) */
+    struct longpoll *longpoll;   /* GET /jobs/{id}?wait=N; may be NULL (then no waiting) */
 };
 
 typedef void (*handler_fn)(struct app *app, struct http_request *req, struct http_response *res);
@@ -37,7 +39,14 @@ void handle_job_get(struct app *app, struct http_request *req, struct http_respo
 void handle_jobs_list(struct app *app, struct http_request *req, struct http_response *res);
 void handle_services_list(struct app *app, struct http_request *req, struct http_response *res);
 void handle_service_get(struct app *app, struct http_request *req, struct http_response *res);
+/* Admin API (handlers/jobs_admin.c). */
+void handle_job_create(struct app *app, struct http_request *req, struct http_response *res);
+void handle_job_retry(struct app *app, struct http_request *req, struct http_response *res);
+void handle_job_cancel(struct app *app, struct http_request *req, struct http_response *res);
 /* The status page (handlers/page.c). */
 void handle_status_page(struct app *app, struct http_request *req, struct http_response *res);
+/* Webhook intake (handlers/webhook_github.c, handlers/webhook_supabase.c). */
+void handle_webhook_github(struct app *app, struct http_request *req, struct http_response *res);
+void handle_webhook_supabase(struct app *app, struct http_request *req, struct http_response *res);
 
 #endif

@@ -10,9 +10,14 @@ static const struct route routes[] = {
     {"GET", "/healthz", handle_healthz},
     {"GET", "/readyz", handle_readyz},
     {"GET", "/jobs", handle_jobs_list},
+    {"POST", "/jobs", handle_job_create},
     {"GET", "/jobs/{}", handle_job_get},
+    {"POST", "/jobs/{}/retry", handle_job_retry},
+    {"POST", "/jobs/{}/cancel", handle_job_cancel},
     {"GET", "/services", handle_services_list},
     {"GET", "/services/{}", handle_service_get},
+    {"POST", "/webhooks/github", handle_webhook_github},
+    {"POST", "/webhooks/supabase", handle_webhook_supabase},
 };
 
 /* Matches path against pattern, capturing "{}" segments into req->params (pointing into

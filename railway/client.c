@@ -26,6 +26,7 @@ struct railway_client {
     long rate_limited;
     struct buf body;
     long hdr_remaining;
+    long hdr_limit;
     int64_t hdr_reset;
     int hdr_retry_after;
     char errbuf[CURL_ERROR_SIZE];
@@ -96,6 +97,8 @@ static size_t on_header(char *ptr, size_t size, size_t n, void *ud)
     long long num = strtoll(v, NULL, 10);
     if (strcasecmp(line, "x-ratelimit-remaining") == 0)
         c->hdr_remaining = (long)num;
+    else if (strcasecmp(line, "x-ratelimit-limit") == 0)
+        c->hdr_limit = (long)num;
     else if (strcasecmp(line, "x-ratelimit-reset") == 0)
         c->hdr_reset = num;
     else if (strcasecmp(line, "retry-after") == 0)
@@ -142,6 +145,8 @@ enum rh_status railway_call(struct railway_client *c, const char *op, const cJSO
                             int64_t max_wait_ms, struct railway_result *res)
 {
     memset(res, 0, sizeof(*res));
+    res->rate_limit = -1;
+    res->rate_remaining = -1;
     struct curl_slist *headers = NULL;
     char *payload = NULL;
     cJSON *req = NULL;
@@ -179,6 +184,7 @@ enum rh_status railway_call(struct railway_client *c, const char *op, const cJSO
 
     buf_reset(&c->body);
     c->hdr_remaining = -1;
+    c->hdr_limit = -1;
     c->hdr_reset = 0;
     c->hdr_retry_after = 0;
     c->errbuf[0] = '\0';
@@ -202,6 +208,9 @@ enum rh_status railway_call(struct railway_client *c, const char *op, const cJSO
     c->requests++;
     CURLcode rc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->http_status);
+    res->rate_limit = c->hdr_limit;
+    res->rate_remaining = c->hdr_remaining;
+    res->rate_reset = c->hdr_reset;
     railway_limiter_observe(c->lim, c->hdr_remaining, c->hdr_reset,
                             res->http_status == 429 ? (c->hdr_retry_after ? c->hdr_retry_after
                                                                           : 1)

@@ -56,6 +56,9 @@ struct railway_result {
     char *excerpt;         /* the answer's first bytes, redacted (owned), or NULL */
     char code[64];         /* railway_invalid_request, railway_not_authorized, ... */
     char message[512];     /* Railway's message or the transport error, redacted */
+    long rate_limit;       /* X-RateLimit-Limit of the answer, -1 when absent */
+    long rate_remaining;   /* X-RateLimit-Remaining, -1 when absent */
+    int64_t rate_reset;    /* X-RateLimit-Reset (epoch seconds), 0 when absent */
 };
 
 /* Makes a client for the calling thread, using cfg's URL, token and timeout, and the shared

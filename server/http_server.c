@@ -287,9 +287,8 @@ void http_server_stop(struct http_server *s, int grace_ms)
 {
     if (!s)
         return;
+    /* The listening socket is ours to close once the daemon's threads are gone. */
     MHD_socket fd = MHD_quiesce_daemon(s->daemon);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
     int64_t deadline = time_mono_ms() + grace_ms;
     while (atomic_load(&s->inflight) > 0 && time_mono_ms() < deadline)
         usleep(10 * 1000);
@@ -297,5 +296,7 @@ void http_server_stop(struct http_server *s, int grace_ms)
         log_warn("shutdown grace over, dropping requests", "inflight=%d",
                  atomic_load(&s->inflight));
     MHD_stop_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
     free(s);
 }

@@ -1,14 +1,21 @@
-/* railhook's command line: serve, migrate, version, --help.
+/* railhook's command line: serve, migrate, check, version, --help.
  *
  * Threading: main parses the configuration and blocks SIGINT/SIGTERM before any thread
  * starts, so every thread inherits the mask; main then waits for a signal with sigwait() and
  * runs the orderly shutdown itself. */
 #include "handlers/api.h"
 #include "handlers/handlers.h"
+#include "handlers/intake.h"
+#include "handlers/longpoll.h"
+#include "handlers/webhook.h"
+#include "server/check.h"
 #include "server/http_server.h"
 #include "store/store.h"
 #include "util/config.h"
 #include "util/log.h"
+#include "util/util.h"
+#include "worker/noop.h"
+#include "worker/pool.h"
 
 #include <curl/curl.h>
 #include <signal.h>
@@ -23,6 +30,8 @@ static void usage(FILE *out)
                  "Commands:\n"
                  "  serve     run the HTTP server and the worker pool\n"
                  "  migrate   apply pending database migrations and exit\n"
+                 "  check     preflight: configuration, database, Railway token, project,\n"
+                 "            environment, repo, branch, schema drift (--json for scripts)\n"
                  "  version   print the version\n"
                  "  --help    this text\n\n"
                  "Configuration comes from the environment only.\n\n",
@@ -60,6 +69,24 @@ static int cmd_migrate(void)
     return st == RH_OK ? 0 : 1;
 }
 
+static int cmd_check(int argc, char **argv)
+{
+    bool json = false;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--json") != 0) {
+            fprintf(stderr, "railhook check: unknown option '%s' (only --json)\n", argv[i]);
+            return 2;
+        }
+        json = true;
+    }
+    /* Only the report goes to stdout; errors alone reach the log. */
+    log_setup(LOG_ERROR, false, 2);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc = check_run(stdout, json);
+    curl_global_cleanup();
+    return rc;
+}
+
 static int cmd_serve(void)
 {
     struct config cfg;
@@ -83,7 +110,21 @@ static int cmd_serve(void)
         goto out;
     }
     app.store = store_open(cfg.database_url, cfg.db_pool_size, cfg.db_pool_wait_ms);
+    app.longpoll = longpoll_start(cfg.database_url);
     char err[256] = "";
+    webhook_config_warn(&cfg);
+    app.intake = intake_start(&cfg, err, sizeof(err));
+    if (!app.intake) {
+        log_error("cannot start the webhook intake", "error=\"%s\"", err);
+        goto out;
+    }
+    if (cfg.workers > 0) {
+        /* Created before the HTTP threads can read app, started once the server is up. */
+        app.workers = worker_pool_create(&cfg);
+        const char *test_handlers = getenv("RAILHOOK_TEST_HANDLERS");
+        if (test_handlers && strcmp(test_handlers, "on") == 0)
+            worker_noop_register(app.workers);
+    }
     srv = http_server_start(&app, err, sizeof(err));
     if (!srv) {
         log_error("cannot start HTTP server", "error=\"%s\"", err);
@@ -91,17 +132,30 @@ static int cmd_serve(void)
     }
     log_info("railhook listening", "address=%s port=%d instance=%s version=%s",
              cfg.bind_address, http_server_port(srv), cfg.instance_id, RAILHOOK_VERSION);
+    if (app.workers && worker_pool_start(app.workers, err, sizeof(err)) != RH_OK) {
+        log_error("cannot start the worker pool", "error=\"%s\"", err);
+        goto out;
+    }
 
     int sig = 0;
     sigwait(&sigs, &sig);
     log_info("shutting down", "signal=%s grace_s=%d", sig == SIGTERM ? "SIGTERM" : "SIGINT",
              cfg.shutdown_grace_s);
+    longpoll_release_all(app.longpoll);
+    int64_t stop_by = time_mono_ms() + (int64_t)cfg.shutdown_grace_s * 1000;
     http_server_stop(srv, cfg.shutdown_grace_s * 1000);
     srv = NULL;
+    int64_t grace_left = stop_by - time_mono_ms();
+    worker_pool_stop(app.workers, grace_left > 0 ? (int)grace_left : 0);
+    app.workers = NULL;
     rc = 0;
     log_info("stopped", "%s", "");
 out:
+    longpoll_release_all(app.longpoll);
     http_server_stop(srv, 0);
+    worker_pool_stop(app.workers, 0);
+    intake_stop(app.intake);
+    longpoll_stop(app.longpoll);
     store_close(app.store);
     curl_global_cleanup();
     config_free(&cfg);
@@ -115,6 +169,8 @@ int main(int argc, char **argv)
         return cmd_serve();
     if (strcmp(cmd, "migrate") == 0)
         return cmd_migrate();
+    if (strcmp(cmd, "check") == 0)
+        return cmd_check(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("railhook %s\n", RAILHOOK_VERSION);
         return 0;

@@ -634,6 +634,10 @@ static enum rh_status deploy_and_wait(struct flow *f, const char *name, const ch
     char final[32] = "";
     if (st == RH_OK)
         st = wait_deployment(f, "deploy", dep_copy, final, sizeof(final));
+    if (st == RH_PERMANENT) {
+        /* A retry of this job deploys anew instead of watching the failed deployment. */
+        job_step_save(f->run, "deploy", NULL);
+    }
     if (st == RH_OK || f->res->status == RH_PERMANENT) {
         enum rh_status s = db_service_deployed(f, name, dep_copy, final, digests);
         if (st == RH_OK)
@@ -661,6 +665,16 @@ static enum rh_status provision_run(void *ctx, struct job_run *run, const struct
         st = job_result_fail(res, RH_PERMANENT, "invalid_payload",
                              "provision job needs a service name and a record");
         goto out;
+    }
+    if (step_done(f, "rolled_back")) {
+        /* A retry after a rollback: what the steps describe was deleted; start afresh. */
+        static const char *const keys[] = {"service",  "create_started", "root_directory",
+                                           "variables", "connect",        "connect_failed",
+                                           "deploy",   "rolled_back"};
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+            if ((st = stop_with(f, job_step_save(run, keys[i], NULL))) != RH_OK)
+                goto out;
+        job_event(run, "info", "starting afresh after the earlier rollback", NULL);
     }
     if ((st = render_variables(f, record, &values)) != RH_OK)
         goto out;

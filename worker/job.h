@@ -71,4 +71,13 @@ enum rh_status job_sleep(struct job_run *run, int ms);
  * Never leave a transaction open on it. */
 PGconn *job_db(struct job_run *run);
 
+/* Added with the queue (issue 4):
+ * - job_step_save() with a NULL (or JSON null) value removes the key; a compensation should
+ *   remove (or overwrite) the steps it undid, because a retried job resumes from its steps.
+ * - Handler statuses other than those in struct job_result count as: RH_UNAVAILABLE
+ *   transient; RH_INVALID, RH_NOT_FOUND, RH_CONFLICT permanent. */
+
+/* The lease owner token of this run ("<instance>/w<thread>/<n>"), valid during the run. */
+const char *job_lease_owner(struct job_run *run);
+
 #endif

@@ -342,3 +342,101 @@ Test(api, long_poll_on_a_finished_job_answers_at_once, .init = start, .fini = st
     free(etag);
     free(id);
 }
+
+static const char *const admin_json[] = {"Authorization: Bearer admin-tok",
+                                         "Content-Type: application/json", NULL};
+
+static struct th_response post(const char *path, const char *const *hdrs, const char *body)
+{
+    char url[256];
+    snprintf(url, sizeof(url), "%s%s", ts.base, path);
+    struct th_response r;
+    th_http(&r, "POST", url, hdrs, body, body ? strlen(body) : 0);
+    return r;
+}
+
+Test(api, retry_and_cancel_check_the_state, .init = start, .fini = stop)
+{
+    char *failed = insert_job("provision", "failed", "osp-worker-r");
+    char *queued = insert_job("provision", "queued", "osp-worker-q");
+    char path[128];
+
+    snprintf(path, sizeof(path), "/jobs/%s/retry", failed);
+    struct th_response r = post(path, read_auth, NULL);
+    cr_assert_eq(r.status, 403, "a read token cannot write");
+    th_response_free(&r);
+    r = post(path, NULL, NULL);
+    cr_assert_eq(r.status, 401);
+    th_response_free(&r);
+    r = post(path, admin_json, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_not_null(strstr(r.body, "\"state\":\"queued\""), "%s", r.body);
+    th_response_free(&r);
+    /* Queued now: a second retry is a conflict naming the state. */
+    r = post(path, admin_json, NULL);
+    cr_assert_eq(r.status, 409);
+    cr_assert_not_null(strstr(r.body, "\"state\":\"queued\""), "%s", r.body);
+    th_response_free(&r);
+
+    snprintf(path, sizeof(path), "/jobs/%s/cancel", queued);
+    r = post(path, admin_json, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_not_null(strstr(r.body, "\"state\":\"cancelled\""), "%s", r.body);
+    th_response_free(&r);
+    r = post(path, admin_json, NULL);
+    cr_assert_eq(r.status, 409);
+    th_response_free(&r);
+
+    snprintf(path, sizeof(path), "/jobs/%s/cancel", "6fa459ea-ee8a-4ca4-894e-db77e160355e");
+    r = post(path, admin_json, NULL);
+    cr_assert_eq(r.status, 404);
+    th_response_free(&r);
+    free(failed);
+    free(queued);
+}
+
+Test(api, create_job_validates_like_the_webhooks_and_is_idempotent, .init = start, .fini = stop)
+{
+    const char *hdrs[] = {"Authorization: Bearer admin-tok", "Content-Type: application/json",
+                          "Idempotency-Key: backfill-42", NULL};
+    const char *body = "{\"kind\":\"provision\",\"record\":{\"id\":\"m-42\","
+                       "\"service_schema\":\"backfill\"}}";
+    struct th_response r = post("/jobs", hdrs, body);
+    cr_assert_eq(r.status, 202, "%s", r.body);
+    cJSON *j = cJSON_Parse(r.body);
+    const char *id = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "job_ids"), 0)->valuestring;
+    cr_assert(uuid_valid(id));
+    th_response_free(&r);
+    r = post("/jobs", hdrs, body);
+    cr_assert_eq(r.status, 200, "the same key answers the same job: %s", r.body);
+    cr_assert_not_null(strstr(r.body, id));
+    th_response_free(&r);
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM jobs WHERE kind = 'provision' AND "
+                                 "service_name = 'osp-worker-backfill'"),
+                 1);
+    cJSON_Delete(j);
+
+    r = post("/jobs", admin_json,
+             "{\"kind\":\"provision\",\"record\":{\"id\":\"m-43\",\"service_schema\":\"Bad-Name\"}}");
+    cr_assert_eq(r.status, 422, "%s", r.body);
+    cr_assert_not_null(strstr(r.body, "service_schema"), "%s", r.body);
+    th_response_free(&r);
+    r = post("/jobs", admin_json, "{\"kind\":\"explode\"}");
+    cr_assert_eq(r.status, 422);
+    cr_assert_not_null(strstr(r.body, "kind"));
+    th_response_free(&r);
+    r = post("/jobs", admin_json, "{\"kind\":\"redeploy\"}");
+    cr_assert_eq(r.status, 422);
+    cr_assert_not_null(strstr(r.body, "service_name"));
+    th_response_free(&r);
+    r = post("/jobs", admin_json, "{not json");
+    cr_assert_eq(r.status, 400);
+    th_response_free(&r);
+    r = post("/jobs", admin_json, "{\"kind\":\"redeploy\",\"service_name\":\"osp-worker-x\"}");
+    cr_assert_eq(r.status, 202, "%s", r.body);
+    th_response_free(&r);
+    r = post("/jobs", read_auth, body);
+    cr_assert_eq(r.status, 403);
+    th_response_free(&r);
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM jobs"), 2, "nothing else was stored");
+}

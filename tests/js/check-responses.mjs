@@ -53,6 +53,13 @@ for (const file of files) {
       if (!v(JSON.parse(rec.body))) fail(ajv.errorsText(v.errors)); else passed++;
       continue;
     }
+    // The server refuses some requests before routing (body over the cap): any path may
+    // answer them, always with the error body.
+    if (rec.status === 413) {
+      const v = ajv.compile(rebase({ $ref: '#/components/schemas/Error' }));
+      if (!v(JSON.parse(rec.body))) fail(ajv.errorsText(v.errors)); else passed++;
+      continue;
+    }
     const op = spec.paths[match.template][rec.method.toLowerCase()];
     if (!op) {
       if (rec.status === 405) { passed++; continue; }

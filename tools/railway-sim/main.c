@@ -31,12 +31,22 @@
 #define BODY_MAX     (1024 * 1024)
 #define GRAPHQL_PATH "/graphql/v2"
 
+/* Railway's introspection as the repository ships it: ../shared/railway/ beside the checkout,
+ * found from this file's own folder (tools/railway-sim) at build time. */
+#ifndef RAILWAY_SIM_SOURCE_DIR
+#define RAILWAY_SIM_SOURCE_DIR "."
+#endif
+#define DEFAULT_SCHEMA                                                                            \
+    RAILWAY_SIM_SOURCE_DIR "/../../../shared/railway/railway-public-schema.introspection.json"
+
 struct server {
     struct sim sim;
     char **tokens;
     size_t token_count;
     char **project_tokens;
     size_t project_token_count;
+    char **workspace_tokens;
+    size_t workspace_token_count;
     bool quiet;
 };
 
@@ -202,9 +212,10 @@ static bool token_known(char *const *list, size_t count, const char *token)
 }
 
 /* Finds the caller's token: Project-Access-Token wins over Authorization: Bearer. key receives
- * the rate-limit key; returns whether the token is one the simulator accepts. */
-static bool request_authorize(const struct server *srv, struct MHD_Connection *conn, char *key,
-                              size_t keysize)
+ * the rate-limit key; returns the kind of token, SIM_CALLER_NONE for one the simulator does not
+ * accept. */
+static enum sim_caller request_authorize(const struct server *srv, struct MHD_Connection *conn,
+                                         char *key, size_t keysize)
 {
     const char *pt = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Project-Access-Token");
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
@@ -214,20 +225,24 @@ static bool request_authorize(const struct server *srv, struct MHD_Connection *c
         while (*pt == ' ')
             pt++;
         snprintf(key, keysize, "project:%s", pt);
-        return token_known(srv->project_tokens, srv->project_token_count, pt);
+        return token_known(srv->project_tokens, srv->project_token_count, pt) ? SIM_CALLER_PROJECT
+                                                                               : SIM_CALLER_NONE;
     }
     if (auth != NULL) {
         while (*auth == ' ')
             auth++;
         if (strncasecmp(auth, "Bearer ", 7) != 0)
-            return false;
+            return SIM_CALLER_NONE;
         auth += 7;
         while (*auth == ' ')
             auth++;
         snprintf(key, keysize, "account:%s", auth);
-        return token_known(srv->tokens, srv->token_count, auth);
+        if (token_known(srv->tokens, srv->token_count, auth))
+            return SIM_CALLER_ACCOUNT;
+        if (token_known(srv->workspace_tokens, srv->workspace_token_count, auth))
+            return SIM_CALLER_WORKSPACE;
     }
-    return false;
+    return SIM_CALLER_NONE;
 }
 
 static void exec_error(cJSON *errors, const struct schema_collected *c, const char *message)
@@ -255,10 +270,11 @@ static void fields_note(struct reply *r, const char *name)
 }
 
 /* Runs the operation's root fields in order (the caller holds the sim lock). Every root field
- * railway-sim serves is non-null, so any error nulls the whole of data. */
+ * railway-sim serves is non-null, so any error nulls the whole of data. Introspection
+ * (__schema, __type, __typename) needs no token, as on Railway. */
 static cJSON *operation_execute(struct server *srv, const struct gql_document *doc,
-                                const struct gql_operation *op, const cJSON *vars, bool authorized,
-                                bool generic_fault, struct reply *r)
+                                const struct gql_operation *op, const cJSON *vars,
+                                enum sim_caller caller, bool generic_fault, struct reply *r)
 {
     const struct schema_type *root = schema_root_type(op->type);
     const struct gql_selection_set *sets[1] = {op->selections};
@@ -267,6 +283,7 @@ static cJSON *operation_execute(struct server *srv, const struct gql_document *d
     cJSON *errors = cJSON_CreateArray();
     cJSON *data = cJSON_CreateObject();
 
+    srv->sim.caller = caller;
     schema_fields_collect(doc, sets, 1, vars, &roots);
     for (size_t i = 0; i < roots.count; i++) {
         const struct schema_collected *c = &roots.items[i];
@@ -279,7 +296,7 @@ static cJSON *operation_execute(struct server *srv, const struct gql_document *d
             continue;
         }
         def = schema_field_find(root, c->field->name);
-        if (!authorized) {
+        if (caller == SIM_CALLER_NONE && strncmp(c->field->name, "__", 2) != 0) {
             exec_error(errors, c, "Not Authorized");
             continue;
         }
@@ -367,7 +384,7 @@ static void graphql_handle(struct server *srv, struct MHD_Connection *conn, stru
                            struct reply *r)
 {
     char key[300];
-    bool authorized = request_authorize(srv, conn, key, sizeof(key));
+    enum sim_caller caller = request_authorize(srv, conn, key, sizeof(key));
     enum sim_fault fault;
     long delay_ms;
     cJSON *body = NULL, *errors = NULL, *vars = NULL, *result;
@@ -496,9 +513,9 @@ static void graphql_handle(struct server *srv, struct MHD_Connection *conn, stru
     }
 
     pthread_mutex_lock(&srv->sim.lock);
-    if (!authorized)
+    if (caller == SIM_CALLER_NONE)
         srv->sim.not_authorized++;
-    result = operation_execute(srv, &doc, op, vars, authorized, fault == SIM_FAULT_GENERIC, r);
+    result = operation_execute(srv, &doc, op, vars, caller, fault == SIM_FAULT_GENERIC, r);
     pthread_mutex_unlock(&srv->sim.lock);
     reply_json(r, MHD_HTTP_OK, result);
     goto out;
@@ -674,10 +691,12 @@ static const struct flag flags[] = {
     {"port", FLAG_LONG, 0, 65535, "TCP port on 127.0.0.1; 0 picks a free one (default 0)"},
     {"bind", FLAG_STRING, 0, 0, "loopback IPv4 address to listen on (default 127.0.0.1)"},
     {"token", FLAG_STRING, 0, 0, "accepted account/workspace token, repeatable"},
+    {"workspace-token", FLAG_STRING, 0, 0, "accepted workspace token (Bearer; no `me`), repeatable"},
     {"project-token", FLAG_STRING, 0, 0, "accepted Project-Access-Token, repeatable"},
     {"project-id", FLAG_STRING, 0, 0, "the project's id (default proj-sim)"},
     {"environment-id", FLAG_STRING, 0, 0, "the environment's id (default env-sim)"},
     {"repos", FLAG_STRING, 0, 0, "visible repos: owner/name:b1,b2;owner2/name2:main"},
+    {"schema", FLAG_STRING, 0, 0, "introspection JSON for __schema/__type (Railway's, if found)"},
     {"instance-delay-ms", FLAG_LONG, 0, 3600000, "delay before a service instance exists (300)"},
     {"build-ms", FLAG_LONG, 0, 3600000, "QUEUED to SUCCESS duration of a deployment (1500)"},
     {"fail-builds", FLAG_STRING, 0, 0, "builds of services whose name contains this fail"},
@@ -698,6 +717,7 @@ struct options {
     long port;
     char *bind;
     bool help;
+    bool schema_given; /* --schema, even empty (no schema) */
 };
 
 static void usage(FILE *to)
@@ -743,6 +763,14 @@ static int flag_apply(struct options *o, struct server *srv, const struct flag *
         if (value[0] == '\0')
             return -1;
         list_add(&srv->tokens, &srv->token_count, value);
+    } else if (strcmp(f->name, "workspace-token") == 0) {
+        if (value[0] == '\0')
+            return -1;
+        list_add(&srv->workspace_tokens, &srv->workspace_token_count, value);
+    } else if (strcmp(f->name, "schema") == 0) {
+        free(o->config.schema_path);
+        o->config.schema_path = value[0] ? xstrdup(value) : NULL;
+        o->schema_given = true;
     } else if (strcmp(f->name, "project-token") == 0) {
         if (value[0] == '\0')
             return -1;
@@ -849,6 +877,10 @@ static int options_parse(struct options *o, struct server *srv, int argc, char *
         list_add(&srv->tokens, &srv->token_count, "sim-account-token");
     if (srv->project_token_count == 0)
         list_add(&srv->project_tokens, &srv->project_token_count, "sim-project-token");
+    if (srv->workspace_token_count == 0)
+        list_add(&srv->workspace_tokens, &srv->workspace_token_count, "sim-workspace-token");
+    if (!o->schema_given && access(DEFAULT_SCHEMA, R_OK) == 0)
+        o->config.schema_path = xstrdup(DEFAULT_SCHEMA);
     return 0;
 }
 
@@ -924,5 +956,6 @@ out:
     free(opts.bind);
     list_free(srv.tokens, srv.token_count);
     list_free(srv.project_tokens, srv.project_token_count);
+    list_free(srv.workspace_tokens, srv.workspace_token_count);
     return rc;
 }

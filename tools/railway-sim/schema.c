@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,10 +111,47 @@ static const struct schema_input_value args_service_delete[] = {
     {NULL, NULL, NULL},
 };
 
+static const struct schema_input_value args_name[] = {
+    {"name", "String!", NULL},
+    {NULL, NULL, NULL},
+};
+
+static const struct schema_input_value args_environment[] = {
+    {"id", "String!", NULL},
+    {"projectId", "String", NULL},
+    {NULL, NULL, NULL},
+};
+
+static const struct schema_input_value args_github_repo_branches[] = {
+    {"owner", "String!", NULL},
+    {"repo", "String!", NULL},
+    {NULL, NULL, NULL},
+};
+
+static const struct schema_input_value args_project_environments[] = {
+    {"after", "String", NULL}, {"before", "String", NULL},  {"first", "Int", NULL},
+    {"isEphemeral", "Boolean", NULL}, {"last", "Int", NULL}, {"sort", "SortOrder", NULL},
+    {NULL, NULL, NULL},
+};
+
+/* Introspection's `includeDeprecated` argument (graphql-js 16). */
+static const struct schema_input_value args_include_deprecated[] = {
+    {"includeDeprecated", "Boolean", "false"},
+    {NULL, NULL, NULL},
+};
+
 static const struct schema_field fields_query[] = {
+    /* The introspection meta-fields, valid on the query root only. */
+    {"__schema", "__Schema!", no_args, NULL},
+    {"__type", "__Type", args_name, NULL},
     {"deployment", "Deployment!", args_id, NULL},
     {"deployments", "QueryDeploymentsConnection!", args_deployments, NULL},
+    {"environment", "Environment!", args_environment, NULL},
+    {"githubRepoBranches", "[GitHubBranch!]!", args_github_repo_branches, NULL},
+    {"githubRepos", "[GitHubRepo!]!", no_args, NULL},
+    {"me", "User!", no_args, NULL},
     {"project", "Project!", args_project, NULL},
+    {"projectToken", "ProjectToken!", no_args, NULL},
     {"service", "Service!", args_id, NULL},
     {"serviceInstance", "ServiceInstance!", args_service_instance, NULL},
     {"variables", "EnvironmentVariables!", args_variables, NULL},
@@ -142,7 +180,7 @@ static const struct schema_field fields_project[] = {
     {"deploymentTriggers", NULL, NULL, NULL},
     {"deployments", NULL, NULL, NULL},
     {"description", "String", no_args, NULL},
-    {"environments", NULL, NULL, NULL},
+    {"environments", "ProjectEnvironmentsConnection!", args_project_environments, "[]"},
     {"expiredAt", "DateTime", no_args, NULL},
     {"featureFlags", NULL, NULL, NULL},
     {"focusedPrEnvironments", "Boolean!", no_args, "false"},
@@ -321,6 +359,165 @@ static const struct schema_field fields_query_deployments_edge[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+static const struct schema_field fields_environment[] = {
+    {"canAccess", "Boolean!", no_args, "true"},
+    {"canvasGroupRefs", "JSON!", no_args, "{}"},
+    {"config", NULL, NULL, NULL},
+    {"configEtag", "String!", no_args, "\"sim\""},
+    {"createdAt", "DateTime!", no_args, NULL},
+    {"deletedAt", "DateTime", no_args, NULL},
+    {"deploymentTriggers", NULL, NULL, NULL},
+    {"deployments", NULL, NULL, NULL},
+    {"id", "ID!", no_args, NULL},
+    {"isEphemeral", "Boolean!", no_args, "false"},
+    {"meta", NULL, NULL, NULL},
+    {"name", "String!", no_args, NULL},
+    {"projectId", "String!", no_args, NULL},
+    {"serviceInstances", NULL, NULL, NULL},
+    {"sourceEnvironment", NULL, NULL, NULL},
+    {"unmergedChangesCount", "Int", no_args, NULL},
+    {"updatedAt", "DateTime!", no_args, NULL},
+    {"variables", NULL, NULL, NULL},
+    {"volumeInstances", NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const struct schema_field fields_project_environments_connection[] = {
+    {"edges", "[ProjectEnvironmentsConnectionEdge!]!", no_args, "[]"},
+    {"pageInfo", "PageInfo!", no_args, "{}"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const struct schema_field fields_project_environments_edge[] = {
+    {"cursor", "String!", no_args, "\"\""},
+    {"node", "Environment!", no_args, NULL},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const struct schema_field fields_user[] = {
+    {"agreedFairUse", "Boolean!", no_args, "true"},
+    {"apiTokenRateLimit", NULL, NULL, NULL},
+    {"avatar", "String", no_args, NULL},
+    {"banReason", "String", no_args, NULL},
+    {"createdAt", "DateTime!", no_args, NULL},
+    {"email", "String!", no_args, NULL},
+    {"featureFlags", NULL, NULL, NULL},
+    {"flags", NULL, NULL, NULL},
+    {"githubProviderId", "String", no_args, NULL},
+    {"githubUsername", "String", no_args, NULL},
+    {"has2FA", "Boolean!", no_args, "false"},
+    {"hasPasskeys", "Boolean!", no_args, "false"},
+    {"id", "ID!", no_args, NULL},
+    {"isAdmin", "Boolean!", no_args, "false"},
+    {"isConductor", "Boolean!", no_args, "false"},
+    {"isVerified", "Boolean!", no_args, "true"},
+    {"lastLogin", "DateTime!", no_args, NULL},
+    {"name", "String", no_args, NULL},
+    {"platformFeatureFlags", NULL, NULL, NULL},
+    {"profile", NULL, NULL, NULL},
+    {"projects", NULL, NULL, NULL},
+    {"providerAuths", NULL, NULL, NULL},
+    {"registrationStatus", NULL, NULL, NULL},
+    {"riskLevel", "Float", no_args, NULL},
+    {"termsAgreedOn", "DateTime", no_args, NULL},
+    {"username", "String", no_args, NULL},
+    {"workspace", NULL, NULL, NULL},
+    {"workspaces", NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const struct schema_field fields_github_repo[] = {
+    {"defaultBranch", "String!", no_args, NULL},
+    {"description", "String", no_args, NULL},
+    {"fullName", "String!", no_args, NULL},
+    {"id", "Int!", no_args, NULL},
+    {"installationId", "String!", no_args, NULL},
+    {"isPrivate", "Boolean!", no_args, "true"},
+    {"name", "String!", no_args, NULL},
+    {"ownerAvatarUrl", "String", no_args, NULL},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const struct schema_field fields_github_branch[] = {
+    {"name", "String!", no_args, NULL},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const struct schema_field fields_project_token[] = {
+    {"createdAt", "DateTime!", no_args, NULL},
+    {"displayToken", "String!", no_args, NULL},
+    {"environment", NULL, NULL, NULL},
+    {"environmentId", "String!", no_args, NULL},
+    {"id", "ID!", no_args, NULL},
+    {"name", "String!", no_args, NULL},
+    {"project", NULL, NULL, NULL},
+    {"projectId", "String!", no_args, NULL},
+    {NULL, NULL, NULL, NULL},
+};
+
+/* Introspection types as graphql-js 16 defines them; answered from the schema file. */
+static const struct schema_field fields_intro_schema[] = {
+    {"description", "String", no_args, NULL},
+    {"directives", "[__Directive!]!", no_args, "[]"},
+    {"mutationType", "__Type", no_args, NULL},
+    {"queryType", "__Type!", no_args, NULL},
+    {"subscriptionType", "__Type", no_args, NULL},
+    {"types", "[__Type!]!", no_args, "[]"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const struct schema_field fields_intro_type[] = {
+    {"description", "String", no_args, NULL},
+    {"enumValues", "[__EnumValue!]", args_include_deprecated, NULL},
+    {"fields", "[__Field!]", args_include_deprecated, NULL},
+    {"inputFields", "[__InputValue!]", args_include_deprecated, NULL},
+    {"interfaces", "[__Type!]", no_args, NULL},
+    {"isOneOf", "Boolean", no_args, NULL},
+    {"kind", "__TypeKind!", no_args, NULL},
+    {"name", "String", no_args, NULL},
+    {"ofType", "__Type", no_args, NULL},
+    {"possibleTypes", "[__Type!]", no_args, NULL},
+    {"specifiedByURL", "String", no_args, NULL},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const struct schema_field fields_intro_field[] = {
+    {"args", "[__InputValue!]!", args_include_deprecated, "[]"},
+    {"deprecationReason", "String", no_args, NULL},
+    {"description", "String", no_args, NULL},
+    {"isDeprecated", "Boolean!", no_args, "false"},
+    {"name", "String!", no_args, NULL},
+    {"type", "__Type!", no_args, NULL},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const struct schema_field fields_intro_input_value[] = {
+    {"defaultValue", "String", no_args, NULL},
+    {"deprecationReason", "String", no_args, NULL},
+    {"description", "String", no_args, NULL},
+    {"isDeprecated", "Boolean!", no_args, "false"},
+    {"name", "String!", no_args, NULL},
+    {"type", "__Type!", no_args, NULL},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const struct schema_field fields_intro_enum_value[] = {
+    {"deprecationReason", "String", no_args, NULL},
+    {"description", "String", no_args, NULL},
+    {"isDeprecated", "Boolean!", no_args, "false"},
+    {"name", "String!", no_args, NULL},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const struct schema_field fields_intro_directive[] = {
+    {"args", "[__InputValue!]!", args_include_deprecated, "[]"},
+    {"description", "String", no_args, NULL},
+    {"isRepeatable", "Boolean!", no_args, "false"},
+    {"locations", "[__DirectiveLocation!]!", no_args, "[]"},
+    {"name", "String!", no_args, NULL},
+    {NULL, NULL, NULL, NULL},
+};
+
 static const struct schema_input_value input_service_create[] = {
     {"branch", "String", NULL},
     {"environmentId", "String", NULL},
@@ -433,6 +630,19 @@ static const char *const values_builder[] = {"HEROKU", "NIXPACKS", "PAKETO", "RA
 
 static const char *const values_restart_policy_type[] = {"ALWAYS", "NEVER", "ON_FAILURE", NULL};
 
+static const char *const values_sort_order[] = {"asc", "desc", NULL};
+
+static const char *const values_type_kind[] = {
+    "ENUM", "INPUT_OBJECT", "INTERFACE", "LIST", "NON_NULL", "OBJECT", "SCALAR", "UNION", NULL,
+};
+
+static const char *const values_directive_location[] = {
+    "ARGUMENT_DEFINITION", "ENUM", "ENUM_VALUE", "FIELD", "FIELD_DEFINITION",
+    "FRAGMENT_DEFINITION", "FRAGMENT_SPREAD", "INLINE_FRAGMENT", "INPUT_FIELD_DEFINITION",
+    "INPUT_OBJECT", "INTERFACE", "MUTATION", "OBJECT", "QUERY", "SCALAR", "SCHEMA",
+    "SUBSCRIPTION", "UNION", "VARIABLE_DEFINITION", NULL,
+};
+
 static const struct schema_type types[] = {
     {"Boolean", SCHEMA_SCALAR, NULL, NULL, NULL},
     {"Builder", SCHEMA_ENUM, NULL, NULL, values_builder},
@@ -445,18 +655,26 @@ static const struct schema_type types[] = {
     {"DeploymentStatusInput", SCHEMA_INPUT, NULL, input_deployment_status, NULL},
     {"DeploymentTrigger", SCHEMA_OBJECT, fields_deployment_trigger, NULL, NULL},
     {"DeploymentTriggerCreateInput", SCHEMA_INPUT, NULL, input_deployment_trigger_create, NULL},
+    {"Environment", SCHEMA_OBJECT, fields_environment, NULL, NULL},
     {"EnvironmentVariables", SCHEMA_SCALAR, NULL, NULL, NULL},
     {"Float", SCHEMA_SCALAR, NULL, NULL, NULL},
+    {"GitHubBranch", SCHEMA_OBJECT, fields_github_branch, NULL, NULL},
+    {"GitHubRepo", SCHEMA_OBJECT, fields_github_repo, NULL, NULL},
     {"ID", SCHEMA_SCALAR, NULL, NULL, NULL},
     {"Int", SCHEMA_SCALAR, NULL, NULL, NULL},
     {"JSON", SCHEMA_SCALAR, NULL, NULL, NULL},
     {"Mutation", SCHEMA_OBJECT, fields_mutation, NULL, NULL},
     {"PageInfo", SCHEMA_OBJECT, fields_page_info, NULL, NULL},
     {"Project", SCHEMA_OBJECT, fields_project, NULL, NULL},
+    {"ProjectEnvironmentsConnection", SCHEMA_OBJECT, fields_project_environments_connection, NULL,
+     NULL},
+    {"ProjectEnvironmentsConnectionEdge", SCHEMA_OBJECT, fields_project_environments_edge, NULL,
+     NULL},
     {"ProjectServicesConnection", SCHEMA_OBJECT, fields_project_services_connection, NULL, NULL},
     {"ProjectServicesConnectionEdge", SCHEMA_OBJECT, fields_project_services_edge, NULL, NULL},
     {"Query", SCHEMA_OBJECT, fields_query, NULL, NULL},
     {"QueryDeploymentsConnection", SCHEMA_OBJECT, fields_query_deployments_connection, NULL, NULL},
+    {"ProjectToken", SCHEMA_OBJECT, fields_project_token, NULL, NULL},
     {"QueryDeploymentsConnectionEdge", SCHEMA_OBJECT, fields_query_deployments_edge, NULL, NULL},
     {"RegistryCredentialsInput", SCHEMA_INPUT, NULL, input_registry_credentials, NULL},
     {"RestartPolicyType", SCHEMA_ENUM, NULL, NULL, values_restart_policy_type},
@@ -472,8 +690,18 @@ static const struct schema_type types[] = {
     {"ServiceSource", SCHEMA_OBJECT, fields_service_source, NULL, NULL},
     {"ServiceSourceInput", SCHEMA_INPUT, NULL, input_service_source, NULL},
     {"ServiceUpdateInput", SCHEMA_INPUT, NULL, input_service_update, NULL},
+    {"SortOrder", SCHEMA_ENUM, NULL, NULL, values_sort_order},
     {"String", SCHEMA_SCALAR, NULL, NULL, NULL},
+    {"User", SCHEMA_OBJECT, fields_user, NULL, NULL},
     {"VariableCollectionUpsertInput", SCHEMA_INPUT, NULL, input_variable_collection_upsert, NULL},
+    {"__Directive", SCHEMA_OBJECT, fields_intro_directive, NULL, NULL},
+    {"__DirectiveLocation", SCHEMA_ENUM, NULL, NULL, values_directive_location},
+    {"__EnumValue", SCHEMA_OBJECT, fields_intro_enum_value, NULL, NULL},
+    {"__Field", SCHEMA_OBJECT, fields_intro_field, NULL, NULL},
+    {"__InputValue", SCHEMA_OBJECT, fields_intro_input_value, NULL, NULL},
+    {"__Schema", SCHEMA_OBJECT, fields_intro_schema, NULL, NULL},
+    {"__Type", SCHEMA_OBJECT, fields_intro_type, NULL, NULL},
+    {"__TypeKind", SCHEMA_ENUM, NULL, NULL, values_type_kind},
 };
 
 const struct schema_type *schema_type_find(const char *name)
@@ -2008,6 +2236,25 @@ static cJSON *connection_build(const struct gql_selection *field, const cJSON *n
 static cJSON *complete(const struct gql_document *doc, const char *type,
                        const struct schema_collected *field, const cJSON *src, const cJSON *vars);
 
+/* Introspection lists (fields, args, enumValues, inputFields) leave out deprecated entries
+ * unless includeDeprecated is true. Returns a new array of references to the kept items. */
+static cJSON *deprecated_filter(const struct schema_field *def, const struct gql_selection *field,
+                                const cJSON *list, const cJSON *vars)
+{
+    cJSON *args = schema_arguments_eval(def, field, vars);
+    bool all = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(args, "includeDeprecated"));
+    cJSON *out = cJSON_CreateArray();
+    const cJSON *it;
+
+    cJSON_ArrayForEach(it, list)
+    {
+        if (all || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "isDeprecated")))
+            cJSON_AddItemReferenceToArray(out, (cJSON *)(uintptr_t)it);
+    }
+    cJSON_Delete(args);
+    return out;
+}
+
 static cJSON *object_complete(const struct gql_document *doc, const struct schema_type *t,
                               const struct schema_collected *field, const cJSON *src,
                               const cJSON *vars)
@@ -2034,6 +2281,8 @@ static cJSON *object_complete(const struct gql_document *doc, const struct schem
         v = cJSON_GetObjectItemCaseSensitive(src, c->field->name);
         if (v == NULL && def->fallback_json != NULL)
             v = owned = cJSON_Parse(def->fallback_json);
+        else if (cJSON_IsArray(v) && input_value_find(def->args, "includeDeprecated") != NULL)
+            v = owned = deprecated_filter(def, c->field, v, vars);
         cJSON_AddItemToObject(out, c->key, complete(doc, def->type, c, v, vars));
         cJSON_Delete(owned);
     }

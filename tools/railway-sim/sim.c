@@ -8,7 +8,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util.h"
 
@@ -171,6 +173,13 @@ static void forced_free(struct sim_forced_error *f, size_t count)
     free(f);
 }
 
+static void drops_free(char **drops, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(drops[i]);
+    free(drops);
+}
+
 void sim_config_cleanup(struct sim_config *c)
 {
     if (c == NULL)
@@ -178,9 +187,13 @@ void sim_config_cleanup(struct sim_config *c)
     free(c->project_id);
     free(c->environment_id);
     free(c->fail_builds);
+    free(c->schema_path);
     repos_free(c->repos, c->repo_count);
     forced_free(c->forced, c->forced_count);
-    c->project_id = c->environment_id = c->fail_builds = NULL;
+    drops_free(c->drop_schema, c->drop_count);
+    c->project_id = c->environment_id = c->fail_builds = c->schema_path = NULL;
+    c->drop_schema = NULL;
+    c->drop_count = 0;
     c->repos = NULL;
     c->repo_count = 0;
     c->forced = NULL;
@@ -193,6 +206,10 @@ static void config_copy(struct sim_config *dst, const struct sim_config *src)
     dst->project_id = dup_or_null(src->project_id);
     dst->environment_id = dup_or_null(src->environment_id);
     dst->fail_builds = dup_or_null(src->fail_builds);
+    dst->schema_path = dup_or_null(src->schema_path);
+    dst->drop_schema = src->drop_count ? xmalloc(src->drop_count * sizeof(char *)) : NULL;
+    for (size_t i = 0; i < src->drop_count; i++)
+        dst->drop_schema[i] = xstrdup(src->drop_schema[i]);
     dst->repos = src->repo_count ? xmalloc(src->repo_count * sizeof(*dst->repos)) : NULL;
     for (size_t i = 0; i < src->repo_count; i++) {
         const struct sim_repo *r = &src->repos[i];
@@ -328,7 +345,7 @@ cJSON *sim_config_json(const struct sim *s)
 {
     const struct sim_config *c = &s->config;
     cJSON *o = cJSON_CreateObject();
-    cJSON *repos, *forced;
+    cJSON *repos, *forced, *drops;
 
     cJSON_AddStringToObject(o, "project_id", c->project_id);
     cJSON_AddStringToObject(o, "environment_id", c->environment_id);
@@ -350,6 +367,10 @@ cJSON *sim_config_json(const struct sim *s)
             cJSON_AddItemToArray(b, cJSON_CreateString(c->repos[i].branches[j]));
         cJSON_AddItemToObject(repos, c->repos[i].name, b);
     }
+    add_str_or_null(o, "schema", c->schema_path);
+    drops = cJSON_AddArrayToObject(o, "drop_schema_field");
+    for (size_t i = 0; i < c->drop_count; i++)
+        cJSON_AddItemToArray(drops, cJSON_CreateString(c->drop_schema[i]));
     forced = cJSON_AddObjectToObject(o, "forced_errors");
     for (size_t i = 0; i < c->forced_count; i++) {
         cJSON *f = cJSON_CreateObject();
@@ -395,6 +416,63 @@ static void forced_set(struct sim_config *c, const char *field, const char *mess
     c->forced[c->forced_count].message = xstrdup(message);
     c->forced[c->forced_count].count = count;
     c->forced_count++;
+}
+
+/* "Type", "Type.field" or "Type.field.argument": one to three non-empty dotted names. */
+static bool drop_spec_valid(const char *spec)
+{
+    int parts = 1;
+    size_t run = 0;
+
+    for (const char *p = spec; *p; p++) {
+        if (*p == '.') {
+            if (run == 0)
+                return false;
+            parts++;
+            run = 0;
+        } else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                   (*p >= '0' && *p <= '9') || *p == '_') {
+            run++;
+        } else {
+            return false;
+        }
+    }
+    return run > 0 && parts <= 3;
+}
+
+/* drop_schema_field: a string or a list of them replaces the list; null clears it. */
+static int drops_set(struct sim_config *c, const cJSON *v, char *err, size_t errsize)
+{
+    char **drops = NULL;
+    size_t count = 0;
+    const cJSON *it;
+
+    if (cJSON_IsString(v)) {
+        if (!drop_spec_valid(v->valuestring))
+            goto bad;
+        drops = xmalloc(sizeof(char *));
+        drops[count++] = xstrdup(v->valuestring);
+    } else if (cJSON_IsArray(v)) {
+        cJSON_ArrayForEach(it, v)
+        {
+            if (!cJSON_IsString(it) || !drop_spec_valid(it->valuestring))
+                goto bad;
+            drops = xrealloc(drops, (count + 1) * sizeof(char *));
+            drops[count++] = xstrdup(it->valuestring);
+        }
+    } else if (!cJSON_IsNull(v)) {
+        goto bad;
+    }
+    drops_free(c->drop_schema, c->drop_count);
+    c->drop_schema = drops;
+    c->drop_count = count;
+    return 0;
+bad:
+    drops_free(drops, count);
+    snprintf(err, errsize,
+             "drop_schema_field must be \"Type\", \"Type.field\" or \"Type.field.argument\", a "
+             "list of them, or null");
+    return -1;
 }
 
 static int apply_key(struct sim *s, struct sim_config *c, const cJSON *v, char *err, size_t errsize)
@@ -478,6 +556,8 @@ static int apply_key(struct sim *s, struct sim_config *c, const cJSON *v, char *
         }
         return 0;
     }
+    if (strcmp(k, "drop_schema_field") == 0)
+        return drops_set(c, v, err, errsize);
     if (strcmp(k, "forced_errors") == 0) {
         const cJSON *f;
 
@@ -631,6 +711,8 @@ void sim_cleanup(struct sim *s)
     s->shared_variables = s->by_operation = s->by_root_field = NULL;
     sim_config_cleanup(&s->config);
     sim_config_cleanup(&s->initial);
+    cJSON_Delete(s->schema);
+    s->schema = NULL;
     pthread_mutex_destroy(&s->lock);
 }
 
@@ -1045,9 +1127,24 @@ static void variables_merge(cJSON *dst, const cJSON *src)
 /* ---- resolvers --------------------------------------------------------------------------------
  */
 
+static cJSON *environment_json(const struct sim *s)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(o, "id", s->config.environment_id);
+    cJSON_AddStringToObject(o, "name", "production");
+    cJSON_AddStringToObject(o, "projectId", s->config.project_id);
+    cJSON_AddBoolToObject(o, "isEphemeral", false);
+    cJSON_AddBoolToObject(o, "canAccess", true);
+    add_time(o, "createdAt", 1735689600000LL);
+    add_time(o, "updatedAt", 1735689600000LL);
+    add_time(o, "deletedAt", 0);
+    return o;
+}
+
 static int resolve_project(struct sim *s, const cJSON *args, cJSON **out, char *err, size_t n)
 {
-    cJSON *o, *services;
+    cJSON *o, *services, *envs;
 
     if (check_project(s, arg_str(args, "id"), err, n) < 0)
         return -1;
@@ -1062,8 +1159,264 @@ static int resolve_project(struct sim *s, const cJSON *args, cJSON **out, char *
     for (size_t i = 0; i < s->service_count; i++)
         if (!s->services[i]->deleted)
             cJSON_AddItemToArray(services, service_json(s, s->services[i], true));
+    envs = cJSON_AddArrayToObject(o, "environments");
+    cJSON_AddItemToArray(envs, environment_json(s));
     *out = o;
     return 0;
+}
+
+static int resolve_environment(struct sim *s, const cJSON *args, cJSON **out, char *err,
+                               size_t n)
+{
+    const char *project = arg_str(args, "projectId");
+
+    if (project != NULL && check_project(s, project, err, n) < 0)
+        return -1;
+    if (strcmp(arg_str(args, "id") ? arg_str(args, "id") : "", s->config.environment_id) != 0)
+        return fail(err, n, "Environment not found");
+    *out = environment_json(s);
+    return 0;
+}
+
+/* me: the user behind an account token; workspace and project tokens have none. */
+static int resolve_me(struct sim *s, const cJSON *args, cJSON **out, char *err, size_t n)
+{
+    cJSON *o;
+
+    (void)args;
+    if (s->caller != SIM_CALLER_ACCOUNT)
+        return fail(err, n, "Not Authorized");
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", "user-sim");
+    cJSON_AddStringToObject(o, "email", "sim@railway-sim.invalid");
+    cJSON_AddStringToObject(o, "name", "Railway Sim");
+    cJSON_AddStringToObject(o, "username", "railway-sim");
+    add_time(o, "createdAt", 1735689600000LL);
+    add_time(o, "lastLogin", 1735689600000LL);
+    *out = o;
+    return 0;
+}
+
+/* projectToken: the project and environment a Project-Access-Token belongs to. */
+static int resolve_project_token(struct sim *s, const cJSON *args, cJSON **out, char *err,
+                                 size_t n)
+{
+    cJSON *o;
+
+    (void)args;
+    if (s->caller != SIM_CALLER_PROJECT)
+        return fail(err, n, "Not Authorized");
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", "project-token-sim");
+    cJSON_AddStringToObject(o, "name", "railway-sim");
+    cJSON_AddStringToObject(o, "displayToken", "********");
+    cJSON_AddStringToObject(o, "projectId", s->config.project_id);
+    cJSON_AddStringToObject(o, "environmentId", s->config.environment_id);
+    add_time(o, "createdAt", 1735689600000LL);
+    *out = o;
+    return 0;
+}
+
+/* GitHub access belongs to a user: only account tokens list repos and branches. */
+static int resolve_github_repos(struct sim *s, const cJSON *args, cJSON **out, char *err,
+                                size_t n)
+{
+    cJSON *a;
+
+    (void)args;
+    if (s->caller != SIM_CALLER_ACCOUNT)
+        return fail(err, n, "Not Authorized");
+    a = cJSON_CreateArray();
+    for (size_t i = 0; i < s->config.repo_count; i++) {
+        const struct sim_repo *r = &s->config.repos[i];
+        const char *slash = strchr(r->name, '/');
+        cJSON *o = cJSON_CreateObject();
+
+        cJSON_AddNumberToObject(o, "id", (double)(1000 + i));
+        cJSON_AddStringToObject(o, "fullName", r->name);
+        cJSON_AddStringToObject(o, "name", slash ? slash + 1 : r->name);
+        cJSON_AddStringToObject(o, "defaultBranch", r->branches[0]);
+        cJSON_AddStringToObject(o, "installationId", "sim-installation");
+        cJSON_AddBoolToObject(o, "isPrivate", true);
+        cJSON_AddNullToObject(o, "description");
+        cJSON_AddItemToArray(a, o);
+    }
+    *out = a;
+    return 0;
+}
+
+static int resolve_github_repo_branches(struct sim *s, const cJSON *args, cJSON **out, char *err,
+                                        size_t n)
+{
+    const char *owner = arg_str(args, "owner"), *repo = arg_str(args, "repo");
+    char full[512];
+
+    if (s->caller != SIM_CALLER_ACCOUNT)
+        return fail(err, n, "Not Authorized");
+    snprintf(full, sizeof(full), "%s/%s", owner ? owner : "", repo ? repo : "");
+    for (size_t i = 0; i < s->config.repo_count; i++) {
+        const struct sim_repo *r = &s->config.repos[i];
+        cJSON *a;
+
+        if (strcasecmp(r->name, full) != 0)
+            continue;
+        a = cJSON_CreateArray();
+        for (size_t j = 0; j < r->branch_count; j++) {
+            cJSON *b = cJSON_CreateObject();
+
+            cJSON_AddStringToObject(b, "name", r->branches[j]);
+            cJSON_AddItemToArray(a, b);
+        }
+        *out = a;
+        return 0;
+    }
+    return fail(err, n, "Repository not found or not accessible by Railway's GitHub app");
+}
+
+/* ---- introspection ----------------------------------------------------------------------------
+ */
+
+/* Reads the introspection file once; NULL when there is none or it is not an answer to
+ * __schema. */
+static const cJSON *schema_get(struct sim *s)
+{
+    FILE *f;
+    struct strbuf sb;
+    char chunk[65536];
+    size_t got;
+
+    if (s->schema_loaded)
+        return s->schema;
+    s->schema_loaded = true;
+    if (s->config.schema_path == NULL || (f = fopen(s->config.schema_path, "rb")) == NULL)
+        return NULL;
+    strbuf_init(&sb, 64u << 20);
+    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        if (strbuf_append(&sb, chunk, got) < 0)
+            break;
+    fclose(f);
+    if (!sb.too_big && sb.data != NULL) {
+        cJSON *root = cJSON_ParseWithLength(sb.data, sb.len);
+        const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
+        const cJSON *schema = cJSON_GetObjectItemCaseSensitive(data ? data : root, "__schema");
+
+        if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(schema, "types")))
+            s->schema = cJSON_DetachItemFromObjectCaseSensitive(data ? (cJSON *)(uintptr_t)data
+                                                                     : root,
+                                                                "__schema");
+        cJSON_Delete(root);
+    }
+    strbuf_cleanup(&sb);
+    return s->schema;
+}
+
+static void list_drop_named(cJSON *list, const char *name)
+{
+    cJSON *it = list ? list->child : NULL;
+
+    while (it != NULL) {
+        cJSON *next = it->next;
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
+
+        if (cJSON_IsString(nm) && strcmp(nm->valuestring, name) == 0)
+            cJSON_Delete(cJSON_DetachItemViaPointer(list, it));
+        it = next;
+    }
+}
+
+/* Applies the drop list to one type of the schema (a copy the caller owns). */
+static void type_apply_drops(const struct sim *s, cJSON *type)
+{
+    const cJSON *tn = cJSON_GetObjectItemCaseSensitive(type, "name");
+
+    if (!cJSON_IsString(tn))
+        return;
+    for (size_t i = 0; i < s->config.drop_count; i++) {
+        const char *spec = s->config.drop_schema[i];
+        size_t tl = strcspn(spec, ".");
+        char field[256], arg[256];
+        const char *rest;
+
+        if (strlen(tn->valuestring) != tl || strncmp(spec, tn->valuestring, tl) != 0 ||
+            spec[tl] != '.')
+            continue;
+        rest = spec + tl + 1;
+        snprintf(field, sizeof(field), "%.*s", (int)strcspn(rest, "."), rest);
+        if (rest[strlen(field)] == '\0') {
+            list_drop_named(cJSON_GetObjectItemCaseSensitive(type, "fields"), field);
+            list_drop_named(cJSON_GetObjectItemCaseSensitive(type, "inputFields"), field);
+            list_drop_named(cJSON_GetObjectItemCaseSensitive(type, "enumValues"), field);
+            continue;
+        }
+        snprintf(arg, sizeof(arg), "%s", rest + strlen(field) + 1);
+        cJSON *fields = cJSON_GetObjectItemCaseSensitive(type, "fields");
+        cJSON *f;
+
+        cJSON_ArrayForEach(f, fields)
+        {
+            const cJSON *fn = cJSON_GetObjectItemCaseSensitive(f, "name");
+
+            if (cJSON_IsString(fn) && strcmp(fn->valuestring, field) == 0)
+                list_drop_named(cJSON_GetObjectItemCaseSensitive(f, "args"), arg);
+        }
+    }
+}
+
+/* Whether the drop list removes the whole type. */
+static bool type_dropped(const struct sim *s, const char *name)
+{
+    for (size_t i = 0; i < s->config.drop_count; i++)
+        if (strcmp(s->config.drop_schema[i], name) == 0)
+            return true;
+    return false;
+}
+
+static int resolve_intro_schema(struct sim *s, const cJSON *args, cJSON **out, char *err, size_t n)
+{
+    const cJSON *schema = schema_get(s);
+    cJSON *copy, *types, *t;
+
+    (void)args;
+    if (schema == NULL)
+        return fail(err, n, "railway-sim has no introspection schema (start it with --schema FILE)");
+    copy = cJSON_Duplicate(schema, true);
+    types = cJSON_GetObjectItemCaseSensitive(copy, "types");
+    t = types ? types->child : NULL;
+    while (t != NULL) {
+        cJSON *next = t->next;
+        const cJSON *tn = cJSON_GetObjectItemCaseSensitive(t, "name");
+
+        if (cJSON_IsString(tn) && type_dropped(s, tn->valuestring))
+            cJSON_Delete(cJSON_DetachItemViaPointer(types, t));
+        else
+            type_apply_drops(s, t);
+        t = next;
+    }
+    *out = copy;
+    return 0;
+}
+
+static int resolve_intro_type(struct sim *s, const cJSON *args, cJSON **out, char *err, size_t n)
+{
+    const cJSON *schema = schema_get(s);
+    const char *name = arg_str(args, "name");
+    const cJSON *t;
+
+    if (schema == NULL)
+        return fail(err, n, "railway-sim has no introspection schema (start it with --schema FILE)");
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(schema, "types"))
+    {
+        const cJSON *tn = cJSON_GetObjectItemCaseSensitive(t, "name");
+
+        if (name != NULL && cJSON_IsString(tn) && strcmp(tn->valuestring, name) == 0) {
+            if (!type_dropped(s, name)) {
+                *out = cJSON_Duplicate(t, true);
+                type_apply_drops(s, *out);
+            }
+            return 0;
+        }
+    }
+    return 0; /* an unknown type is null, not an error */
 }
 
 static int resolve_service(struct sim *s, const cJSON *args, cJSON **out, char *err, size_t n)
@@ -1458,9 +1811,16 @@ static const struct {
     const char *field;
     int (*fn)(struct sim *, const cJSON *, cJSON **, char *, size_t);
 } resolvers[] = {
+    {"__schema", resolve_intro_schema},
+    {"__type", resolve_intro_type},
     {"deployment", resolve_deployment},
     {"deployments", resolve_deployments},
+    {"environment", resolve_environment},
+    {"githubRepoBranches", resolve_github_repo_branches},
+    {"githubRepos", resolve_github_repos},
+    {"me", resolve_me},
     {"project", resolve_project},
+    {"projectToken", resolve_project_token},
     {"service", resolve_service},
     {"serviceInstance", resolve_service_instance},
     {"variables", resolve_variables},

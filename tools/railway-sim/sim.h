@@ -29,6 +29,14 @@ struct sim_repo {
     size_t branch_count; /* the first branch is the default one */
 };
 
+/* Who sent the request being executed: the kind of token main.c recognised. */
+enum sim_caller {
+    SIM_CALLER_NONE = 0, /* no token or an unknown one */
+    SIM_CALLER_ACCOUNT,  /* Authorization: Bearer, an account token */
+    SIM_CALLER_WORKSPACE, /* Authorization: Bearer, a workspace token */
+    SIM_CALLER_PROJECT,  /* Project-Access-Token */
+};
+
 struct sim_forced_error {
     char *field;
     char *message;
@@ -53,6 +61,9 @@ struct sim_config {
     size_t repo_count;
     struct sim_forced_error *forced;
     size_t forced_count;
+    char *schema_path;   /* introspection JSON served for __schema/__type; NULL: none */
+    char **drop_schema;  /* "Type", "Type.field" or "Type.field.arg" left out of it */
+    size_t drop_count;
 };
 
 struct sim_service;
@@ -76,6 +87,11 @@ struct sim {
     long faults_by_kind[SIM_FAULT_COUNT];
     cJSON *by_operation;
     cJSON *by_root_field;
+    /* the introspection schema, loaded from config.schema_path on first use */
+    cJSON *schema;
+    bool schema_loaded;
+    /* set by main.c before each execution */
+    enum sim_caller caller;
 };
 
 /* Initialises s with a deep copy of config (the caller keeps its own). Free with

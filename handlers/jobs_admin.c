@@ -1,0 +1,184 @@
+/* Admin endpoints: POST /jobs (enqueue by hand), POST /jobs/{id}/retry, POST /jobs/{id}/cancel. */
+#include "handlers/api.h"
+#include "handlers/intake.h"
+#include "handlers/mapping.h"
+#include "handlers/webhook.h"
+#include "store/jobs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void state_change(struct app *app, struct http_request *req, struct http_response *res,
+                         bool retry)
+{
+    if (!api_authorize(app, req, res, API_ADMIN))
+        return;
+    const char *id = req->params[0];
+    if (!uuid_valid(id)) {
+        http_response_error(res, req, 400, "invalid_id", "id must be a job uuid");
+        return;
+    }
+    PGconn *c = store_conn_acquire(app->store);
+    if (!c) {
+        http_response_header(res, "Retry-After", "5");
+        http_response_error(res, req, 503, "database_unavailable", "database is not reachable");
+        return;
+    }
+    char state[16] = "", err[256] = "";
+    enum rh_status st = retry ? store_job_retry(c, id, app->cfg->job_max_attempts, state, err,
+                                                sizeof(err))
+                              : store_job_cancel(c, id, state, err, sizeof(err));
+    store_conn_release(app->store, c);
+    if (st == RH_NOT_FOUND) {
+        http_response_error(res, req, 404, "not_found", "no job with id %s", id);
+    } else if (st == RH_CONFLICT) {
+        cJSON *root = cJSON_CreateObject();
+        cJSON *e = cJSON_AddObjectToObject(root, "error");
+        cJSON_AddStringToObject(e, "code", "conflict");
+        char msg[128];
+        snprintf(msg, sizeof(msg), "a %s job cannot be %s", state,
+                 retry ? "retried (only failed or cancelled ones)" : "cancelled");
+        cJSON_AddStringToObject(e, "message", msg);
+        cJSON_AddStringToObject(e, "state", state);
+        cJSON_AddStringToObject(e, "request_id", req->request_id);
+        http_response_json(res, 409, root);
+        cJSON_Delete(root);
+    } else if (st != RH_OK) {
+        http_response_header(res, "Retry-After", "5");
+        http_response_error(res, req, 503, "database_unavailable", "%s", err);
+    } else {
+        cJSON *root = cJSON_CreateObject();
+        cJSON_AddStringToObject(root, "id", id);
+        cJSON_AddStringToObject(root, "state", state);
+        bool pending_cancel = !retry && strcmp(state, "cancelled") != 0;
+        if (!retry)
+            cJSON_AddBoolToObject(root, "cancel_requested", pending_cancel);
+        /* A running job stops at its next step boundary: accepted, not yet done. */
+        http_response_json(res, pending_cancel ? 202 : 200, root);
+        cJSON_Delete(root);
+    }
+}
+
+void handle_job_retry(struct app *app, struct http_request *req, struct http_response *res)
+{
+    state_change(app, req, res, true);
+}
+
+void handle_job_cancel(struct app *app, struct http_request *req, struct http_response *res)
+{
+    state_change(app, req, res, false);
+}
+
+/* A redeploy of one named service, mapped by hand (the webhook maps pushes to all). */
+static void map_redeploy(const cJSON *body, const char *delivery_id, struct mapping_result *out)
+{
+    const cJSON *svc = cJSON_GetObjectItemCaseSensitive(body, "service_name");
+    const cJSON *sha = cJSON_GetObjectItemCaseSensitive(body, "commit_sha");
+    if (!cJSON_IsString(svc) || !*svc->valuestring || strlen(svc->valuestring) > 128) {
+        out->outcome = MAPPING_INVALID;
+        snprintf(out->field, sizeof(out->field), "service_name");
+        snprintf(out->message, sizeof(out->message),
+                 "service_name is required for a redeploy (at most 128 characters)");
+        return;
+    }
+    if (sha && (!cJSON_IsString(sha) || strlen(sha->valuestring) > 64)) {
+        out->outcome = MAPPING_INVALID;
+        snprintf(out->field, sizeof(out->field), "commit_sha");
+        snprintf(out->message, sizeof(out->message), "commit_sha must be a commit hash");
+        return;
+    }
+    cJSON *payload = cJSON_CreateObject();
+    cJSON_AddStringToObject(payload, "service_name", svc->valuestring);
+    if (sha)
+        cJSON_AddStringToObject(payload, "commit_sha", sha->valuestring);
+    cJSON_AddStringToObject(payload, "source", "api");
+    cJSON_AddStringToObject(payload, "delivery_id", delivery_id);
+    out->outcome = MAPPING_JOBS;
+    out->jobs = xcalloc(1, sizeof(*out->jobs));
+    out->njobs = 1;
+    out->jobs[0].kind = "redeploy";
+    out->jobs[0].payload = payload;
+    out->jobs[0].dedupe_key = xasprintf("api:%s:redeploy:%s", delivery_id, svc->valuestring);
+    out->jobs[0].service_name = xstrdup(svc->valuestring);
+}
+
+void handle_job_create(struct app *app, struct http_request *req, struct http_response *res)
+{
+    static const char *const kinds[] = {"provision", "update", "deprovision"};
+    static const char *const types[] = {"INSERT", "UPDATE", "DELETE"};
+    if (!api_authorize(app, req, res, API_ADMIN))
+        return;
+    if (webhook_media_type(req->header(req, "Content-Type")) != WEBHOOK_MEDIA_JSON) {
+        webhook_error(res, req, 415, "unsupported_media_type", NULL,
+                      "send the job as application/json");
+        return;
+    }
+    const char *key = req->header(req, "Idempotency-Key");
+    char delivery_id[160];
+    if (key) {
+        if (!*key || strlen(key) > 128) {
+            webhook_error(res, req, 400, "invalid_header", "Idempotency-Key",
+                          "Idempotency-Key must be 1 to 128 characters");
+            return;
+        }
+        snprintf(delivery_id, sizeof(delivery_id), "%s", key);
+    } else {
+        uuid_v4(delivery_id);
+    }
+    cJSON *body = NULL;
+    if (webhook_parse_json(req, res, req->body, req->body_len, &body) != RH_OK)
+        return;
+    struct mapping_result mapped;
+    mapping_result_init(&mapped);
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(body, "kind");
+    if (!cJSON_IsObject(body) || !cJSON_IsString(kind)) {
+        webhook_error(res, req, 422, "invalid_field", "kind",
+                      "kind must be provision, update, redeploy or deprovision");
+        goto out;
+    }
+    if (strcmp(kind->valuestring, "redeploy") == 0) {
+        map_redeploy(body, delivery_id, &mapped);
+    } else {
+        size_t i = 0;
+        while (i < 3 && strcmp(kind->valuestring, kinds[i]) != 0)
+            i++;
+        if (i == 3) {
+            webhook_error(res, req, 422, "invalid_field", "kind",
+                          "kind must be provision, update, redeploy or deprovision");
+            goto out;
+        }
+        /* The same validation as a Supabase delivery of that row. */
+        const struct config *cfg = app->cfg;
+        cJSON *row = cJSON_GetObjectItemCaseSensitive(body, "record");
+        cJSON *old = cJSON_GetObjectItemCaseSensitive(body, "old_record");
+        cJSON *as_delivery = cJSON_CreateObject();
+        cJSON_AddStringToObject(as_delivery, "type", types[i]);
+        cJSON_AddStringToObject(as_delivery, "table", cfg->supabase_table);
+        cJSON_AddStringToObject(as_delivery, "schema", cfg->supabase_schema);
+        cJSON *r = row ? cJSON_Duplicate(row, 1) : cJSON_CreateNull();
+        cJSON *o = old ? cJSON_Duplicate(old, 1) : cJSON_CreateNull();
+        if (i == 2) {
+            /* A deprovision names the row that goes away. */
+            cJSON_AddItemToObject(as_delivery, "record", cJSON_CreateNull());
+            cJSON_AddItemToObject(as_delivery, "old_record", cJSON_IsNull(o) ? r : o);
+            cJSON_Delete(cJSON_IsNull(o) ? o : r);
+        } else {
+            cJSON_AddItemToObject(as_delivery, "record", r);
+            cJSON_AddItemToObject(as_delivery, "old_record", o);
+        }
+        mapping_supabase(intake_rules(app->intake), as_delivery, delivery_id, &mapped);
+        cJSON_Delete(as_delivery);
+        if (mapped.outcome == MAPPING_INVALID && strncmp(mapped.field, "old_record", 10) == 0 &&
+            i == 2) {
+            /* Name the field the caller sent ("record..." rather than "old_record..."). */
+            char field[sizeof(mapped.field)];
+            snprintf(field, sizeof(field), "record%s", mapped.field + 10);
+            memcpy(mapped.field, field, sizeof(field));
+        }
+    }
+    webhook_deliver(app, req, res, "api", delivery_id, kind->valuestring, &mapped);
+out:
+    mapping_result_free(&mapped);
+    cJSON_Delete(body);
+}

@@ -1,0 +1,362 @@
+/* Webhook authentication: GitHub HMAC signatures, bearer secrets, Standard Webhooks. */
+#include "handlers/verify.h"
+
+#include "util/util.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define SWH_MAX_ID        256
+#define SWH_MAX_TIMESTAMP 19
+
+/* Steps *cursor to the next non-empty secret of a comma-separated list, trimming blanks. */
+static bool next_secret(const char **cursor, const char **start, size_t *len)
+{
+    const char *p = *cursor;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        const char *s = p;
+        const char *e = p + n;
+        p += n;
+        if (*p == ',')
+            p++;
+        while (s < e && (*s == ' ' || *s == '\t'))
+            s++;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if (e > s) {
+            *start = s;
+            *len = (size_t)(e - s);
+            *cursor = p;
+            return true;
+        }
+    }
+    *cursor = p;
+    return false;
+}
+
+bool verify_secrets_configured(const char *csv)
+{
+    const char *cur = csv ? csv : "";
+    const char *s;
+    size_t n;
+    return next_secret(&cur, &s, &n);
+}
+
+static void hmac_sha256(const void *key, size_t keylen, const void *msg, size_t len,
+                        unsigned char out[VERIFY_MAC_LEN])
+{
+    unsigned int outlen = 0;
+    HMAC(EVP_sha256(), key, (int)keylen, msg ? msg : "", len, out, &outlen);
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+enum rh_status verify_github_header_parse(const char *header, unsigned char mac[VERIFY_MAC_LEN])
+{
+    static const char prefix[] = "sha256=";
+    const size_t plen = sizeof(prefix) - 1;
+    enum rh_status st = RH_INVALID;
+    if (!header || strncmp(header, prefix, plen) != 0 ||
+        strlen(header) != plen + 2 * VERIFY_MAC_LEN)
+        goto out;
+    const char *hex = header + plen;
+    for (size_t i = 0; i < VERIFY_MAC_LEN; i++) {
+        int hi = hex_value(hex[2 * i]);
+        int lo = hex_value(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            goto out;
+        mac[i] = (unsigned char)(hi << 4 | lo);
+    }
+    st = RH_OK;
+out:
+    return st;
+}
+
+enum rh_status verify_github(const char *csv, const char *header, const void *body, size_t len,
+                             const char **reason)
+{
+    enum rh_status st = RH_INVALID;
+    const char *why = "no_secret";
+    unsigned char want[VERIFY_MAC_LEN];
+    bool match = false;
+    const char *cur = csv;
+    const char *s;
+    size_t n;
+
+    if (!verify_secrets_configured(csv))
+        goto out;
+    why = "missing_signature";
+    if (!header || !*header)
+        goto out;
+    why = "malformed_signature";
+    if (verify_github_header_parse(header, want) != RH_OK)
+        goto out;
+    while (next_secret(&cur, &s, &n)) {
+        unsigned char mac[VERIFY_MAC_LEN];
+        hmac_sha256(s, n, body, len, mac);
+        match |= ct_equal(mac, sizeof(mac), want, sizeof(want));
+    }
+    why = "signature_mismatch";
+    if (match) {
+        why = NULL;
+        st = RH_OK;
+    }
+out:
+    if (reason)
+        *reason = why;
+    return st;
+}
+
+/* SHA-256 of both sides first, so the comparison takes the same time whatever the lengths. */
+static bool token_equal(const char *a, size_t alen, const char *b, size_t blen)
+{
+    unsigned char da[32], db[32];
+    unsigned int n = 0;
+    EVP_Digest(a, alen, da, &n, EVP_sha256(), NULL);
+    EVP_Digest(b, blen, db, &n, EVP_sha256(), NULL);
+    return ct_equal(da, sizeof(da), db, sizeof(db)) & (alen == blen);
+}
+
+enum rh_status verify_bearer(const char *csv, const char *authorization, const char **reason)
+{
+    enum rh_status st = RH_INVALID;
+    const char *why = "no_secret";
+    bool match = false;
+    const char *cur = csv;
+    const char *s;
+    size_t n;
+    const char *tok;
+    size_t toklen;
+
+    if (!verify_secrets_configured(csv))
+        goto out;
+    why = "missing_token";
+    if (!authorization || !*authorization)
+        goto out;
+    why = "malformed_token";
+    if (strncasecmp(authorization, "bearer ", 7) != 0)
+        goto out;
+    tok = authorization + 7;
+    while (*tok == ' ')
+        tok++;
+    toklen = strlen(tok);
+    while (toklen && (tok[toklen - 1] == ' ' || tok[toklen - 1] == '\t'))
+        toklen--;
+    if (toklen == 0)
+        goto out;
+    while (next_secret(&cur, &s, &n))
+        match |= token_equal(tok, toklen, s, n);
+    why = "token_mismatch";
+    if (match) {
+        why = NULL;
+        st = RH_OK;
+    }
+out:
+    if (reason)
+        *reason = why;
+    return st;
+}
+
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+enum rh_status verify_base64_decode(const char *in, size_t len, unsigned char *out, size_t cap,
+                                    size_t *outlen)
+{
+    enum rh_status st = RH_INVALID;
+    size_t pad = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t o = 0;
+
+    while (len > 0 && pad < 2 && in[len - 1] == '=') {
+        len--;
+        pad++;
+    }
+    if ((pad && (len + pad) % 4 != 0) || len % 4 == 1)
+        goto out;
+    if (len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0) > cap)
+        goto out;
+    for (size_t i = 0; i < len; i++) {
+        int v = b64_value((unsigned char)in[i]);
+        if (v < 0)
+            goto out;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+        }
+    }
+    *outlen = o;
+    st = RH_OK;
+out:
+    return st;
+}
+
+enum rh_status verify_swh_key(const char *secret, size_t len, unsigned char key[VERIFY_MAX_KEY],
+                              size_t *keylen)
+{
+    enum rh_status st = RH_INVALID;
+    if (len >= 3 && memcmp(secret, "v1,", 3) == 0) {
+        secret += 3;
+        len -= 3;
+    }
+    if (len >= 6 && memcmp(secret, "whsec_", 6) == 0) {
+        secret += 6;
+        len -= 6;
+    }
+    if (len > 0 && verify_base64_decode(secret, len, key, VERIFY_MAX_KEY, keylen) == RH_OK &&
+        *keylen > 0)
+        st = RH_OK;
+    return st;
+}
+
+enum rh_status verify_swh_signatures_parse(const char *header,
+                                           unsigned char (*macs)[VERIFY_MAC_LEN], size_t max,
+                                           size_t *n)
+{
+    *n = 0;
+    const char *p = header ? header : "";
+    while (*p && *n < max) {
+        while (*p == ' ')
+            p++;
+        size_t len = strcspn(p, " ");
+        const char *comma = memchr(p, ',', len);
+        if (comma && comma - p == 2 && memcmp(p, "v1", 2) == 0) {
+            size_t got = 0;
+            const char *sig = comma + 1;
+            size_t siglen = len - 3;
+            if (verify_base64_decode(sig, siglen, macs[*n], VERIFY_MAC_LEN, &got) == RH_OK &&
+                got == VERIFY_MAC_LEN)
+                (*n)++;
+        }
+        p += len;
+    }
+    return *n > 0 ? RH_OK : RH_INVALID;
+}
+
+static bool id_ok(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > SWH_MAX_ID)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)id[i] <= 0x20 || (unsigned char)id[i] >= 0x7f)
+            return false;
+    return true;
+}
+
+static bool timestamp_parse(const char *s, int64_t *out)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > SWH_MAX_TIMESTAMP)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return parse_i64(s, 0, INT64_MAX / 2, out);
+}
+
+enum rh_status verify_swh(const char *csv, const struct verify_swh_input *in, const char **reason)
+{
+    enum rh_status st = RH_INVALID;
+    const char *why = "no_secret";
+    unsigned char(*sigs)[VERIFY_MAC_LEN] = NULL;
+    size_t nsigs = 0;
+    char *content = NULL;
+    size_t clen = 0;
+    int64_t ts = 0;
+    bool match = false;
+    const char *cur = csv;
+    const char *s;
+    size_t n;
+
+    if (!verify_secrets_configured(csv))
+        goto out;
+    why = "missing_id";
+    if (!in->id || !*in->id)
+        goto out;
+    why = "malformed_id";
+    if (!id_ok(in->id))
+        goto out;
+    why = "missing_timestamp";
+    if (!in->timestamp || !*in->timestamp)
+        goto out;
+    why = "malformed_timestamp";
+    if (!timestamp_parse(in->timestamp, &ts))
+        goto out;
+    why = "timestamp_too_old";
+    if (in->now_s - ts > in->tolerance_s)
+        goto out;
+    why = "timestamp_too_new";
+    if (ts - in->now_s > in->tolerance_s)
+        goto out;
+    why = "missing_signature";
+    if (!in->signature || !*in->signature)
+        goto out;
+    why = "malformed_signature";
+    sigs = xcalloc(VERIFY_MAX_SIGNATURES, sizeof(*sigs));
+    if (verify_swh_signatures_parse(in->signature, sigs, VERIFY_MAX_SIGNATURES, &nsigs) != RH_OK)
+        goto out;
+
+    /* The signed content is "<id>.<timestamp>.<raw body>". */
+    size_t idlen = strlen(in->id);
+    size_t tslen = strlen(in->timestamp);
+    clen = idlen + 1 + tslen + 1 + in->len;
+    content = xmalloc(clen);
+    memcpy(content, in->id, idlen);
+    content[idlen] = '.';
+    memcpy(content + idlen + 1, in->timestamp, tslen);
+    content[idlen + 1 + tslen] = '.';
+    if (in->len)
+        memcpy(content + idlen + tslen + 2, in->body, in->len);
+
+    while (next_secret(&cur, &s, &n)) {
+        unsigned char key[VERIFY_MAX_KEY];
+        size_t keylen = 0;
+        /* "v1,whsec_..." written in a comma-separated list splits into "v1" and "whsec_...". */
+        if (n == 2 && memcmp(s, "v1", 2) == 0)
+            continue;
+        if (verify_swh_key(s, n, key, &keylen) != RH_OK)
+            continue;
+        unsigned char mac[VERIFY_MAC_LEN];
+        hmac_sha256(key, keylen, content, clen, mac);
+        for (size_t i = 0; i < nsigs; i++)
+            match |= ct_equal(mac, sizeof(mac), sigs[i], sizeof(sigs[i]));
+    }
+    why = "signature_mismatch";
+    if (match) {
+        why = NULL;
+        st = RH_OK;
+    }
+out:
+    free(sigs);
+    free(content);
+    if (reason)
+        *reason = why;
+    return st;
+}

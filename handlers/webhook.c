@@ -1,0 +1,196 @@
+/* Helpers shared by POST /webhooks/github and POST /webhooks/supabase. */
+#include "handlers/webhook.h"
+
+#include "handlers/intake.h"
+#include "handlers/verify.h"
+#include "util/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+void webhook_config_warn(const struct config *cfg)
+{
+    if (!verify_secrets_configured(cfg->github_webhook_secret))
+        log_warn("GITHUB_WEBHOOK_SECRET is empty: POST /webhooks/github answers 503", "%s", "");
+    if (!verify_secrets_configured(cfg->supabase_webhook_secret) &&
+        !verify_secrets_configured(cfg->supabase_webhook_signing_secret))
+        log_warn("SUPABASE_WEBHOOK_SECRET and SUPABASE_WEBHOOK_SIGNING_SECRET are empty:"
+                 " POST /webhooks/supabase answers 503",
+                 "%s", "");
+    /* Each entry of the signing secret list must decode ("v1" alone is the prefix of a
+     * "v1,whsec_..." secret split at its comma). */
+    char *list = xstrdup(cfg->supabase_webhook_signing_secret);
+    char *save = NULL;
+    int bad = 0;
+    for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ' || *t == '\t')
+            t++;
+        size_t n = strlen(t);
+        while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+            n--;
+        unsigned char key[VERIFY_MAX_KEY];
+        size_t keylen = 0;
+        if (n && !(n == 2 && memcmp(t, "v1", 2) == 0) &&
+            verify_swh_key(t, n, key, &keylen) != RH_OK)
+            bad++;
+    }
+    free(list);
+    if (bad)
+        log_warn("SUPABASE_WEBHOOK_SIGNING_SECRET has entries that are not whsec_<base64>:"
+                 " they never match",
+                 "count=%d", bad);
+}
+
+enum webhook_media webhook_media_type(const char *content_type)
+{
+    enum webhook_media media = WEBHOOK_MEDIA_OTHER;
+    const char *p = content_type ? content_type : "";
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t n = strcspn(p, ";");
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+        n--;
+    if (n == strlen("application/json") && strncasecmp(p, "application/json", n) == 0)
+        media = WEBHOOK_MEDIA_JSON;
+    else if (n == strlen("application/x-www-form-urlencoded") &&
+             strncasecmp(p, "application/x-www-form-urlencoded", n) == 0)
+        media = WEBHOOK_MEDIA_FORM;
+    return media;
+}
+
+bool webhook_token_ok(const char *value)
+{
+    size_t n = value ? strlen(value) : 0;
+    bool ok = n > 0 && n <= WEBHOOK_MAX_TOKEN;
+    for (size_t i = 0; ok && i < n; i++) {
+        char c = value[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '-' || c == '_' || c == '.' || c == ':';
+    }
+    return ok;
+}
+
+void webhook_error(struct http_response *res, const struct http_request *req, int status,
+                   const char *code, const char *field, const char *message)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *err = cJSON_AddObjectToObject(root, "error");
+    cJSON_AddStringToObject(err, "code", code);
+    cJSON_AddStringToObject(err, "message", message);
+    if (field)
+        cJSON_AddStringToObject(err, "field", field);
+    cJSON_AddStringToObject(err, "request_id", req->request_id);
+    http_response_json(res, status, root);
+    cJSON_Delete(root);
+}
+
+enum rh_status webhook_parse_json(const struct http_request *req, struct http_response *res,
+                                  const char *text, size_t len, cJSON **out)
+{
+    enum rh_status st = RH_INVALID;
+    *out = NULL;
+    if (len == 0) {
+        webhook_error(res, req, 400, "empty_body", "body", "the payload is empty");
+        goto out;
+    }
+    if (!mapping_utf8_valid(text, len)) {
+        webhook_error(res, req, 400, "invalid_json", "body", "the payload is not valid UTF-8");
+        goto out;
+    }
+    *out = cJSON_ParseWithLength(text, len);
+    if (!*out) {
+        webhook_error(res, req, 400, "invalid_json", "body", "the payload is not valid JSON");
+        goto out;
+    }
+    if (!cJSON_IsObject(*out)) {
+        cJSON_Delete(*out);
+        *out = NULL;
+        webhook_error(res, req, 400, "invalid_json", "body", "the payload must be a JSON object");
+        goto out;
+    }
+    st = RH_OK;
+out:
+    return st;
+}
+
+/* A copy of s fit for a key="value" log field. */
+static char *log_value(const char *s)
+{
+    char *copy = xstrndup(s, strnlen(s, 200));
+    for (char *p = copy; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == '"' || *p == '\\' || (unsigned char)*p >= 0x7f)
+            *p = '?';
+    return copy;
+}
+
+static void reply_ids(struct http_response *res, int status, const struct intake_outcome *out,
+                      const char *ignored)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *ids = cJSON_AddArrayToObject(root, "job_ids");
+    for (size_t i = 0; out && i < out->njobs; i++)
+        cJSON_AddItemToArray(ids, cJSON_CreateString(out->job_ids[i]));
+    if (ignored)
+        cJSON_AddStringToObject(root, "ignored", ignored);
+    if (out && out->duplicate)
+        cJSON_AddBoolToObject(root, "duplicate", true);
+    http_response_json(res, status, root);
+    cJSON_Delete(root);
+}
+
+void webhook_deliver(struct app *app, const struct http_request *req, struct http_response *res,
+                     const char *source, const char *delivery_id, const char *event,
+                     struct mapping_result *mapped)
+{
+    struct intake_outcome out = {0};
+    char *id = log_value(delivery_id);
+    char *ev = log_value(event);
+    const char *outcome = "error";
+    enum rh_status st = RH_OK;
+
+    switch (mapped->outcome) {
+    case MAPPING_IGNORED:
+        reply_ids(res, 200, NULL, mapped->reason);
+        outcome = "ignored";
+        break;
+    case MAPPING_INVALID:
+        webhook_error(res, req, 422, "invalid_field", mapped->field, mapped->message);
+        outcome = "invalid";
+        break;
+    case MAPPING_JOBS:
+    case MAPPING_FANOUT:
+        st = intake_submit(app->intake, source, delivery_id, event, mapped, req->body_len, &out);
+        if (st == RH_OK && out.ignored) {
+            reply_ids(res, 200, NULL, out.reason);
+            outcome = "ignored";
+        } else if (st == RH_OK && out.duplicate) {
+            reply_ids(res, 200, &out, NULL);
+            outcome = "duplicate";
+        } else if (st == RH_OK) {
+            reply_ids(res, 202, &out, NULL);
+            outcome = "accepted";
+        } else if (st == RH_UNAVAILABLE) {
+            http_response_header(res, "Retry-After", "5");
+            http_response_error(res, req, 503, "database_unavailable",
+                                "the delivery could not be recorded now; retry later");
+            outcome = "unavailable";
+        } else {
+            http_response_error(res, req, 500, "storage_rejected",
+                                "the database refused the delivery");
+        }
+        break;
+    }
+    enum log_level level = st == RH_OK ? LOG_INFO : LOG_ERROR;
+    log_msg(level, "webhook",
+            "source=%s event=%s delivery=\"%s\" outcome=%s jobs=%zu reason=\"%s\" request_id=%s",
+            source, ev, id, outcome, out.njobs,
+            mapped->outcome == MAPPING_INVALID ? mapped->field
+                                               : (out.ignored ? out.reason : mapped->reason),
+            req->request_id);
+    intake_outcome_free(&out);
+    mapping_result_free(mapped);
+    free(id);
+    free(ev);
+}
