@@ -13,6 +13,7 @@
 #include "store/store.h"
 #include "util/config.h"
 #include "util/log.h"
+#include "worker/flows.h"
 #include "util/util.h"
 #include "worker/noop.h"
 #include "worker/pool.h"
@@ -95,6 +96,7 @@ static int cmd_serve(void)
     int rc = 1;
     struct http_server *srv = NULL;
     struct app app = {.cfg = &cfg};
+    struct flows *flows = NULL;
 
     sigset_t sigs;
     sigemptyset(&sigs);
@@ -120,7 +122,16 @@ static int cmd_serve(void)
     }
     if (cfg.workers > 0) {
         /* Created before the HTTP threads can read app, started once the server is up. */
+        flows = flows_new(&cfg, err, sizeof(err));
+        if (!flows) {
+            log_error("cannot load the worker variable templates", "error=\"%s\"", err);
+            goto out;
+        }
+        if (!railway_client_has_token(&cfg))
+            log_warn("RAILWAY_TOKEN and RAILWAY_PROJECT_TOKEN are empty: Railway jobs will fail",
+                     "%s", "");
         app.workers = worker_pool_create(&cfg);
+        flows_register(flows, app.workers);
         const char *test_handlers = getenv("RAILHOOK_TEST_HANDLERS");
         if (test_handlers && strcmp(test_handlers, "on") == 0)
             worker_noop_register(app.workers);
@@ -154,6 +165,7 @@ out:
     longpoll_release_all(app.longpoll);
     http_server_stop(srv, 0);
     worker_pool_stop(app.workers, 0);
+    flows_free(flows);
     intake_stop(app.intake);
     longpoll_stop(app.longpoll);
     store_close(app.store);
