@@ -9,6 +9,8 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static struct th_sim sim;
@@ -390,4 +392,103 @@ Test(flows, injected_faults_still_converge_without_orphans, .init = start, .fini
         free(ids[i]);
     }
     cr_assert_geq(succeeded, 5, "only %d of 6 provisions succeeded under 20%% faults", succeeded);
+}
+
+Test(flows, twenty_concurrent_provisions_never_earn_a_429, .timeout = 180)
+{
+    /* Railway allows 10 requests/s per token here; railhook is told 8. */
+    const char *flags[] = {"--build-ms", "300", "--instance-delay-ms", "100", "--rps", "10", NULL};
+    setenv("WORKERS", "20", 1);
+    test_env();
+    setenv("RAILWAY_MAX_RPS", "8", 1);
+    th_sim_start(&sim, flags);
+    db = th_db_create();
+    setenv("DATABASE_URL", db, 1);
+    char err[256];
+    cr_assert(config_load(&cfg, CONFIG_NEED_DATABASE, err, sizeof(err)), "%s", err);
+    log_setup(LOG_ERROR, false, 2);
+    pool = worker_pool_create(&cfg);
+    fl = flows_new(&cfg, err, sizeof(err));
+    flows_register(fl, pool);
+    char *ids[20];
+    for (int i = 0; i < 20; i++) {
+        char manifest[16], schema[16];
+        snprintf(manifest, sizeof(manifest), "r-%d", i);
+        snprintf(schema, sizeof(schema), "rate%d", i);
+        ids[i] = provision(manifest, schema);
+    }
+    cr_assert_eq(worker_pool_start(pool, err, sizeof(err)), RH_OK, "%s", err);
+    for (int i = 0; i < 20; i++) {
+        char *s = wait_done(ids[i], 150000);
+        cr_assert_str_eq(s, "succeeded", "job %d", i);
+        free(s);
+        free(ids[i]);
+    }
+    cJSON *st = th_sim_state(&sim);
+    cJSON *counts = cJSON_GetObjectItem(st, "counts");
+    cr_assert_eq(cJSON_GetObjectItem(counts, "status_429")->valueint, 0,
+                 "railhook earned %d 429s", cJSON_GetObjectItem(counts, "status_429")->valueint);
+    cr_assert_gt(cJSON_GetObjectItem(counts, "requests")->valueint, 100);
+    cJSON_Delete(st);
+    stop();
+}
+
+static pid_t spawn_serve(const char *log_path)
+{
+    static char env_db[512], env_port[32], env_url[160];
+    snprintf(env_db, sizeof(env_db), "DATABASE_URL=%s", db);
+    snprintf(env_port, sizeof(env_port), "PORT=%d", th_free_port());
+    snprintf(env_url, sizeof(env_url), "RAILWAY_API_URL=%s", sim.url);
+    const char *env[] = {env_db, env_port, env_url, "BIND_ADDRESS=127.0.0.1", "LOG_LEVEL=info",
+                         "WORKERS=2", "JOB_LEASE_S=2", "API_AUTH=none", "QUEUE_POLL_MS=100",
+                         "RAILWAY_TOKEN=sim-account-token", "RAILWAY_PROJECT_ID=proj-sim",
+                         "RAILWAY_ENVIRONMENT_ID=env-sim", "WORKER_REPO=acme/osp",
+                         "DEPLOY_POLL_MIN_MS=100", "DEPLOY_POLL_MAX_MS=300", "RETRY_BASE_MS=100",
+                         "RETRY_MAX_MS=500", NULL};
+    const char *argv[] = {RAILHOOK_BIN_PATH, "serve", NULL};
+    return th_spawn(argv, env, log_path);
+}
+
+Test(flows, kill_9_between_steps_resumes_without_a_second_service, .timeout = 120)
+{
+    const char *flags[] = {"--build-ms", "3000", "--instance-delay-ms", "100", NULL};
+    th_sim_start(&sim, flags);
+    db = th_db_create();
+    char log_path[] = "/tmp/railhook-kill9-XXXXXX";
+    close(mkstemp(log_path));
+    pid_t first = spawn_serve(log_path);
+    char *id = provision("k-1", "killed");
+    /* Wait until the service exists and the job is watching its deployment, then kill. */
+    char *sql = xasprintf("SELECT count(*) FROM jobs WHERE id = '%s' AND steps ? 'deploy'", id);
+    int64_t deadline = time_mono_ms() + 60000;
+    while (th_sql_long(db, sql) == 0 && time_mono_ms() < deadline)
+        usleep(50 * 1000);
+    cr_assert_eq(th_sql_long(db, sql), 1, "the job never reached its deploy step");
+    kill(first, SIGKILL);
+    waitpid(first, NULL, 0);
+
+    pid_t second = spawn_serve(log_path);
+    char *state = wait_done(id, 60000);
+    cr_assert_str_eq(state, "succeeded");
+    cr_assert_eq(th_sim_count_services(&sim, "osp-worker-killed"), 1, "a twin was created");
+    char *q = xasprintf("SELECT attempt || ' ' || rescues FROM jobs WHERE id = '%s'", id);
+    char *ar = th_sql(db, q);
+    cr_assert_str_eq(ar, "1 1", "the crash must not burn an attempt (attempt rescues: %s)", ar);
+    cJSON *st = th_sim_state(&sim);
+    cJSON *by_op = cJSON_GetObjectItem(cJSON_GetObjectItem(st, "counts"), "by_operation");
+    cr_assert_eq(cJSON_GetObjectItem(by_op, "ServiceCreate")->valueint, 1,
+                 "the service was created more than once");
+    cJSON_Delete(st);
+    kill(second, SIGTERM);
+    int status = 0;
+    waitpid(second, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    free(ar);
+    free(q);
+    free(state);
+    free(sql);
+    free(id);
+    th_sim_stop(&sim);
+    th_db_drop(db);
+    unlink(log_path);
 }
