@@ -61,6 +61,8 @@ fi
 export GITHUB_WEBHOOK_SECRET SUPABASE_WEBHOOK_SECRET
 
 build/railhook migrate
+# The operator's preflight (README: "Preflight: railhook check"); problems do not stop `make run`.
+build/railhook check || echo "run: railhook check found problems (above); serving anyway" >&2
 build/railhook serve &
 child=$!
 wait "$child" || true

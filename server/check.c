@@ -138,8 +138,8 @@ static void report_write(const struct check *ck, FILE *out, bool json, long requ
         fails += it->status == ITEM_FAIL;
         warns += it->status == ITEM_WARN;
     }
-    fprintf(out, "\nrailhook check: %s (%d failed, %d warnings, %ld Railway requests)\n",
-            fails ? "FAILED" : "passed", fails, warns, requests);
+    fprintf(out, "\nrailhook check: %s (%d failed, %d warning%s, %ld Railway requests)\n",
+            fails ? "FAILED" : "passed", fails, warns, warns == 1 ? "" : "s", requests);
 }
 
 static void items_free(struct check *ck)
@@ -626,8 +626,7 @@ static void check_token(struct check *ck)
                  str_at(user, "email") ? str_at(user, "email") : "?", ignored);
     } else if (!is_code(&me, "railway_not_authorized")) {
         ck->kind = TOKEN_REFUSED;
-        item_add(ck, "railway_token", ITEM_FAIL, token_hint(), "`me` failed: %s",
-                 me.message);
+        item_add(ck, "railway_token", ITEM_FAIL, token_hint(), "`me` failed: %s", me.message);
     } else if (!set(ck->cfg.railway_project_id)) {
         ck->kind = TOKEN_UNKNOWN;
         item_add(ck, "railway_token", ITEM_WARN, "set RAILWAY_PROJECT_ID",

@@ -1,7 +1,7 @@
 /* `railhook check`: the operator's preflight. Checks the configuration, the database and
  * Railway (endpoint, token kind, project, environment, the worker repo and branch as Railway's
  * GitHub app sees them, drift of the embedded documents from the live schema, rate-limit
- * budget) with at most seven Railway requests, and says what to do about each failure. */
+ * budget) with at most six Railway requests, and says what to do about each failure. */
 #ifndef RAILHOOK_SERVER_CHECK_H
 #define RAILHOOK_SERVER_CHECK_H
 

@@ -835,3 +835,211 @@ Test(railway_sim, body_over_one_mebibyte_is_413)
     free(big);
     sim_stop(&the_sim, true);
 }
+
+/* ---- what `railhook check` asks ------------------------------------------------------------- */
+
+static const char DOC_CHECK_ME[] = "query CheckMe {\n  me {\n    id\n    email\n    name\n  }\n}\n";
+static const char DOC_CHECK_PROJECT_TOKEN[] =
+    "query CheckProjectToken {\n  projectToken {\n    projectId\n    environmentId\n  }\n}\n";
+static const char DOC_CHECK_PROJECT[] =
+    "query CheckProject($id: String!) {\n  project(id: $id) {\n    id\n    name\n"
+    "    environments(first: 100) {\n      edges {\n        node {\n          id\n"
+    "          name\n        }\n      }\n    }\n  }\n}\n";
+static const char DOC_CHECK_ENVIRONMENT[] =
+    "query CheckEnvironment($id: String!, $projectId: String) {\n"
+    "  environment(id: $id, projectId: $projectId) {\n    id\n    name\n    projectId\n  }\n}\n";
+static const char DOC_CHECK_GITHUB_REPOS[] =
+    "query CheckGithubRepos {\n  githubRepos {\n    fullName\n    defaultBranch\n  }\n}\n";
+static const char DOC_CHECK_GITHUB_BRANCHES[] =
+    "query CheckGithubBranches($owner: String!, $repo: String!) {\n"
+    "  githubRepoBranches(owner: $owner, repo: $repo) {\n    name\n  }\n}\n";
+static const char DOC_TYPE_INPUT_FIELDS[] =
+    "query T($name: String!) {\n  __type(name: $name) {\n    kind\n    name\n"
+    "    inputFields {\n      name\n      type {\n        kind\n        name\n"
+    "        ofType {\n          name\n        }\n      }\n    }\n  }\n}\n";
+static const char DOC_SCHEMA_TYPES[] =
+    "query S {\n  __schema {\n    queryType {\n      name\n    }\n    types {\n      ...T\n"
+    "    }\n  }\n}\nfragment T on __Type {\n  name\n  kind\n}\n";
+
+/* Whether an array of {"name"} objects holds name. */
+static bool names_have(const cJSON *list, const char *name)
+{
+    const cJSON *it;
+
+    cJSON_ArrayForEach(it, list)
+    {
+        const char *n = jstr(it, "name");
+
+        if (n != NULL && strcmp(n, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+Test(railway_sim, token_kinds_me_and_project_token)
+{
+    struct http_reply r;
+
+    sim_start(&the_sim, (const char *const[]){"--workspace-token", "ws-1", NULL});
+    gql(&the_sim, DOC_CHECK_ME, NULL, &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(jstr(r.json, "data.me.email"), "sim@railway-sim.invalid", "%s", r.body);
+    reply_free(&r);
+
+    /* me is not available to workspace and project tokens. */
+    gql_as(&the_sim, "Authorization: Bearer ws-1", DOC_CHECK_ME, NULL, &r);
+    cr_assert_str_eq(first_error(&r), "Not Authorized", "%s", r.body);
+    reply_free(&r);
+    gql_as(&the_sim, "Project-Access-Token: sim-project-token", DOC_CHECK_ME, NULL, &r);
+    cr_assert_str_eq(first_error(&r), "Not Authorized", "%s", r.body);
+    reply_free(&r);
+
+    /* A workspace token reaches the project like an account token. */
+    gql_as(&the_sim, "Authorization: Bearer ws-1", DOC_CHECK_PROJECT, "{\"id\":\"proj-sim\"}", &r);
+    cr_assert_str_eq(jstr(r.json, "data.project.id"), "proj-sim", "%s", r.body);
+    reply_free(&r);
+    /* The default workspace token is replaced by --workspace-token. */
+    gql_as(&the_sim, "Authorization: Bearer sim-workspace-token", DOC_CHECK_PROJECT,
+           "{\"id\":\"proj-sim\"}", &r);
+    cr_assert_str_eq(first_error(&r), "Not Authorized", "%s", r.body);
+    reply_free(&r);
+
+    gql_as(&the_sim, "Project-Access-Token: sim-project-token", DOC_CHECK_PROJECT_TOKEN, NULL, &r);
+    cr_assert_str_eq(jstr(r.json, "data.projectToken.projectId"), "proj-sim", "%s", r.body);
+    cr_assert_str_eq(jstr(r.json, "data.projectToken.environmentId"), "env-sim", "%s", r.body);
+    reply_free(&r);
+    gql(&the_sim, DOC_CHECK_PROJECT_TOKEN, NULL, &r);
+    cr_assert_str_eq(first_error(&r), "Not Authorized", "%s", r.body);
+    reply_free(&r);
+    sim_stop(&the_sim, true);
+}
+
+Test(railway_sim, project_environments_and_environment_lookup)
+{
+    struct http_reply r;
+    const cJSON *edges;
+
+    sim_start(&the_sim, (const char *const[]){"--environment-id", "env-1", NULL});
+    gql(&the_sim, DOC_CHECK_PROJECT, "{\"id\":\"proj-sim\"}", &r);
+    edges = jpath(r.json, "data.project.environments.edges");
+    cr_assert_eq(cJSON_GetArraySize(edges), 1, "%s", r.body);
+    cr_assert_str_eq(jstr(cJSON_GetArrayItem(edges, 0), "node.id"), "env-1");
+    cr_assert_str_eq(jstr(cJSON_GetArrayItem(edges, 0), "node.name"), "production");
+    reply_free(&r);
+
+    gql(&the_sim, DOC_CHECK_ENVIRONMENT, "{\"id\":\"env-1\",\"projectId\":\"proj-sim\"}", &r);
+    cr_assert_str_eq(jstr(r.json, "data.environment.projectId"), "proj-sim", "%s", r.body);
+    reply_free(&r);
+    gql(&the_sim, DOC_CHECK_ENVIRONMENT, "{\"id\":\"env-2\"}", &r);
+    cr_assert_str_eq(first_error(&r), "Environment not found", "%s", r.body);
+    reply_free(&r);
+    gql(&the_sim, DOC_CHECK_ENVIRONMENT, "{\"id\":\"env-1\",\"projectId\":\"proj-x\"}", &r);
+    cr_assert_str_eq(first_error(&r), "Project not found", "%s", r.body);
+    reply_free(&r);
+    sim_stop(&the_sim, true);
+}
+
+Test(railway_sim, github_repos_and_branches_come_from_repos_flag)
+{
+    struct http_reply r;
+    const cJSON *repos, *branches;
+
+    sim_start(&the_sim, (const char *const[]){"--repos", "acme/osp:main,dev;acme/web:trunk", NULL});
+    gql(&the_sim, DOC_CHECK_GITHUB_REPOS, NULL, &r);
+    repos = jpath(r.json, "data.githubRepos");
+    cr_assert_eq(cJSON_GetArraySize(repos), 2, "%s", r.body);
+    cr_assert_str_eq(jstr(cJSON_GetArrayItem(repos, 1), "fullName"), "acme/web");
+    cr_assert_str_eq(jstr(cJSON_GetArrayItem(repos, 1), "defaultBranch"), "trunk");
+    reply_free(&r);
+
+    gql(&the_sim, DOC_CHECK_GITHUB_BRANCHES, "{\"owner\":\"acme\",\"repo\":\"osp\"}", &r);
+    branches = jpath(r.json, "data.githubRepoBranches");
+    cr_assert_eq(cJSON_GetArraySize(branches), 2, "%s", r.body);
+    cr_assert(names_have(branches, "main") && names_have(branches, "dev"));
+    reply_free(&r);
+
+    gql(&the_sim, DOC_CHECK_GITHUB_BRANCHES, "{\"owner\":\"acme\",\"repo\":\"secret\"}", &r);
+    cr_assert(strstr(first_error(&r), "not accessible by Railway's GitHub app") != NULL, "%s",
+              r.body);
+    reply_free(&r);
+
+    /* GitHub access is a user's: workspace tokens cannot list repos. */
+    gql_as(&the_sim, "Authorization: Bearer sim-workspace-token", DOC_CHECK_GITHUB_REPOS, NULL, &r);
+    cr_assert_str_eq(first_error(&r), "Not Authorized", "%s", r.body);
+    reply_free(&r);
+    sim_stop(&the_sim, true);
+}
+
+Test(railway_sim, introspection_serves_railway_schema_and_drops_on_request)
+{
+    struct http_reply r;
+    const cJSON *fields;
+
+    sim_start(&the_sim, NULL);
+    gql_as(&the_sim, NULL, DOC_SCHEMA_TYPES, NULL, &r);
+    if (r.status == 200 && strstr(first_error(&r), "no introspection schema") != NULL) {
+        reply_free(&r);
+        sim_stop(&the_sim, true);
+        cr_skip_test("Railway's introspection JSON is not beside the checkout");
+    }
+    /* Introspection needs no token, as on Railway. */
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(jstr(r.json, "data.__schema.queryType.name"), "Query");
+    cr_assert_gt(cJSON_GetArraySize(jpath(r.json, "data.__schema.types")), 500);
+    cr_assert(names_have(jpath(r.json, "data.__schema.types"), "ServiceConnectInput"));
+    reply_free(&r);
+
+    gql(&the_sim, DOC_TYPE_INPUT_FIELDS, "{\"name\":\"ServiceConnectInput\"}", &r);
+    cr_assert_str_eq(jstr(r.json, "data.__type.kind"), "INPUT_OBJECT", "%s", r.body);
+    fields = jpath(r.json, "data.__type.inputFields");
+    cr_assert(names_have(fields, "repo") && names_have(fields, "branch"), "%s", r.body);
+    reply_free(&r);
+    gql(&the_sim, DOC_TYPE_INPUT_FIELDS, "{\"name\":\"NoSuchType\"}", &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert(cJSON_IsNull(jpath(r.json, "data.__type")), "%s", r.body);
+    reply_free(&r);
+
+    /* Deprecated fields only with includeDeprecated: true. */
+    gql(&the_sim,
+        "{ a: __type(name: \"User\") { fields { name } } "
+        "b: __type(name: \"User\") { fields(includeDeprecated: true) { name } } }",
+        NULL, &r);
+    cr_assert(!names_have(jpath(r.json, "data.a.fields"), "banReason"), "%s", r.body);
+    cr_assert(names_have(jpath(r.json, "data.b.fields"), "banReason"), "%s", r.body);
+    reply_free(&r);
+
+    http_do(&the_sim, "/_sim/config", NULL,
+            "{\"drop_schema_field\":[\"ServiceConnectInput.repo\",\"ServiceInstanceUpdateInput\"]}",
+            &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(cJSON_GetArraySize(jpath(r.json, "config.drop_schema_field")), 2);
+    reply_free(&r);
+    gql(&the_sim, DOC_TYPE_INPUT_FIELDS, "{\"name\":\"ServiceConnectInput\"}", &r);
+    fields = jpath(r.json, "data.__type.inputFields");
+    cr_assert(!names_have(fields, "repo") && names_have(fields, "branch"), "%s", r.body);
+    reply_free(&r);
+    gql(&the_sim, DOC_SCHEMA_TYPES, NULL, &r);
+    cr_assert(!names_have(jpath(r.json, "data.__schema.types"), "ServiceInstanceUpdateInput"));
+    reply_free(&r);
+    /* Only the served schema drifts: documents still validate against the simulated one. */
+    gql(&the_sim, DOC_SERVICE_CONNECT, "{\"id\":\"x\",\"input\":{\"repo\":\"acme/osp\"}}", &r);
+    cr_assert_str_eq(first_error(&r), "Service not found", "%s", r.body);
+    reply_free(&r);
+
+    http_do(&the_sim, "/_sim/config", NULL, "{\"drop_schema_field\":\"Bad Spec\"}", &r);
+    cr_assert_eq(r.status, 400, "%s", r.body);
+    reply_free(&r);
+    http_do(&the_sim, "/_sim/reset", NULL, "{}", &r);
+    reply_free(&r);
+    gql(&the_sim, DOC_TYPE_INPUT_FIELDS, "{\"name\":\"ServiceConnectInput\"}", &r);
+    cr_assert(names_have(jpath(r.json, "data.__type.inputFields"), "repo"), "reset restores");
+    reply_free(&r);
+
+    /* Introspection fields are validated like any other. */
+    gql(&the_sim, "{ __schema { nope } }", NULL, &r);
+    cr_assert_eq(r.status, 400);
+    cr_assert(strstr(first_error(&r), "Cannot query field \"nope\" on type \"__Schema\".") != NULL,
+              "%s", r.body);
+    reply_free(&r);
+    sim_stop(&the_sim, true);
+}

@@ -36,7 +36,7 @@
 #ifndef RAILWAY_SIM_SOURCE_DIR
 #define RAILWAY_SIM_SOURCE_DIR "."
 #endif
-#define DEFAULT_SCHEMA                                                                            \
+#define DEFAULT_SCHEMA                                                                             \
     RAILWAY_SIM_SOURCE_DIR "/../../../shared/railway/railway-public-schema.introspection.json"
 
 struct server {
@@ -226,7 +226,7 @@ static enum sim_caller request_authorize(const struct server *srv, struct MHD_Co
             pt++;
         snprintf(key, keysize, "project:%s", pt);
         return token_known(srv->project_tokens, srv->project_token_count, pt) ? SIM_CALLER_PROJECT
-                                                                               : SIM_CALLER_NONE;
+                                                                              : SIM_CALLER_NONE;
     }
     if (auth != NULL) {
         while (*auth == ' ')
@@ -691,7 +691,8 @@ static const struct flag flags[] = {
     {"port", FLAG_LONG, 0, 65535, "TCP port on 127.0.0.1; 0 picks a free one (default 0)"},
     {"bind", FLAG_STRING, 0, 0, "loopback IPv4 address to listen on (default 127.0.0.1)"},
     {"token", FLAG_STRING, 0, 0, "accepted account/workspace token, repeatable"},
-    {"workspace-token", FLAG_STRING, 0, 0, "accepted workspace token (Bearer; no `me`), repeatable"},
+    {"workspace-token", FLAG_STRING, 0, 0,
+     "accepted workspace token (Bearer; no `me`), repeatable"},
     {"project-token", FLAG_STRING, 0, 0, "accepted Project-Access-Token, repeatable"},
     {"project-id", FLAG_STRING, 0, 0, "the project's id (default proj-sim)"},
     {"environment-id", FLAG_STRING, 0, 0, "the environment's id (default env-sim)"},

@@ -129,8 +129,9 @@ static const struct schema_input_value args_github_repo_branches[] = {
 };
 
 static const struct schema_input_value args_project_environments[] = {
-    {"after", "String", NULL}, {"before", "String", NULL},  {"first", "Int", NULL},
-    {"isEphemeral", "Boolean", NULL}, {"last", "Int", NULL}, {"sort", "SortOrder", NULL},
+    {"after", "String", NULL}, {"before", "String", NULL},
+    {"first", "Int", NULL},    {"isEphemeral", "Boolean", NULL},
+    {"last", "Int", NULL},     {"sort", "SortOrder", NULL},
     {NULL, NULL, NULL},
 };
 
@@ -637,10 +638,26 @@ static const char *const values_type_kind[] = {
 };
 
 static const char *const values_directive_location[] = {
-    "ARGUMENT_DEFINITION", "ENUM", "ENUM_VALUE", "FIELD", "FIELD_DEFINITION",
-    "FRAGMENT_DEFINITION", "FRAGMENT_SPREAD", "INLINE_FRAGMENT", "INPUT_FIELD_DEFINITION",
-    "INPUT_OBJECT", "INTERFACE", "MUTATION", "OBJECT", "QUERY", "SCALAR", "SCHEMA",
-    "SUBSCRIPTION", "UNION", "VARIABLE_DEFINITION", NULL,
+    "ARGUMENT_DEFINITION",
+    "ENUM",
+    "ENUM_VALUE",
+    "FIELD",
+    "FIELD_DEFINITION",
+    "FRAGMENT_DEFINITION",
+    "FRAGMENT_SPREAD",
+    "INLINE_FRAGMENT",
+    "INPUT_FIELD_DEFINITION",
+    "INPUT_OBJECT",
+    "INTERFACE",
+    "MUTATION",
+    "OBJECT",
+    "QUERY",
+    "SCALAR",
+    "SCHEMA",
+    "SUBSCRIPTION",
+    "UNION",
+    "VARIABLE_DEFINITION",
+    NULL,
 };
 
 static const struct schema_type types[] = {

@@ -1165,8 +1165,7 @@ static int resolve_project(struct sim *s, const cJSON *args, cJSON **out, char *
     return 0;
 }
 
-static int resolve_environment(struct sim *s, const cJSON *args, cJSON **out, char *err,
-                               size_t n)
+static int resolve_environment(struct sim *s, const cJSON *args, cJSON **out, char *err, size_t n)
 {
     const char *project = arg_str(args, "projectId");
 
@@ -1198,8 +1197,7 @@ static int resolve_me(struct sim *s, const cJSON *args, cJSON **out, char *err, 
 }
 
 /* projectToken: the project and environment a Project-Access-Token belongs to. */
-static int resolve_project_token(struct sim *s, const cJSON *args, cJSON **out, char *err,
-                                 size_t n)
+static int resolve_project_token(struct sim *s, const cJSON *args, cJSON **out, char *err, size_t n)
 {
     cJSON *o;
 
@@ -1218,8 +1216,7 @@ static int resolve_project_token(struct sim *s, const cJSON *args, cJSON **out, 
 }
 
 /* GitHub access belongs to a user: only account tokens list repos and branches. */
-static int resolve_github_repos(struct sim *s, const cJSON *args, cJSON **out, char *err,
-                                size_t n)
+static int resolve_github_repos(struct sim *s, const cJSON *args, cJSON **out, char *err, size_t n)
 {
     cJSON *a;
 
@@ -1301,9 +1298,8 @@ static const cJSON *schema_get(struct sim *s)
         const cJSON *schema = cJSON_GetObjectItemCaseSensitive(data ? data : root, "__schema");
 
         if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(schema, "types")))
-            s->schema = cJSON_DetachItemFromObjectCaseSensitive(data ? (cJSON *)(uintptr_t)data
-                                                                     : root,
-                                                                "__schema");
+            s->schema = cJSON_DetachItemFromObjectCaseSensitive(
+                data ? (cJSON *)(uintptr_t)data : root, "__schema");
         cJSON_Delete(root);
     }
     strbuf_cleanup(&sb);
@@ -1378,7 +1374,8 @@ static int resolve_intro_schema(struct sim *s, const cJSON *args, cJSON **out, c
 
     (void)args;
     if (schema == NULL)
-        return fail(err, n, "railway-sim has no introspection schema (start it with --schema FILE)");
+        return fail(err, n,
+                    "railway-sim has no introspection schema (start it with --schema FILE)");
     copy = cJSON_Duplicate(schema, true);
     types = cJSON_GetObjectItemCaseSensitive(copy, "types");
     t = types ? types->child : NULL;
@@ -1403,7 +1400,8 @@ static int resolve_intro_type(struct sim *s, const cJSON *args, cJSON **out, cha
     const cJSON *t;
 
     if (schema == NULL)
-        return fail(err, n, "railway-sim has no introspection schema (start it with --schema FILE)");
+        return fail(err, n,
+                    "railway-sim has no introspection schema (start it with --schema FILE)");
     cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(schema, "types"))
     {
         const cJSON *tn = cJSON_GetObjectItemCaseSensitive(t, "name");

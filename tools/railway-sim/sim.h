@@ -31,10 +31,10 @@ struct sim_repo {
 
 /* Who sent the request being executed: the kind of token main.c recognised. */
 enum sim_caller {
-    SIM_CALLER_NONE = 0, /* no token or an unknown one */
-    SIM_CALLER_ACCOUNT,  /* Authorization: Bearer, an account token */
+    SIM_CALLER_NONE = 0,  /* no token or an unknown one */
+    SIM_CALLER_ACCOUNT,   /* Authorization: Bearer, an account token */
     SIM_CALLER_WORKSPACE, /* Authorization: Bearer, a workspace token */
-    SIM_CALLER_PROJECT,  /* Project-Access-Token */
+    SIM_CALLER_PROJECT,   /* Project-Access-Token */
 };
 
 struct sim_forced_error {
@@ -61,8 +61,8 @@ struct sim_config {
     size_t repo_count;
     struct sim_forced_error *forced;
     size_t forced_count;
-    char *schema_path;   /* introspection JSON served for __schema/__type; NULL: none */
-    char **drop_schema;  /* "Type", "Type.field" or "Type.field.arg" left out of it */
+    char *schema_path;  /* introspection JSON served for __schema/__type; NULL: none */
+    char **drop_schema; /* "Type", "Type.field" or "Type.field.arg" left out of it */
     size_t drop_count;
 };
 
