@@ -43,6 +43,8 @@ void handle_service_get(struct app *app, struct http_request *req, struct http_r
 void handle_job_create(struct app *app, struct http_request *req, struct http_response *res);
 void handle_job_retry(struct app *app, struct http_request *req, struct http_response *res);
 void handle_job_cancel(struct app *app, struct http_request *req, struct http_response *res);
+/* Prometheus metrics (handlers/metrics.c). */
+void handle_metrics(struct app *app, struct http_request *req, struct http_response *res);
 /* The status page (handlers/page.c). */
 void handle_status_page(struct app *app, struct http_request *req, struct http_response *res);
 /* Webhook intake (handlers/webhook_github.c, handlers/webhook_supabase.c). */

@@ -9,6 +9,7 @@ static const struct route routes[] = {
     {"GET", "/", handle_status_page},
     {"GET", "/healthz", handle_healthz},
     {"GET", "/readyz", handle_readyz},
+    {"GET", "/metrics", handle_metrics},
     {"GET", "/jobs", handle_jobs_list},
     {"POST", "/jobs", handle_job_create},
     {"GET", "/jobs/{}", handle_job_get},

@@ -4,6 +4,7 @@
 #include "handlers/intake.h"
 #include "handlers/verify.h"
 #include "util/log.h"
+#include "util/metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +141,13 @@ static void reply_ids(struct http_response *res, int status, const struct intake
     cJSON_Delete(root);
 }
 
+void webhook_count(const char *source, const char *outcome)
+{
+    char labels[96];
+    snprintf(labels, sizeof(labels), "source=\"%s\",outcome=\"%s\"", source, outcome);
+    metrics_count("railhook_webhook_deliveries_total", labels, 1);
+}
+
 void webhook_deliver(struct app *app, const struct http_request *req, struct http_response *res,
                      const char *source, const char *delivery_id, const char *event,
                      struct mapping_result *mapped)
@@ -182,6 +190,7 @@ void webhook_deliver(struct app *app, const struct http_request *req, struct htt
         }
         break;
     }
+    webhook_count(source, strcmp(outcome, "invalid") == 0 ? "rejected" : outcome);
     enum log_level level = st == RH_OK ? LOG_INFO : LOG_ERROR;
     log_msg(level, "webhook",
             "source=%s event=%s delivery=\"%s\" outcome=%s jobs=%zu reason=\"%s\" request_id=%s",

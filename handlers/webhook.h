@@ -36,6 +36,10 @@ void webhook_error(struct http_response *res, const struct http_request *req, in
 enum rh_status webhook_parse_json(const struct http_request *req, struct http_response *res,
                                   const char *text, size_t len, cJSON **out);
 
+/* Counts a delivery in railhook_webhook_deliveries_total (outcome: accepted, duplicate,
+ * ignored, rejected, unavailable). */
+void webhook_count(const char *source, const char *outcome);
+
 /* Answers a mapped delivery: IGNORED 200 {"job_ids":[],"ignored":reason}, INVALID 422 naming
  * the field, JOBS and FANOUT through the intake: 202 {"job_ids":[...]} once committed, 200 with
  * "duplicate":true and the earlier job ids for a redelivery, 503 with Retry-After when the

@@ -86,6 +86,7 @@ void handle_webhook_supabase(struct app *app, struct http_request *req, struct h
     goto out;
 
 denied:
+    webhook_count("supabase", "rejected");
     log_warn("webhook rejected", "source=supabase reason=%s request_id=%s", reason,
              req->request_id);
     snprintf(msg, sizeof(msg), "authentication failed (%s)", reason);

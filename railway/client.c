@@ -4,6 +4,7 @@
  * shared. curl_global_init() is main's job, before threads start. */
 #include "railway/railway.h"
 
+#include "util/metrics.h"
 #include "util/redact.h"
 #include "util/util.h"
 
@@ -162,7 +163,10 @@ enum rh_status railway_call(struct railway_client *c, const char *op, const cJSO
         goto out;
     }
     int64_t retry_in = 0;
-    if (railway_limiter_acquire(c->lim, max_wait_ms, &retry_in) < 0) {
+    int64_t waited = railway_limiter_acquire(c->lim, max_wait_ms, &retry_in);
+    if (waited > 0)
+        metrics_count("railhook_railway_limiter_wait_seconds_total", "", (double)waited / 1000.0);
+    if (waited < 0) {
         set_result(res, RH_TRANSIENT, "railway_budget",
                    "Railway request budget exhausted for now; waiting for it to refill");
         res->retry_after_ms = (int)(retry_in > 86400000 ? 86400000 : retry_in);
@@ -282,6 +286,18 @@ enum rh_status railway_call(struct railway_client *c, const char *op, const cJSO
     }
     set_result(res, RH_OK, "ok", "");
 out:
+    if (payload) {
+        /* A request went out: count it by operation and outcome. */
+        char labels[128];
+        snprintf(labels, sizeof(labels), "operation=\"%s\",outcome=\"%s\"", op,
+                 res->status == RH_OK ? "ok" : res->status == RH_TRANSIENT ? "transient"
+                                                                          : "permanent");
+        metrics_count("railhook_railway_requests_total", labels, 1);
+        if (res->http_status == 429) {
+            snprintf(labels, sizeof(labels), "operation=\"%s\"", op);
+            metrics_count("railhook_railway_rate_limited_total", labels, 1);
+        }
+    }
     curl_slist_free_all(headers);
     cJSON_free(payload);
     cJSON_Delete(req);

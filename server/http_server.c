@@ -8,6 +8,7 @@
 #include "server/http_server.h"
 
 #include "util/log.h"
+#include "util/metrics.h"
 #include "util/util.h"
 
 #include <arpa/inet.h>
@@ -220,6 +221,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!ctx)
         return;
     log_safe(ctx->path);
+    /* Label values stay few: route patterns, and the methods railhook serves. */
+    static const char *const methods[] = {"GET", "HEAD", "POST", "OPTIONS", "PUT", "DELETE"};
+    const char *method = "OTHER";
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (strcmp(ctx->method, methods[i]) == 0)
+            method = methods[i];
+    char labels[192];
+    snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\",status=\"%d\"", ctx->route,
+             method, ctx->answered ? ctx->status : 0);
+    metrics_count("railhook_http_requests_total", labels, 1);
+    snprintf(labels, sizeof(labels), "route=\"%s\"", ctx->route);
+    metrics_observe("railhook_http_request_duration_seconds", labels,
+                    (double)(time_mono_ms() - ctx->start_ms) / 1000.0);
     log_info("request",
              "method=%s path=%s route=%s status=%d duration_ms=%lld bytes_in=%zu request_id=%s%s",
              ctx->method, ctx->path, ctx->route, ctx->answered ? ctx->status : 0,

@@ -1,0 +1,68 @@
+/* GET /metrics: Prometheus text format. Counters and histograms come from util/metrics.c;
+ * queue gauges are read from the database at scrape time, so every instance reports the
+ * whole queue. */
+#include "handlers/api.h"
+#include "util/metrics.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Appends the jobs-by-kind-and-state, queue depth and oldest-queued-age gauges. */
+static bool queue_gauges(PGconn *c, struct buf *out)
+{
+    char err[256];
+    PGresult *r = store_exec(c, "SELECT kind, state, count(*) FROM jobs GROUP BY 1, 2 ORDER BY 1, 2",
+                             0, NULL, err, sizeof(err));
+    if (!r)
+        return false;
+    metrics_gauge_header(out, "railhook_jobs", "Jobs in the database by kind and state.");
+    for (int i = 0; i < PQntuples(r); i++) {
+        char labels[96];
+        snprintf(labels, sizeof(labels), "kind=\"%s\",state=\"%s\"", PQgetvalue(r, i, 0),
+                 PQgetvalue(r, i, 1));
+        metrics_gauge_sample(out, "railhook_jobs", labels, strtod(PQgetvalue(r, i, 2), NULL));
+    }
+    PQclear(r);
+    r = store_exec(c,
+                   "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)"
+                   " FROM jobs WHERE state = 'queued'",
+                   0, NULL, err, sizeof(err));
+    if (!r)
+        return false;
+    metrics_gauge_header(out, "railhook_queue_depth", "Jobs waiting to run.");
+    metrics_gauge_sample(out, "railhook_queue_depth", "", strtod(PQgetvalue(r, 0, 0), NULL));
+    metrics_gauge_header(out, "railhook_queue_oldest_age_seconds",
+                         "Age of the oldest queued job (0 when none).");
+    metrics_gauge_sample(out, "railhook_queue_oldest_age_seconds", "",
+                         strtod(PQgetvalue(r, 0, 1), NULL));
+    PQclear(r);
+    return true;
+}
+
+void handle_metrics(struct app *app, struct http_request *req, struct http_response *res)
+{
+    if (!app->cfg->metrics_public && !api_authorize(app, req, res, API_READ))
+        return;
+    struct buf out;
+    buf_init(&out, 0);
+    metrics_render(&out);
+    int in_use = 0, waiting = 0, size = 0;
+    store_pool_stats(app->store, &in_use, &waiting, &size);
+    metrics_gauge_header(&out, "railhook_db_pool_connections", "Database pool connections.");
+    metrics_gauge_sample(&out, "railhook_db_pool_connections", "state=\"in_use\"", in_use);
+    metrics_gauge_sample(&out, "railhook_db_pool_connections", "state=\"size\"", size);
+    metrics_gauge_header(&out, "railhook_db_pool_waiting", "Callers waiting for a connection.");
+    metrics_gauge_sample(&out, "railhook_db_pool_waiting", "", waiting);
+    PGconn *c = store_conn_acquire(app->store);
+    bool db_ok = c && queue_gauges(c, &out);
+    if (c)
+        store_conn_release(app->store, c);
+    metrics_gauge_header(&out, "railhook_database_up", "1 when the last scrape reached the database.");
+    metrics_gauge_sample(&out, "railhook_database_up", "", db_ok ? 1 : 0);
+    res->status = 200;
+    res->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    buf_reset(&res->body);
+    buf_append(&res->body, out.data, out.len);
+    buf_free(&out);
+}

@@ -1,0 +1,24 @@
+/* Process-wide Prometheus metrics: counters and histograms keyed by name and label set,
+ * safe to update from any thread, rendered in the text exposition format (0.0.4). */
+#ifndef RAILHOOK_METRICS_H
+#define RAILHOOK_METRICS_H
+
+#include "util/util.h"
+
+/* Adds v to the counter name{labels}; labels is the inside of the braces, already escaped
+ * (e.g. "route=\"/jobs\",status=\"200\""), or "" for none. The name must be declared in
+ * util/metrics.c's table. */
+void metrics_count(const char *name, const char *labels, double v);
+/* Records one observation of the histogram name{labels}. */
+void metrics_observe(const char *name, const char *labels, double v);
+/* Appends every series, with HELP and TYPE lines, to out. */
+void metrics_render(struct buf *out);
+/* For gauges read at scrape time: the HELP and TYPE lines once, then one line per sample. */
+void metrics_gauge_header(struct buf *out, const char *name, const char *help);
+void metrics_gauge_sample(struct buf *out, const char *name, const char *labels, double v);
+/* Writes s into out (cap bytes) as a label value: backslash, quote and newline escaped. */
+void metrics_label_escape(char *out, size_t cap, const char *s);
+/* Forgets every series (tests). */
+void metrics_reset(void);
+
+#endif
