@@ -36,7 +36,8 @@ struct cfg_entry {
 static const struct cfg_entry table[] = {
     {"BIND_ADDRESS", S(bind_address), "0.0.0.0", 0, 0, 0, NULL, "address the HTTP server listens on"},
     {"PORT", I(port), "8080", 0, 65535, 0, NULL, "HTTP port (0 picks a free one)"},
-    {"HTTP_THREADS", I(http_threads), "4", 1, 256, 0, NULL, "HTTP server thread pool size"},
+    {"HTTP_THREADS", I(http_threads), "16", 1, 256, 0, NULL,
+     "HTTP server threads (a delivery waiting for its commit holds one)"},
     {"HTTP_CONNECTION_LIMIT", I(http_connection_limit), "1024", 1, 100000, 0, NULL,
      "most open HTTP connections"},
     {"HTTP_CONNECTION_TIMEOUT_S", I(http_connection_timeout_s), "30", 1, 3600, 0, NULL,
