@@ -32,7 +32,7 @@ static const struct metric_def defs[] = {
     {"railhook_jobs_finished_total", METRIC_COUNTER, "Jobs that reached a final state, by kind "
                                                      "and state.", NULL},
     {"railhook_job_duration_seconds", METRIC_HISTOGRAM,
-     "Time from a job's creation to its final state, by kind.", job_buckets},
+     "How long the final run of a finished job took, by kind.", job_buckets},
     {"railhook_railway_requests_total", METRIC_COUNTER,
      "Railway GraphQL requests by operation and outcome (ok, transient, permanent).", NULL},
     {"railhook_railway_rate_limited_total", METRIC_COUNTER,

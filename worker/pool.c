@@ -24,6 +24,7 @@
 
 #include "store/store.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include "util/redact.h"
 #include "util/util.h"
 
@@ -494,6 +495,17 @@ static void record(struct worker *w, struct job_run *run, const struct verdict *
         log_warn(v->outcome == STORE_JOB_FAILED ? "job failed" : "job cancelled",
                  "job=%s kind=%s attempt=%d code=%s", run->job.id, run->job.kind, run->job.attempt,
                  cJSON_IsString(code) ? code->valuestring : "-");
+    }
+    if (req.f.applied && (v->outcome == STORE_JOB_SUCCEEDED || v->outcome == STORE_JOB_FAILED ||
+                          v->outcome == STORE_JOB_CANCELLED)) {
+        char labels[96];
+        snprintf(labels, sizeof(labels), "kind=\"%s\",state=\"%s\"", run->job.kind,
+                 v->outcome == STORE_JOB_SUCCEEDED ? "succeeded"
+                 : v->outcome == STORE_JOB_FAILED  ? "failed"
+                                                   : "cancelled");
+        metrics_count("railhook_jobs_finished_total", labels, 1);
+        snprintf(labels, sizeof(labels), "kind=\"%s\"", run->job.kind);
+        metrics_observe("railhook_job_duration_seconds", labels, (double)ms / 1000.0);
     }
 out:
     free(error);

@@ -3,6 +3,7 @@
 #include "support/harness.h"
 
 #include "util/log.h"
+#include "util/metrics.h"
 #include "worker/flows.h"
 #include "worker/pool.h"
 
@@ -179,6 +180,16 @@ Test(flows, provision_creates_configures_connects_and_deploys, .init = start, .f
         free(q);
     }
     cr_assert(has_event(id, "connected to acme/osp@main through connect"));
+    /* The pool counted the job and its Railway calls. */
+    struct buf m;
+    buf_init(&m, 0);
+    metrics_render(&m);
+    cr_assert_not_null(
+        strstr(m.data, "railhook_jobs_finished_total{kind=\"provision\",state=\"succeeded\"} 1\n"),
+        "%s", m.data);
+    cr_assert_not_null(strstr(m.data, "railhook_railway_requests_total{operation=\"ServiceCreate\","
+                                      "outcome=\"ok\"} 1\n"));
+    buf_free(&m);
     free(state);
     free(id);
 }
