@@ -1,6 +1,6 @@
 # A thin layer over CMake: every target states its own set-up.
-.PHONY: all build run test asan tsan release bench-queue bench-intake fuzz fuzz-smoke format \
-	format-check clean
+.PHONY: all build run test chaos asan tsan release bench bench-queue bench-intake bench-api fuzz \
+	fuzz-smoke format format-check clean
 
 all: build
 
@@ -11,20 +11,32 @@ build:
 run:
 	scripts/run.sh
 
+# Every suite (the chaos suite in its short form), then each fuzzer for a few seconds.
 test:
 	scripts/test.sh build -DCMAKE_BUILD_TYPE=Debug $(if $(CI),-DRAILHOOK_WERROR=ON)
+	FUZZ_SECONDS=$${FUZZ_SMOKE_SECONDS:-5} scripts/fuzz.sh build-fuzz
 
+# The resilience suite at full size: 1000 provisions through kill -9s, 200 against 20 %
+# Railway faults, a 10 s PostgreSQL outage, hostile clients, secrets (tests/chaos/).
+chaos:
+	CHAOS_SCALE=full CRITERION_ARGS="--filter chaos/*" scripts/test.sh build \
+		-DCMAKE_BUILD_TYPE=Debug
+
+# The whole suite under ASan+UBSan, and the process-level tests against a TSan railhook;
+# both fail on any report, the spawned processes' included (scripts/sanitize.sh).
 asan:
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		scripts/test.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DRAILHOOK_SANITIZE=address
+	scripts/sanitize.sh asan
 
 tsan:
-	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-		scripts/test.sh build-tsan -DCMAKE_BUILD_TYPE=Debug -DRAILHOOK_SANITIZE=thread
+	scripts/sanitize.sh tsan
 
 release:
 	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DRAILHOOK_TESTS=OFF >/dev/null
 	cmake --build build-release -j$$(nproc)
+
+# Every benchmark next to its same-run baseline, as one markdown table (bench/report.md).
+bench:
+	scripts/bench-report.sh
 
 # The job queue's throughput and start delay (BUILD_DIR=... picks the build folder).
 bench-queue:
@@ -35,7 +47,13 @@ bench-queue:
 bench-intake:
 	scripts/bench.sh intake
 
-# libFuzzer targets (clang, ASan+UBSan) for the webhook parsers, FUZZ_SECONDS each (60).
+# GET /jobs/{id} of a finished job at c=16 (wrk) against pgbench's prepared primary-key reads
+# at c=16, on one durable cluster (BUILD_DIR=..., BENCH_SECONDS=..., BENCH_ROUNDS=...).
+bench-api:
+	scripts/bench.sh api
+
+# libFuzzer targets (clang, ASan+UBSan) for the webhook parsers, Railway's answers and the
+# redaction of what is stored around jobs, FUZZ_SECONDS each (60).
 fuzz:
 	scripts/fuzz.sh build-fuzz
 

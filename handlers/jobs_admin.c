@@ -1,6 +1,8 @@
 /* Admin endpoints: POST /jobs (enqueue by hand), POST /jobs/{id}/retry, POST /jobs/{id}/cancel. */
 #include "handlers/api.h"
 #include "handlers/intake.h"
+#include "handlers/jobcache.h"
+#include "handlers/longpoll.h"
 #include "handlers/mapping.h"
 #include "handlers/webhook.h"
 #include "store/jobs.h"
@@ -26,10 +28,14 @@ static void state_change(struct app *app, struct http_request *req, struct http_
         return;
     }
     char state[16] = "", err[256] = "";
-    enum rh_status st = retry ? store_job_retry(c, id, app->cfg->job_max_attempts, state, err,
-                                                sizeof(err))
-                              : store_job_cancel(c, id, state, err, sizeof(err));
+    enum rh_status st =
+        retry ? store_job_retry(c, id, app->cfg->job_max_attempts, state, err, sizeof(err))
+              : store_job_cancel(c, id, state, err, sizeof(err));
     store_conn_release(app->store, c);
+    /* A retried job is no longer finished: readers here must not get the cached document
+     * even before the database's notification arrives. */
+    if (st == RH_OK)
+        jobcache_invalidate(longpoll_jobcache(app->longpoll), id);
     if (st == RH_NOT_FOUND) {
         http_response_error(res, req, 404, "not_found", "no job with id %s", id);
     } else if (st == RH_CONFLICT) {

@@ -1,5 +1,6 @@
 /* GET /jobs/{id}, GET /jobs, GET /services, GET /services/{name}. */
 #include "handlers/api.h"
+#include "handlers/jobcache.h"
 #include "handlers/longpoll.h"
 #include "store/views.h"
 
@@ -8,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ETAG_LEN 40
+#define ETAG_LEN JOBCACHE_ETAG_LEN
 
 /* A strong ETag for a body: a quoted prefix of its SHA-256. */
 static void etag_of(const char *json, char etag[ETAG_LEN])
@@ -27,21 +28,28 @@ static bool etag_matches(const struct http_request *req, const char *etag)
     return inm && (strstr(inm, etag) || strcmp(inm, "*") == 0);
 }
 
+/* Answers with the JSON document already in res->body and its ETag; 304 when it matches. */
+static void send_body(const struct http_request *req, struct http_response *res, const char *etag)
+{
+    http_response_header(res, "ETag", etag);
+    if (etag_matches(req, etag)) {
+        res->status = 304;
+        buf_reset(&res->body);
+        return;
+    }
+    res->status = 200;
+    res->content_type = "application/json; charset=utf-8";
+}
+
 /* Answers with a JSON text the database built, with an ETag; 304 when it matches. */
 static void send_json_text(const struct http_request *req, struct http_response *res,
                            const char *json)
 {
     char etag[ETAG_LEN];
     etag_of(json, etag);
-    http_response_header(res, "ETag", etag);
-    if (etag_matches(req, etag)) {
-        res->status = 304;
-        return;
-    }
-    res->status = 200;
-    res->content_type = "application/json; charset=utf-8";
     buf_reset(&res->body);
     buf_puts(&res->body, json);
+    send_body(req, res, etag);
 }
 
 static PGconn *acquire(struct app *app, const struct http_request *req, struct http_response *res)
@@ -69,13 +77,25 @@ void handle_job_get(struct app *app, struct http_request *req, struct http_respo
         http_response_error(res, req, 400, "invalid_wait", "wait must be seconds from 0 to 60");
         return;
     }
+    /* A finished job's document is immutable until a retry, which the cache hears of through
+     * LISTEN; QUEUE_LISTEN=off says notifications cannot be relied on (transaction pooler). */
+    struct jobcache *cache = app->cfg->queue_listen ? longpoll_jobcache(app->longpoll) : NULL;
+    char etag[ETAG_LEN];
+    buf_reset(&res->body);
+    if (jobcache_get(cache, id, etag, &res->body)) {
+        send_body(req, res, etag);
+        return;
+    }
+    uint64_t seq = jobcache_seq(cache);
     int64_t read_at = time_mono_ms();
     PGconn *c = acquire(app, req, res);
     if (!c)
         return;
     char *json = NULL, err[256] = "";
     bool terminal = false;
-    enum rh_status st = store_view_job(c, id, &json, &terminal, err, sizeof(err));
+    /* QUEUE_LISTEN=on says the connections keep session state (no transaction pooler). */
+    enum rh_status st =
+        store_view_job(c, id, app->cfg->queue_listen, &json, &terminal, err, sizeof(err));
     store_conn_release(app->store, c);
     if (st == RH_NOT_FOUND) {
         http_response_error(res, req, 404, "not_found", "no job with id %s", id);
@@ -84,7 +104,6 @@ void handle_job_get(struct app *app, struct http_request *req, struct http_respo
     } else if (wait_s > 0 && !req->resumed && !terminal && app->longpoll) {
         /* Long poll: wait for a change when the client has the current version, or when it
          * sent no version at all; a client holding an older version gets the new one now. */
-        char etag[ETAG_LEN];
         etag_of(json, etag);
         const char *inm = req->header(req, "If-None-Match");
         if (inm && !etag_matches(req, etag)) {
@@ -96,7 +115,11 @@ void handle_job_get(struct app *app, struct http_request *req, struct http_respo
             res->status = 0;
         }
     } else {
-        send_json_text(req, res, json);
+        etag_of(json, etag);
+        if (terminal)
+            jobcache_put(cache, id, json, etag, seq);
+        buf_puts(&res->body, json);
+        send_body(req, res, etag);
     }
     free(json);
 }
@@ -116,8 +139,8 @@ static const char *empty_to_null(const char *s)
 
 void handle_jobs_list(struct app *app, struct http_request *req, struct http_response *res)
 {
-    static const char *const states[] = {"queued", "running", "succeeded", "failed",
-                                         "cancelled", NULL};
+    static const char *const states[] = {"queued", "running",   "succeeded",
+                                         "failed", "cancelled", NULL};
     static const char *const kinds[] = {"provision", "update", "redeploy", "deprovision", NULL};
     if (!api_authorize(app, req, res, API_READ))
         return;
@@ -131,7 +154,8 @@ void handle_jobs_list(struct app *app, struct http_request *req, struct http_res
     const char *limit = req->query(req, "limit");
     int64_t n = 0;
     if (limit && !parse_i64(limit, 1, 200, &n)) {
-        http_response_error(res, req, 400, "invalid_limit", "limit must be an integer from 1 to 200");
+        http_response_error(res, req, 400, "invalid_limit",
+                            "limit must be an integer from 1 to 200");
         return;
     }
     if (limit)

@@ -3,9 +3,12 @@
  * Threading: HTTP threads add waiters under the mutex; one listener thread owns the
  * PGconn that LISTENs on railhook_job_changed, sleeps in poll() on that socket and on a pipe
  * (written when a waiter with an earlier deadline arrives, or at stop), and resumes waiters
- * whose job changed or whose deadline passed. A waiter is resumed exactly once. */
+ * whose job changed or whose deadline passed. A waiter is resumed exactly once. The same
+ * notifications keep the finished-job cache (handlers/jobcache.h) fresh: the listener drops a
+ * job's document on each one, and empties and closes the cache whenever it is not listening. */
 #include "handlers/longpoll.h"
 
+#include "handlers/jobcache.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -30,6 +33,11 @@ struct waiter {
  * missed. */
 #define RECENT 256
 
+/* The finished-job cache: documents kept, the largest one kept, and how long. */
+#define CACHE_ENTRIES 256
+#define CACHE_MAX_DOC (64 * 1024)
+#define CACHE_TTL_MS  5000
+
 struct recent {
     char job_id[37];
     int64_t at_ms;
@@ -44,6 +52,7 @@ struct longpoll {
     struct waiter *waiters;
     bool closing;
     int wake[2];
+    struct jobcache *cache;
 };
 
 static void wake(struct longpoll *lp)
@@ -105,6 +114,8 @@ static void *on_listen(void *arg)
             c = listen_conn(lp);
             if (!c)
                 retry_at = time_mono_ms() + 1000;
+            else
+                jobcache_reset(lp->cache, true);
         }
         int64_t next = resume_matching(lp, NULL, false);
         int64_t now = time_mono_ms();
@@ -122,6 +133,7 @@ static void *on_listen(void *arg)
         }
         if (c && (fds[1].revents & (POLLIN | POLLERR | POLLHUP))) {
             if (!PQconsumeInput(c)) {
+                jobcache_reset(lp->cache, false);
                 PQfinish(c);
                 c = NULL;
                 retry_at = time_mono_ms() + 1000;
@@ -135,11 +147,13 @@ static void *on_listen(void *arg)
                 snprintf(r->job_id, sizeof(r->job_id), "%s", n->extra);
                 r->at_ms = time_mono_ms();
                 pthread_mutex_unlock(&lp->lock);
+                jobcache_invalidate(lp->cache, n->extra);
                 resume_matching(lp, n->extra, false);
                 PQfreemem(n);
             }
         }
     }
+    jobcache_reset(lp->cache, false);
     if (c)
         PQfinish(c);
     return NULL;
@@ -149,6 +163,7 @@ struct longpoll *longpoll_start(const char *conninfo)
 {
     struct longpoll *lp = xcalloc(1, sizeof(*lp));
     lp->conninfo = xstrdup(conninfo);
+    lp->cache = jobcache_new(CACHE_ENTRIES, CACHE_MAX_DOC, CACHE_TTL_MS);
     pthread_mutex_init(&lp->lock, NULL);
     if (pipe2(lp->wake, O_NONBLOCK | O_CLOEXEC) != 0)
         abort();
@@ -183,6 +198,11 @@ void longpoll_wait(struct longpoll *lp, const char *job_id, int64_t since_ms, in
     wake(lp);
 }
 
+struct jobcache *longpoll_jobcache(struct longpoll *lp)
+{
+    return lp ? lp->cache : NULL;
+}
+
 void longpoll_release_all(struct longpoll *lp)
 {
     if (!lp)
@@ -204,6 +224,7 @@ void longpoll_stop(struct longpoll *lp)
     close(lp->wake[0]);
     close(lp->wake[1]);
     pthread_mutex_destroy(&lp->lock);
+    jobcache_free(lp->cache);
     free(lp->conninfo);
     free(lp);
 }

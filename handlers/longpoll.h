@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 struct longpoll;
+struct jobcache;
 
 /* Starts the listener thread on its own connection to conninfo (reconnecting as needed).
  * Free with longpoll_stop(). */
@@ -15,6 +16,8 @@ struct longpoll *longpoll_start(const char *conninfo);
  * whichever comes first. */
 void longpoll_wait(struct longpoll *lp, const char *job_id, int64_t since_ms, int64_t deadline_ms,
                    void *transport, void (*resume)(void *transport));
+/* The finished-job cache the listener keeps fresh (owned by lp; NULL when lp is NULL). */
+struct jobcache *longpoll_jobcache(struct longpoll *lp);
 /* Resumes every parked request now and refuses to park more (shutdown). */
 void longpoll_release_all(struct longpoll *lp);
 /* Releases everyone, stops the thread and frees; NULL-safe. */

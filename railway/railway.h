@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* ---- the embedded operations ---- */
@@ -60,6 +61,32 @@ struct railway_result {
     long rate_remaining;   /* X-RateLimit-Remaining, -1 when absent */
     int64_t rate_reset;    /* X-RateLimit-Reset (epoch seconds), 0 when absent */
 };
+
+/* An answer as it arrived: the status line, the headers railhook reads, the body. */
+struct railway_answer {
+    long http_status;    /* 0 when no answer arrived */
+    long rate_limit;     /* X-RateLimit-Limit, -1 when absent */
+    long rate_remaining; /* X-RateLimit-Remaining, -1 when absent */
+    int64_t rate_reset;  /* X-RateLimit-Reset (epoch seconds), 0 when absent */
+    int retry_after_s;   /* Retry-After in seconds (1..3600), 0 when absent */
+    const char *body;    /* not NUL-terminated; may be NULL when body_len is 0 */
+    size_t body_len;
+};
+
+/* Sets a to "nothing received yet": status 0, every header absent, no body. */
+void railway_answer_init(struct railway_answer *a);
+/* Reads one raw header line ("Name: value\r\n", not NUL-terminated) into a; other headers
+ * are ignored. */
+void railway_answer_header(struct railway_answer *a, const char *line, size_t len);
+/* Classifies a complete answer into res (status, code, redacted message and excerpt,
+ * retry_after_ms, parsed body and data, rate-limit fields) without I/O: a pure function of
+ * a (and the registered secrets). Free res with railway_result_free(). */
+enum rh_status railway_classify(const struct railway_answer *a, struct railway_result *res);
+/* Sets res's status, code and redacted message for a failure found before any answer. */
+void railway_result_fail(struct railway_result *res, enum rh_status st, const char *code,
+                         const char *msg);
+/* Replaces res's excerpt with the redacted first bytes of body (nothing when len is 0). */
+void railway_result_excerpt(struct railway_result *res, const char *body, size_t len);
 
 /* Makes a client for the calling thread, using cfg's URL, token and timeout, and the shared
  * limiter. Free with railway_client_free(). */

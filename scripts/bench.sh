@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks (not timed tests): each case builds a release railhook, starts a throwaway but
 # durable PostgreSQL cluster (fsync on), measures, prints its figures and cleans up.
-# Usage: scripts/bench.sh CASE      cases: intake, queue
-# Environment: BUILD_DIR (default build-release), BENCH_SECONDS (default 20; intake: per
-# round, default 10), BENCH_ROUNDS (intake: default 3).
+# Usage: scripts/bench.sh CASE      cases: intake, queue, api
+# Environment: BUILD_DIR (default build-release), BENCH_SECONDS (default 20; intake, api: per
+# round, default 10), BENCH_ROUNDS (intake, api: default 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case_name=${1:-}
@@ -135,6 +135,86 @@ bench_queue() {
     DATABASE_URL=$db_url "$build/bench-queue"
 }
 
+# GET /jobs/{id} of one finished provision job with ten events (bench/api_job.sql) at 16
+# connections with the read token, against pgbench's prepared primary-key reads (-S) at the
+# same concurrency on the same cluster. The two alternate for BENCH_ROUNDS rounds (default 3)
+# of BENCH_SECONDS each (default 10); the best of each is compared. One more run reads the
+# same job still running, which is never cached: every request then reads the database.
+bench_api() {
+    local rounds=${BENCH_ROUNDS:-3}
+    local secs=${BENCH_SECONDS:-10}
+    local conns=16
+    local token="bench-read-$RANDOM$RANDOM$RANDOM"
+    release_build
+    start_cluster
+    local job running_job
+    job=$(psql -qtA -v state=succeeded "$db_url" -f bench/api_job.sql)
+    running_job=$(psql -qtA -v state=running "$db_url" -f bench/api_job.sql)
+    pgbench -i -q "$db_url" >"$tmp/pgbench-init.out" 2>&1 || { cat "$tmp/pgbench-init.out" >&2; exit 1; }
+
+    local port
+    port=$(scripts/free-port.sh)
+    # As many HTTP threads and pooled connections as wrk has connections, as pgbench has.
+    env DATABASE_URL="$db_url" PORT="$port" BIND_ADDRESS=127.0.0.1 LOG_LEVEL=warn WORKERS=0 \
+        HTTP_THREADS=$conns DB_POOL_SIZE=$conns API_TOKEN="$token" \
+        API_ADMIN_TOKEN="bench-admin-$RANDOM$RANDOM$RANDOM" \
+        "$build/railhook" serve 2>"$tmp/railhook.log" &
+    railhook_pid=$!
+    wait_healthy "$port"
+    local url="http://127.0.0.1:$port/jobs/$job"
+    local events
+    events=$(curl -fsS -H "Authorization: Bearer $token" "$url" | grep -o '"message"' | wc -l)
+
+    local best_rps=0 best_p50= best_p99= best_tps=0 answered=0 non200=0
+    for round in $(seq 1 "$rounds"); do
+        BENCH_TOKEN="$token" wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/api.lua "$url" \
+            >"$tmp/wrk.out"
+        local line rps p50 p99
+        line=$(grep '^BENCH ' "$tmp/wrk.out")
+        rps=$(sed -E 's/.* rps=([0-9.]+).*/\1/' <<<"$line")
+        p50=$(sed -E 's/.* p50_ms=([0-9.]+).*/\1/' <<<"$line")
+        p99=$(sed -E 's/.* p99_ms=([0-9.]+).*/\1/' <<<"$line")
+        answered=$((answered + $(sed -E 's/.* requests=([0-9]+).*/\1/' <<<"$line")))
+        non200=$((non200 + $(sed -E 's/.* non200=([0-9]+).*/\1/' <<<"$line")))
+        if awk -v a="$rps" -v b="$best_rps" 'BEGIN { exit !(a > b) }'; then
+            best_rps=$rps best_p50=$p50 best_p99=$p99
+        fi
+
+        pgbench -n -S -M prepared -c "$conns" -j 2 -T "$secs" "$db_url" >"$tmp/pgbench.out" 2>&1
+        local tps
+        tps=$(sed -nE 's/^tps = ([0-9.]+) \(without initial connection time\).*/\1/p' "$tmp/pgbench.out")
+        [[ -n "$tps" ]] || { cat "$tmp/pgbench.out" >&2; exit 1; }
+        if awk -v a="$tps" -v b="$best_tps" 'BEGIN { exit !(a > b) }'; then
+            best_tps=$tps
+        fi
+        printf 'round %d: railhook %s requests/s (p50 %s ms, p99 %s ms) | pgbench %s tps\n' \
+            "$round" "$rps" "$p50" "$p99" "$tps"
+    done
+    BENCH_TOKEN="$token" wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/api.lua \
+        "http://127.0.0.1:$port/jobs/$running_job" >"$tmp/wrk.out"
+    local run_line run_rps
+    run_line=$(grep '^BENCH ' "$tmp/wrk.out")
+    run_rps=$(sed -E 's/.* rps=([0-9.]+).*/\1/' <<<"$run_line")
+    answered=$((answered + $(sed -E 's/.* requests=([0-9]+).*/\1/' <<<"$run_line")))
+    non200=$((non200 + $(sed -E 's/.* non200=([0-9]+).*/\1/' <<<"$run_line")))
+    kill "$railhook_pid"
+    wait "$railhook_pid" || true
+    railhook_pid=
+
+    echo "== api: GET /jobs/{id} (a finished job, $events events) at c=$conns vs pgbench -S" \
+        "-M prepared at c=$conns (best of $rounds rounds of ${secs}s, durable cluster)"
+    printf 'railhook GET /jobs/{id}: %s requests/s, p50 %s ms, p99 %s ms\n' "$best_rps" \
+        "$best_p50" "$best_p99"
+    printf 'pgbench prepared primary-key reads: %s tps\n' "$best_tps"
+    printf 'the same job while running (read from the database each time): %s requests/s' \
+        "$run_rps"
+    awk -v a="$run_rps" -v b="$best_tps" 'BEGIN { printf " (ratio %.2f)\n", a / b }'
+    printf 'answered %d, not 200: %d\n' "$answered" "$non200"
+    awk -v a="$best_rps" -v b="$best_tps" 'BEGIN {
+        r = a / b
+        printf "ratio railhook/pgbench: %.2f (target >= 0.5: %s)\n", r, (r >= 0.5) ? "met" : "NOT met" }'
+}
+
 case "$case_name" in
 queue)
     scripts/deps.sh run
@@ -144,8 +224,12 @@ intake)
     scripts/deps.sh bench
     bench_intake
     ;;
+api)
+    scripts/deps.sh bench
+    bench_api
+    ;;
 *)
-    echo "usage: $0 intake|queue" >&2
+    echo "usage: $0 intake|queue|api" >&2
     exit 2
     ;;
 esac

@@ -8,8 +8,9 @@ base=(build-essential cmake pkg-config libmicrohttpd-dev libcurl4-openssl-dev li
       libpq-dev libssl-dev postgresql)
 case "${1:-run}" in
     run) want=("${base[@]}") ;;
-    test) want=("${base[@]}" libcriterion-dev nodejs npm clang clang-format libclang-rt-14-dev) ;;
-    bench) want=("${base[@]}" libcriterion-dev wrk postgresql-contrib nodejs npm) ;;
+    test) want=("${base[@]}" libcriterion-dev nodejs npm clang clang-format libclang-rt-14-dev
+                chromium) ;;
+    bench) want=("${base[@]}" libcriterion-dev wrk postgresql-contrib nodejs npm webhook) ;;
     fuzz) want=("${base[@]}" libcriterion-dev clang libclang-rt-14-dev) ;;
     *) echo "usage: $0 run|test|bench|fuzz" >&2; exit 2 ;;
 esac

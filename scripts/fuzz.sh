@@ -4,13 +4,15 @@
 # ../shared/fixtures (never committed), and runs each target for FUZZ_SECONDS (default 60).
 # Exits non-zero when a target finds a crash, a leak or undefined behaviour; the input that
 # did it is left in BUILD_DIR/artifacts/.
-# Usage: scripts/fuzz.sh [BUILD_DIR] [TARGET...]   (targets: verify form mapping)
+# Usage: scripts/fuzz.sh [BUILD_DIR] [TARGET...]   (targets: verify form mapping classify redact)
+# classify: Railway's answers through railway_classify() and railway_result_details();
+# redact: what is stored around jobs, through redact_json() and redact_string().
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-build-fuzz}
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(verify form mapping)
+[[ ${#targets[@]} -gt 0 ]] || targets=(verify form mapping classify redact)
 seconds=${FUZZ_SECONDS:-60}
 fixtures=${RAILHOOK_FIXTURES:-../shared/fixtures}
 
@@ -20,7 +22,7 @@ cc=$(command -v clang || command -v clang-14 || true)
 
 # The library sources the targets reach (mapping reads the flows' variable templates).
 sources=(handlers/verify.c handlers/form.c handlers/mapping.c worker/variables.c
-         util/util.c util/config.c util/redact.c util/log.c)
+         railway/classify.c util/util.c util/config.c util/redact.c util/log.c)
 cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
         -fno-omit-frame-pointer -I. -D_GNU_SOURCE -DRAILHOOK_VERSION=\"fuzz\"
         $(pkg-config --cflags libcjson libpq libcrypto))
@@ -67,6 +69,28 @@ if [[ -d "$fixtures" ]]; then
     ' "$fixtures" "$(mkdir -p "$out/corpus/verify" && cd "$out/corpus/verify" && pwd)"
 else
     echo "fuzz: $fixtures is absent; starting from tiny seeds" >&2
+fi
+# classify: two bytes of HTTP status, header lines, a blank line, the body.
+answer() { # name status-hex headers body
+    { printf "\\x${2:0:2}\\x${2:2:2}"; printf '%b\r\n' "$3"; printf '%s' "$4"; } | seed classify "$1"
+}
+answer ok 00c8 'X-RateLimit-Limit: 10000\r\nX-RateLimit-Remaining: 9999\r\nX-RateLimit-Reset: 1767225600\r\n' \
+    '{"data":{"serviceCreate":{"id":"svc-1","name":"osp-worker-a"}}}'
+answer denied 00c8 'Content-Type: application/json\r\n' \
+    '{"errors":[{"message":"Not Authorized: fz-alpha-7731","extensions":{"code":"INTERNAL_SERVER_ERROR"}}],"data":null}'
+answer problem 00c8 '' '{"errors":[{"message":"Problem processing request"}],"data":null}'
+answer limited 01ad 'Retry-After: 3\r\n' '{"errors":[{"message":"rate limit exceeded"}]}'
+answer proxy 01f7 'Retry-After: Wed, 21 Oct 2015 07:28:00 GMT\r\n' '<html><body>503 Service Unavailable</body></html>'
+answer invalid 0190 '' '{"errors":[{"message":"Unknown argument \"x\" alpha-7731-omega","extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}'
+answer straddle 01f4 '' "$(head -c 1995 /dev/zero | tr '\0' x)pgpass-fuzz-0042"
+# redact: JSON (and text) as stored in steps, events and errors.
+printf '%s' '{"message":"token fz-alpha-7731","fz-alpha-7731":{"Authorization":"Bearer abc.def","n":[1,2.5e3,true,null]}}' |
+    seed redact secrets
+printf '%s' 'Authorization: Bearer pgpass-fuzz-0042; alpha-7731-omega' | seed redact text
+if [[ -d "$fixtures" ]]; then
+    for f in "$fixtures"/supabase/*.body.json; do
+        seed redact "$(basename "$f")" <"$f"
+    done
 fi
 printf '{}' | seed mapping empty-object
 printf 'payload=%%7B%%7D&x=1' | seed form tiny

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A PostgreSQL cluster in a folder of its own, for `make run` (kept) and the tests (thrown
 # away). Listens on a unix socket inside the folder and on 127.0.0.1:PORT only.
-# Usage: scripts/pg.sh start DIR PORT [fast] | stop DIR | url DIR PORT [DBNAME]
+# Usage: scripts/pg.sh start DIR PORT [fast] | stop DIR [immediate] | url DIR PORT [DBNAME]
 # As root, the cluster runs as the "postgres" system user (PostgreSQL refuses root).
 set -euo pipefail
 
@@ -37,14 +37,15 @@ start)
     ;;
 stop)
     [[ -f "$dir/data/postmaster.pid" ]] || exit 0
-    as_owner "$pgbin/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null || true
+    # immediate: a crash (the chaos suite's outage); fast: an orderly stop.
+    as_owner "$pgbin/pg_ctl" -D "$dir/data" -m "${3:-fast}" -w -t 60 stop >/dev/null || true
     ;;
 url)
     port=${3:?usage}
     echo "postgresql://railhook@127.0.0.1:$port/${4:-railhook}"
     ;;
 *)
-    echo "usage: $0 start DIR PORT [fast] | stop DIR | url DIR PORT [DBNAME]" >&2
+    echo "usage: $0 start DIR PORT [fast] | stop DIR [immediate] | url DIR PORT [DBNAME]" >&2
     exit 2
     ;;
 esac

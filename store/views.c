@@ -31,11 +31,34 @@ static const char job_sql[] =
     ")::text, j.state IN ('succeeded', 'failed', 'cancelled')"
     " FROM jobs j WHERE j.id = $1";
 
-enum rh_status store_view_job(PGconn *c, const char *id, char **json, bool *terminal,
+/* Runs sql as the prepared statement name, preparing it when the session lacks it (SQLSTATE
+ * 26000). Any other failure is left to a plain run of the same read-only statement, which
+ * reports it as store_exec() does. */
+static PGresult *exec_prepared(PGconn *c, const char *name, const char *sql, int n,
+                               const char *const *p, char *err, size_t errlen)
+{
+    PGresult *r = PQexecPrepared(c, name, n, p, NULL, NULL, 0);
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    if (PQresultStatus(r) == PGRES_FATAL_ERROR && state && strcmp(state, "26000") == 0) {
+        PQclear(r);
+        r = PQprepare(c, name, sql, n, NULL);
+        bool prepared = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        r = prepared ? PQexecPrepared(c, name, n, p, NULL, NULL, 0) : NULL;
+    }
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+        return r;
+    PQclear(r);
+    return store_exec(c, sql, n, p, err, errlen);
+}
+
+enum rh_status store_view_job(PGconn *c, const char *id, bool prepared, char **json, bool *terminal,
                               char *err, size_t errlen)
 {
+    /* Planning this statement costs more than running it: a session keeps its plan. */
     const char *p[] = {id};
-    PGresult *r = store_exec(c, job_sql, 1, p, err, errlen);
+    PGresult *r = prepared ? exec_prepared(c, "railhook_view_job", job_sql, 1, p, err, errlen)
+                           : store_exec(c, job_sql, 1, p, err, errlen);
     if (!r)
         return RH_UNAVAILABLE;
     enum rh_status st = RH_NOT_FOUND;
@@ -74,8 +97,8 @@ enum rh_status store_view_jobs(PGconn *c, const struct job_filter *f, char **jso
         return RH_INVALID;
     }
     snprintf(limit, sizeof(limit), "%d", f->limit);
-    const char *p[] = {f->state, f->kind, f->service, f->cursor ? micros : NULL,
-                       f->cursor ? id : NULL, limit};
+    const char *p[] = {
+        f->state, f->kind, f->service, f->cursor ? micros : NULL, f->cursor ? id : NULL, limit};
     static const char sql[] =
         "WITH page AS ("
         " SELECT j.id, j.kind, j.state, j.attempt, j.max_attempts, j.step, j.service_name,"

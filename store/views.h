@@ -10,8 +10,10 @@
 #include <stddef.h>
 
 /* The job's JSON document (free()) and whether the job is finished; RH_NOT_FOUND when no
- * such job, RH_UNAVAILABLE on a database failure (err set). */
-enum rh_status store_view_job(PGconn *c, const char *id, char **json, bool *terminal,
+ * such job, RH_UNAVAILABLE on a database failure (err set). With prepared, the query runs as a
+ * named prepared statement of c's session (prepared there the first time): only for
+ * connections that keep session state, i.e. not behind a transaction-mode pooler. */
+enum rh_status store_view_job(PGconn *c, const char *id, bool prepared, char **json, bool *terminal,
                               char *err, size_t errlen);
 
 struct job_filter {

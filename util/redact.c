@@ -65,3 +65,42 @@ char *redact_string(const char *s)
     }
     return buf_steal(&out);
 }
+
+static void redact_tree(cJSON *j)
+{
+    for (cJSON *it = j; it; it = it->next) {
+        if (cJSON_IsString(it) && it->valuestring) {
+            char *clean = redact_string(it->valuestring);
+            cJSON_SetValuestring(it, clean);
+            free(clean);
+        }
+        /* A key can carry a secret too (an echoed header map, say). cJSON owns it unless
+         * flagged as a constant string. */
+        if (it->string && !(it->type & cJSON_StringIsConst)) {
+            char *clean = redact_string(it->string);
+            size_t n = strlen(clean) + 1;
+            char *key = cJSON_malloc(n);
+            if (!key)
+                abort();
+            memcpy(key, clean, n);
+            cJSON_free(it->string);
+            it->string = key;
+            free(clean);
+        }
+        if (it->child)
+            redact_tree(it->child);
+    }
+}
+
+char *redact_json(const cJSON *j)
+{
+    cJSON *copy = cJSON_Duplicate(j, true);
+    redact_tree(copy);
+    char *s = cJSON_PrintUnformatted(copy);
+    cJSON_Delete(copy);
+    if (!s)
+        abort(); /* cJSON fails only when memory is exhausted */
+    char *out = xstrdup(s);
+    cJSON_free(s);
+    return out;
+}

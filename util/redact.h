@@ -3,6 +3,7 @@
 #ifndef RAILHOOK_REDACT_H
 #define RAILHOOK_REDACT_H
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 
 /* Adds a secret; empty strings are ignored. Call before threads start (the list is then
@@ -13,5 +14,8 @@ void redact_clear(void);
 /* Returns a new string (free with free()) equal to s with every secret replaced by
  * "[REDACTED]", and any "Bearer <token>" value blanked too. */
 char *redact_string(const char *s);
+/* The unformatted JSON text of j (free with free()) with every string value and every object
+ * key passed through redact_string(); j is not changed. */
+char *redact_json(const cJSON *j);
 
 #endif

@@ -36,15 +36,16 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#define CLAIM_MAX      64  /* jobs per claim statement */
-#define FINISH_MAX     64  /* finished runs per group commit */
-#define RESCUE_BATCH   100 /* expired leases re-queued per statement */
-#define PRUNE_BATCH    500 /* finished jobs deleted per statement */
-#define PRUNE_ROUNDS   20  /* statements per prune pass */
-#define PRUNE_EVERY_MS 600000
-#define STOP_JOIN_MS   2000 /* after the grace: how long a stuck handler gets before it is left */
-#define FINISH_TRIES   8
-#define FINISH_WAIT_US 1000 /* longest a group commit waits for handlers still running */
+#define CLAIM_MAX       64  /* jobs per claim statement */
+#define FINISH_MAX      64  /* finished runs per group commit */
+#define RESCUE_BATCH    100 /* expired leases re-queued per statement */
+#define PRUNE_BATCH     500 /* finished jobs deleted per statement */
+#define PRUNE_ROUNDS    20  /* statements per prune pass */
+#define PRUNE_EVERY_MS  600000
+#define STOP_JOIN_MS    2000 /* after the grace: how long a stuck handler gets before it is left */
+#define FINISH_TRIES    8
+#define FINISH_WAIT_US  500 /* longest a group commit waits for handlers still running */
+#define FINISH_INFLIGHT 2   /* group statements in flight at once (one commits, one forms) */
 
 struct fin_req {
     struct store_job_finish f;
@@ -67,30 +68,9 @@ void worker_mono_timespec(int64_t mono_ms, struct timespec *ts)
     ts->tv_nsec = (long)(mono_ms % 1000) * 1000000L;
 }
 
-static void redact_tree(cJSON *j)
-{
-    for (cJSON *it = j; it; it = it->next) {
-        if (cJSON_IsString(it) && it->valuestring) {
-            char *clean = redact_string(it->valuestring);
-            cJSON_SetValuestring(it, clean);
-            free(clean);
-        }
-        if (it->child)
-            redact_tree(it->child);
-    }
-}
-
 char *worker_json_redacted(const cJSON *j)
 {
-    cJSON *copy = cJSON_Duplicate(j, true);
-    redact_tree(copy);
-    char *s = cJSON_PrintUnformatted(copy);
-    cJSON_Delete(copy);
-    if (!s)
-        abort(); /* cJSON fails only when memory is exhausted */
-    char *out = xstrdup(s);
-    cJSON_free(s);
-    return out;
+    return redact_json(j);
 }
 
 int64_t worker_backoff_ceiling_ms(int attempt, int base_ms, int max_ms)
@@ -270,11 +250,12 @@ static enum rh_status finish_group(struct worker *w, struct fin_req *req)
     p->fin_tail = req;
     pthread_cond_broadcast(&p->fin_cv); /* a leader may be waiting for this one */
     while (!req->done) {
-        if (p->fin_busy) {
+        if (p->fin_busy >= FINISH_INFLIGHT || p->fin_forming || !p->fin_head) {
             pthread_cond_wait(&p->fin_cv, &p->fin_mu);
             continue;
         }
-        p->fin_busy = true;
+        p->fin_busy++;
+        p->fin_forming = true; /* one group forms at a time */
         /* Like PostgreSQL's commit_delay with commit_siblings: while other handlers are still
          * running, wait a moment for their outcomes so one commit carries them all. Short
          * jobs finishing together then share a commit; a lone job does not wait. */
@@ -296,6 +277,8 @@ static enum rh_status finish_group(struct worker *w, struct fin_req *req)
         }
         if (!p->fin_head)
             p->fin_tail = NULL;
+        p->fin_forming = false;
+        pthread_cond_broadcast(&p->fin_cv); /* the next group may form now */
         pthread_mutex_unlock(&p->fin_mu);
 
         write_group(w, batch, n);
@@ -303,7 +286,7 @@ static enum rh_status finish_group(struct worker *w, struct fin_req *req)
         pthread_mutex_lock(&p->fin_mu);
         for (int i = 0; i < n; i++)
             batch[i]->done = true;
-        p->fin_busy = false;
+        p->fin_busy--;
         pthread_cond_broadcast(&p->fin_cv);
     }
     pthread_mutex_unlock(&p->fin_mu);

@@ -82,7 +82,8 @@ struct worker_pool {
     /* Group commit of finished runs (see finish_group() in pool.c). */
     pthread_mutex_t fin_mu;
     pthread_cond_t fin_cv;
-    bool fin_busy;
+    int fin_busy;     /* group statements in flight (forming or running) */
+    bool fin_forming; /* a leader is waiting for stragglers before taking its group */
     struct fin_req *fin_head, *fin_tail;
     atomic_int running; /* jobs handed to workers whose outcome is not queued yet */
 };

@@ -298,6 +298,12 @@ char *th_fixture_path(const char *rel)
     return path;
 }
 
+const char *th_railhook_bin(void)
+{
+    const char *bin = getenv("RAILHOOK_BIN");
+    return bin && *bin ? bin : RAILHOOK_BIN_PATH;
+}
+
 pid_t th_spawn(const char *const *argv, const char *const *env, const char *log_path)
 {
     pid_t pid = fork();
@@ -319,6 +325,10 @@ pid_t th_spawn(const char *const *argv, const char *const *env, const char *log_
         for (; argv[n] && n < 31; n++)
             args[n] = xstrdup(argv[n]);
         args[n] = NULL;
+        if (strcmp(args[0], RAILHOOK_BIN_PATH) == 0) {
+            free(args[0]);
+            args[0] = xstrdup(th_railhook_bin());
+        }
         execv(args[0], args);
         _exit(127);
     }

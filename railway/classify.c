@@ -1,0 +1,207 @@
+/* The classification of Railway's answers (HTTP status, headers, body) into success,
+ * transient or permanent failure: pure functions, no I/O, so the fuzzer can drive them. */
+#include "railway/railway.h"
+
+#include "util/redact.h"
+#include "util/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define EXCERPT_LEN     2000
+#define HEADER_LINE_MAX 256
+
+void railway_answer_init(struct railway_answer *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->rate_limit = -1;
+    a->rate_remaining = -1;
+}
+
+void railway_answer_header(struct railway_answer *a, const char *line, size_t len)
+{
+    char copy[HEADER_LINE_MAX];
+    /* The headers railhook reads are short; a longer line is none of them. */
+    if (len >= sizeof(copy))
+        return;
+    memcpy(copy, line, len);
+    copy[len] = '\0';
+    char *colon = strchr(copy, ':');
+    if (!colon)
+        return;
+    *colon = '\0';
+    const char *v = colon + 1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    long long num = strtoll(v, NULL, 10);
+    if (strcasecmp(copy, "x-ratelimit-remaining") == 0)
+        a->rate_remaining = (long)num;
+    else if (strcasecmp(copy, "x-ratelimit-limit") == 0)
+        a->rate_limit = (long)num;
+    else if (strcasecmp(copy, "x-ratelimit-reset") == 0)
+        a->rate_reset = num;
+    else if (strcasecmp(copy, "retry-after") == 0)
+        /* Seconds, capped at an hour; an HTTP date or junk still means "wait a little". */
+        a->retry_after_s = num > 0 ? (int)(num > 3600 ? 3600 : num) : 1;
+}
+
+static void set_result(struct railway_result *res, enum rh_status st, const char *code,
+                       const char *msg)
+{
+    res->status = st;
+    snprintf(res->code, sizeof(res->code), "%s", code);
+    /* Redact before truncating, so a secret cut at the edge cannot leave its head behind. */
+    char *clean = redact_string(msg ? msg : "");
+    snprintf(res->message, sizeof(res->message), "%s", clean);
+    free(clean);
+}
+
+static bool contains(const char *hay, const char *needle)
+{
+    return strcasestr(hay, needle) != NULL;
+}
+
+/* A 200 answer with an "errors" array: Railway's business errors, classified by message. */
+static void classify_errors(struct railway_result *res, const cJSON *errors)
+{
+    const cJSON *first = cJSON_GetArrayItem(errors, 0);
+    const cJSON *m = cJSON_GetObjectItem(first, "message");
+    const char *msg = cJSON_IsString(m) ? m->valuestring : "Railway returned an error";
+    if (contains(msg, "not authorized") || contains(msg, "unauthorized") ||
+        contains(msg, "forbidden") || contains(msg, "invalid token"))
+        set_result(res, RH_PERMANENT, "railway_not_authorized", msg);
+    else if (contains(msg, "not found"))
+        set_result(res, RH_PERMANENT, "railway_not_found", msg);
+    else if (contains(msg, "problem processing request") || contains(msg, "try again") ||
+             contains(msg, "timeout") || contains(msg, "temporarily"))
+        set_result(res, RH_TRANSIENT, "railway_problem", msg);
+    else if (contains(msg, "rate limit"))
+        set_result(res, RH_TRANSIENT, "railway_rate_limited", msg);
+    else
+        set_result(res, RH_PERMANENT, "railway_error", msg);
+}
+
+void railway_result_excerpt(struct railway_result *res, const char *body, size_t len)
+{
+    free(res->excerpt);
+    res->excerpt = NULL;
+    if (!body || !len)
+        return;
+    /* The whole body is redacted first: a secret across the cut is still found. */
+    char *raw = xstrndup(body, len);
+    char *clean = redact_string(raw);
+    free(raw);
+    if (strlen(clean) > EXCERPT_LEN)
+        clean[EXCERPT_LEN] = '\0';
+    res->excerpt = clean;
+}
+
+enum rh_status railway_classify(const struct railway_answer *a, struct railway_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    res->http_status = a->http_status;
+    res->rate_limit = a->rate_limit;
+    res->rate_remaining = a->rate_remaining;
+    res->rate_reset = a->rate_reset;
+    const char *text = a->body && a->body_len ? a->body : "";
+    res->body = cJSON_ParseWithLength(text, a->body_len);
+
+    if (a->http_status == 429) {
+        set_result(res, RH_TRANSIENT, "railway_rate_limited",
+                   "Railway answered 429 Too Many Requests");
+        res->retry_after_ms = (a->retry_after_s ? a->retry_after_s : 1) * 1000;
+        goto out;
+    }
+    if (a->http_status >= 500) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "Railway answered HTTP %ld", a->http_status);
+        set_result(res, RH_TRANSIENT, "railway_unavailable", msg);
+        res->retry_after_ms = a->retry_after_s * 1000;
+        goto out;
+    }
+    const cJSON *errors = cJSON_GetObjectItem(res->body, "errors");
+    if (a->http_status == 400) {
+        const cJSON *m = cJSON_GetObjectItem(cJSON_GetArrayItem(errors, 0), "message");
+        char *msg = xasprintf("invalid request: %s",
+                              cJSON_IsString(m) ? m->valuestring : "Railway answered HTTP 400");
+        set_result(res, RH_PERMANENT, "railway_invalid_request", msg);
+        free(msg);
+        goto out;
+    }
+    if (a->http_status == 401 || a->http_status == 403) {
+        set_result(res, RH_PERMANENT, "railway_not_authorized", "Railway refused the token");
+        goto out;
+    }
+    if (a->http_status != 200) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "Railway answered HTTP %ld", a->http_status);
+        set_result(res, RH_PERMANENT, "railway_http_error", msg);
+        goto out;
+    }
+    if (!cJSON_IsObject(res->body)) {
+        set_result(res, RH_TRANSIENT, "railway_bad_response", "Railway's answer is not JSON");
+        goto out;
+    }
+    if (cJSON_GetArraySize(errors) > 0) {
+        classify_errors(res, errors);
+        goto out;
+    }
+    res->data = cJSON_GetObjectItem(res->body, "data");
+    if (!cJSON_IsObject(res->data)) {
+        res->data = NULL;
+        set_result(res, RH_TRANSIENT, "railway_bad_response", "Railway's answer has no data");
+        goto out;
+    }
+    set_result(res, RH_OK, "ok", "");
+out:
+    if (res->status != RH_OK)
+        railway_result_excerpt(res, a->body, a->body_len);
+    return res->status;
+}
+
+void railway_result_fail(struct railway_result *res, enum rh_status st, const char *code,
+                         const char *msg)
+{
+    set_result(res, st, code, msg);
+}
+
+void railway_result_free(struct railway_result *res)
+{
+    cJSON_Delete(res->body);
+    free(res->excerpt);
+    res->body = NULL;
+    res->data = NULL;
+    res->excerpt = NULL;
+}
+
+cJSON *railway_result_details(const char *op, const struct railway_result *res)
+{
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "operation", op);
+    cJSON_AddNumberToObject(d, "http_status", (double)res->http_status);
+    cJSON_AddStringToObject(d, "code", res->code);
+    if (*res->message)
+        cJSON_AddStringToObject(d, "message", res->message);
+    const cJSON *errors = cJSON_GetObjectItem(res->body, "errors");
+    if (cJSON_IsArray(errors)) {
+        /* Railway's own messages, redacted one by one. */
+        cJSON *msgs = cJSON_AddArrayToObject(d, "errors");
+        const cJSON *e;
+        cJSON_ArrayForEach(e, errors)
+        {
+            const cJSON *m = cJSON_GetObjectItem(e, "message");
+            if (!cJSON_IsString(m))
+                continue;
+            char *clean = redact_string(m->valuestring);
+            cJSON_AddItemToArray(msgs, cJSON_CreateString(clean));
+            free(clean);
+        }
+    }
+    if (res->excerpt && res->status != RH_OK)
+        cJSON_AddStringToObject(d, "response_excerpt", res->excerpt);
+    if (res->retry_after_ms)
+        cJSON_AddNumberToObject(d, "retry_after_ms", res->retry_after_ms);
+    return d;
+}

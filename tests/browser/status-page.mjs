@@ -1,0 +1,387 @@
+// The status page (GET /) in headless Chromium against a real railhook, a real PostgreSQL and
+// the Railway simulator: a Supabase INSERT delivery becomes a provision job that the page
+// lists and follows to `succeeded` with its event timeline; a failed job offers Retry, which
+// a read token may not use and an admin token re-queues; a running job offers Cancel.
+//
+// Usage: node tests/browser/status-page.mjs [BUILD_DIR]
+// scripts/test.sh runs it with its throwaway cluster (RAILHOOK_TEST_PGURL and
+// RAILHOOK_TEST_TEMPLATE); run alone, it starts a cluster of its own with scripts/pg.sh.
+// Screenshots go to $RAILHOOK_BROWSER_OUT, else to the test tmp folder. Ends with the line
+// "browser: N passed, N failed" and exits non-zero on any failure. Needs Debian's chromium.
+import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const build = path.resolve(root, process.argv[2] || 'build');
+const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const fixture = path.resolve(root, '../shared/fixtures/supabase/manifests.insert.body.json');
+
+let passed = 0;
+let failed = 0;
+const children = [];
+const cleanups = [];
+
+function summary() {
+  console.log(`browser: ${passed} passed, ${failed} failed`);
+}
+
+function killChildren() {
+  for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null) {
+      try {
+        c.kill('SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+process.on('exit', killChildren);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    killChildren();
+    process.exit(1);
+  });
+}
+
+async function check(name, fn) {
+  try {
+    await fn();
+    passed++;
+    console.log(`  ok   ${name}`);
+    return true;
+  } catch (e) {
+    failed++;
+    console.log(`  FAIL ${name}: ${e && e.message ? e.message.split('\n')[0] : e}`);
+    return false;
+  }
+}
+
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
+  if (r.status !== 0) {
+    throw new Error(`${cmd} ${args[0] || ''} failed: ${(r.stderr || r.stdout || '').trim()}`);
+  }
+  return r.stdout.trim();
+}
+
+function start(cmd, args, env, logPath) {
+  const log = fs.openSync(logPath, 'a');
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', log] });
+  fs.closeSync(log);
+  children.push(child);
+  return child;
+}
+
+async function waitFor(what, fn, timeoutMs, everyMs = 200) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? ` (${last.message})` : ''}`);
+}
+
+// A throwaway database cloned from the migrated template (a cluster of our own when run alone).
+async function database(tmp) {
+  let base = process.env.RAILHOOK_TEST_PGURL;
+  let template = process.env.RAILHOOK_TEST_TEMPLATE;
+  if (!base) {
+    const port = await freePort();
+    const dir = path.join(tmp, 'pg');
+    run(path.join(root, 'scripts/pg.sh'), ['start', dir, String(port), 'fast']);
+    cleanups.push(() => spawnSync(path.join(root, 'scripts/pg.sh'), ['stop', dir]));
+    base = `postgresql://railhook@127.0.0.1:${port}`;
+    template = 'railhook_browser_template';
+    run('psql', ['-q', `${base}/postgres`, '-c', `CREATE DATABASE ${template}`]);
+    run(path.join(build, 'railhook'), ['migrate'], {
+      env: { ...process.env, DATABASE_URL: `${base}/${template}`, LOG_LEVEL: 'warn' },
+    });
+  }
+  const name = `browser_${process.pid}_${crypto.randomBytes(3).toString('hex')}`;
+  run('psql', ['-q', `${base}/postgres`, '-c', `CREATE DATABASE ${name} TEMPLATE ${template}`]);
+  cleanups.unshift(() =>
+    spawnSync('psql', ['-q', `${base}/postgres`, '-c', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`]),
+  );
+  return `${base}/${name}`;
+}
+
+// Starts the Railway simulator and resolves with its GraphQL URL (its first stdout line).
+async function startSim(tmp, flags) {
+  const child = start(path.join(build, 'railway-sim'), ['--port', '0', '--quiet', ...flags], {},
+    path.join(tmp, 'railway-sim.log'));
+  const lines = readline.createInterface({ input: child.stdout });
+  const url = await Promise.race([
+    new Promise((resolve) => lines.once('line', (l) => resolve((l.match(/http:\/\/\S+/) || [])[0]))),
+    sleep(10000).then(() => null),
+  ]);
+  if (!url) throw new Error('railway-sim did not start');
+  return url;
+}
+
+async function simConfig(simUrl, config) {
+  const r = await fetch(new URL('/_sim/config', simUrl), {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(config),
+  });
+  assert(r.ok, `/_sim/config answered ${r.status}`);
+}
+
+async function main() {
+  if (!fs.existsSync(fixture)) {
+    console.log(`browser: skipped: the Supabase fixture ${fixture} is absent`);
+    console.log('browser: 0 passed, 0 failed, 1 skipped');
+    return 0;
+  }
+  if (!fs.existsSync(chromiumPath)) {
+    console.log(`browser: ${chromiumPath} is missing (scripts/deps.sh test installs chromium)`);
+    failed++;
+    summary();
+    return 1;
+  }
+  // playwright-core lives with the other Node tools in tests/js (tests/js/package.json).
+  const { chromium } = createRequire(path.join(root, 'tests/js/package.json'))('playwright-core');
+  const tmpBase = process.env.RAILHOOK_TEST_TMP || os.tmpdir();
+  const tmp = fs.mkdtempSync(path.join(tmpBase, 'browser-'));
+  fs.chmodSync(tmp, 0o755);
+  const outDir = process.env.RAILHOOK_BROWSER_OUT || tmp;
+  fs.mkdirSync(outDir, { recursive: true });
+
+  const secrets = {
+    supabase: `sb-${crypto.randomBytes(12).toString('hex')}`,
+    read: `read-${crypto.randomBytes(12).toString('hex')}`,
+    admin: `admin-${crypto.randomBytes(12).toString('hex')}`,
+  };
+  const dbUrl = await database(tmp);
+  const simUrl = await startSim(tmp, ['--build-ms', '800', '--instance-delay-ms', '200',
+    '--fail-builds', 'broken']);
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const railhookLog = path.join(tmp, 'railhook.log');
+  const railhook = start(path.join(build, 'railhook'), ['serve'], {
+    PORT: String(port),
+    BIND_ADDRESS: '127.0.0.1',
+    DATABASE_URL: dbUrl,
+    LOG_LEVEL: 'info',
+    RAILWAY_API_URL: simUrl,
+    RAILWAY_TOKEN: 'sim-account-token',
+    RAILWAY_PROJECT_ID: 'proj-sim',
+    RAILWAY_ENVIRONMENT_ID: 'env-sim',
+    WORKER_REPO: 'acme/osp',
+    SUPABASE_WEBHOOK_SECRET: secrets.supabase,
+    API_TOKEN: secrets.read,
+    API_ADMIN_TOKEN: secrets.admin,
+    DEPLOY_POLL_MIN_MS: '200',
+    DEPLOY_POLL_MAX_MS: '500',
+    RAILWAY_MAX_RPS: '50',
+    QUEUE_POLL_MS: '200',
+    JOB_LEASE_S: '3',
+    WORKERS: '2',
+  }, railhookLog);
+  railhook.stdout.resume();
+  await waitFor('railhook /healthz', async () => (await fetch(`${base}/healthz`)).ok, 15000);
+
+  const body = fs.readFileSync(fixture, 'utf8');
+  const deliver = async (schema) => {
+    const doc = JSON.parse(body);
+    if (schema) {
+      doc.record.service_schema = schema;
+      doc.record.id = crypto.randomUUID();
+    }
+    const r = await fetch(`${base}/webhooks/supabase`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${secrets.supabase}` },
+      body: schema ? JSON.stringify(doc) : body,
+    });
+    const j = await r.json();
+    assert(r.status === 202, `POST /webhooks/supabase answered ${r.status}: ${JSON.stringify(j)}`);
+    assert(j.job_ids && j.job_ids.length === 1, `expected one job id: ${JSON.stringify(j)}`);
+    return j.job_ids[0];
+  };
+
+  const profile = path.join(tmp, 'chromium-profile');
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1280, height: 820 },
+    locale: 'en-US',
+    timezoneId: 'UTC',
+  });
+  cleanups.unshift(() => context.close().catch(() => {}));
+  const page = context.pages()[0] || (await context.newPage());
+  page.setDefaultTimeout(15000);
+  const foreign = [];
+  page.on('request', (req) => {
+    if (!req.url().startsWith(`${base}/`)) foreign.push(req.url());
+  });
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+
+  const detailState = () => page.locator('#detail-state');
+  const openJob = async (id) => {
+    await page.locator(`#jobs tr[data-id="${id}"]`).click();
+    await detailState().waitFor();
+    assert((await page.locator('#detail dd').first().textContent()) === id, 'detail shows another job');
+  };
+  const useToken = async (t) => {
+    await page.fill('#token', t);
+    await page.click('#save-token');
+  };
+
+  let provisionId = null;
+  await check('a signed Supabase INSERT delivery is accepted as one job', async () => {
+    provisionId = await deliver(null);
+  });
+
+  await check('the page loads from the binary and asks for a token', async () => {
+    const r = await page.goto(`${base}/`);
+    assert(r.status() === 200, `GET / answered ${r.status()}`);
+    assert((await page.title()).startsWith('railhook'), 'unexpected title');
+    await page.locator('#status', { hasText: 'token' }).waitFor();
+  });
+
+  await check('with the read token the provision job is listed', async () => {
+    await useToken(secrets.read);
+    await page.locator(`#jobs tr[data-id="${provisionId}"]`).waitFor();
+    const cells = await page.locator(`#jobs tr[data-id="${provisionId}"] td`).allTextContents();
+    assert(cells[1] === 'provision', `kind cell: ${cells[1]}`);
+    assert(cells[2] === 'osp-worker-billing_v2', `service cell: ${cells[2]}`);
+  });
+
+  await check('the job detail follows it to succeeded with the provision steps', async () => {
+    await openJob(provisionId);
+    await page.locator('#detail-state', { hasText: 'succeeded' }).waitFor({ timeout: 60000 });
+    const events = await page.locator('#detail ol.timeline li').allTextContents();
+    for (const step of ['validate', 'create_service', 'set_root_directory', 'connect', 'wait_deploy']) {
+      assert(events.some((e) => e.includes(step + ':')), `no ${step} event in ${JSON.stringify(events)}`);
+    }
+    assert(events.some((e) => e.includes('provisioned')), 'no "provisioned" event');
+    assert((await page.locator('#retry, #cancel').count()) === 0, 'a finished job offers actions');
+    const row = page.locator(`#jobs tr[data-id="${provisionId}"] td.state`);
+    await row.filter({ hasText: 'succeeded' }).waitFor({ timeout: 10000 });
+    await page.screenshot({ path: path.join(outDir, 'status-page-succeeded.png'), fullPage: true });
+  });
+
+  let brokenId = null;
+  await check('a failed job shows its error and a Retry button', async () => {
+    brokenId = await deliver('broken_page');
+    await page.locator(`#jobs tr[data-id="${brokenId}"]`).waitFor({ timeout: 10000 });
+    await openJob(brokenId);
+    await page.locator('#detail-state', { hasText: 'failed' }).waitFor({ timeout: 60000 });
+    await page.locator('#detail .job-error', { hasText: 'deploy_failed' }).waitFor();
+    await page.locator('#detail ol.timeline li.error').first().waitFor();
+    await page.locator('#retry').waitFor();
+    await page.screenshot({ path: path.join(outDir, 'status-page-failed.png'), fullPage: true });
+  });
+
+  await check('Retry with the read token is refused and changes nothing', async () => {
+    await page.click('#retry');
+    await page.locator('#notice', { hasText: 'admin token' }).waitFor();
+    await sleep(500);
+    assert((await detailState().textContent()) === 'failed', 'the state changed');
+  });
+
+  await check('Retry with the admin token re-queues the job, which then succeeds', async () => {
+    await simConfig(simUrl, { fail_builds: null });
+    await useToken(secrets.admin);
+    await page.locator('#retry').waitFor();
+    await page.click('#retry');
+    await page.locator('#notice', { hasText: 'retried: queued' }).waitFor();
+    await waitFor('the detail to leave failed', async () =>
+      (await detailState().textContent()) !== 'failed', 10000);
+    await page.locator('#detail ol.timeline li', { hasText: 'retried' }).waitFor();
+    await page.locator('#detail-state', { hasText: 'succeeded' }).waitFor({ timeout: 60000 });
+  });
+
+  await check('a running job shows Cancel, and Cancel stops it', async () => {
+    await simConfig(simUrl, { build_ms: 600000 });
+    const slowId = await deliver('slow_page');
+    await page.locator(`#jobs tr[data-id="${slowId}"]`).waitFor({ timeout: 10000 });
+    await openJob(slowId);
+    await page.locator('#detail-state', { hasText: 'running' }).waitFor({ timeout: 30000 });
+    await page.locator('#cancel').waitFor();
+    await page.click('#cancel');
+    await page.locator('#notice', { hasText: 'cancel requested' }).waitFor();
+    await page.locator('#detail-state', { hasText: 'cancelled' }).waitFor({ timeout: 30000 });
+    assert((await page.locator('#retry').count()) === 1, 'a cancelled job offers no Retry');
+    await page.screenshot({ path: path.join(outDir, 'status-page-cancelled.png'), fullPage: true });
+  });
+
+  await check('the page made no request beyond railhook and raised no script error', async () => {
+    assert(foreign.length === 0, `requests elsewhere: ${foreign.slice(0, 3).join(', ')}`);
+    assert(pageErrors.length === 0, `script errors: ${pageErrors.slice(0, 3).join('; ')}`);
+  });
+
+  await context.close();
+  killChildren();
+  await waitFor('railhook to exit', async () => railhook.exitCode !== null || railhook.signalCode !== null, 10000, 100);
+
+  await check('no token or webhook secret reached the log', async () => {
+    const log = fs.readFileSync(railhookLog, 'utf8');
+    for (const [name, value] of Object.entries(secrets)) {
+      assert(!log.includes(value), `the ${name} secret is in railhook's log`);
+    }
+  });
+
+  if (failed > 0) {
+    const log = fs.readFileSync(railhookLog, 'utf8').split('\n').slice(-15).join('\n');
+    console.log(`railhook's last log lines:\n${log}`);
+  }
+  console.log(process.env.RAILHOOK_BROWSER_OUT ? `screenshots: ${outDir}`
+    : 'screenshots: set RAILHOOK_BROWSER_OUT=DIR to keep them (the test tmp folder goes)');
+  return failed ? 1 : 0;
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (e) {
+  failed++;
+  console.log(`browser: setup failed: ${e && e.stack ? e.stack : e}`);
+  code = 1;
+} finally {
+  killChildren();
+  for (const c of cleanups) {
+    try {
+      await c();
+    } catch {
+      // best effort
+    }
+  }
+}
+if (!(passed === 0 && failed === 0 && code === 0)) summary();
+process.exit(code);
