@@ -30,8 +30,9 @@ bool api_auth_configured(const struct config *cfg, char *err, size_t errlen)
         return true;
     if (*cfg->api_token || *cfg->api_admin_token)
         return true;
-    snprintf(err, errlen, "API_TOKEN and API_ADMIN_TOKEN are empty: set a token, or API_AUTH=none "
-                          "to serve the API without authentication");
+    snprintf(err, errlen,
+             "API_TOKEN and API_ADMIN_TOKEN are empty: set a token, or API_AUTH=none "
+             "to serve the API without authentication");
     return false;
 }
 

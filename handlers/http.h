@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 #define HTTP_MAX_HEADERS 16
-#define HTTP_MAX_PARAMS 4
+#define HTTP_MAX_PARAMS  4
 
 struct http_request {
     const char *method;
@@ -21,7 +21,7 @@ struct http_request {
     /* Case-insensitive header lookup and query argument lookup; NULL when absent. */
     const char *(*header)(const struct http_request *req, const char *name);
     const char *(*query)(const struct http_request *req, const char *name);
-    void *transport; /* the server's connection handle, opaque to handlers */
+    void *transport;                     /* the server's connection handle, opaque to handlers */
     const char *params[HTTP_MAX_PARAMS]; /* path segments captured by the route pattern */
     int nparams;
     const char *route; /* the matched route pattern, for logs and metrics */

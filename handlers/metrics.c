@@ -12,8 +12,9 @@
 static bool queue_gauges(PGconn *c, struct buf *out)
 {
     char err[256];
-    PGresult *r = store_exec(c, "SELECT kind, state, count(*) FROM jobs GROUP BY 1, 2 ORDER BY 1, 2",
-                             0, NULL, err, sizeof(err));
+    PGresult *r =
+        store_exec(c, "SELECT kind, state, count(*) FROM jobs GROUP BY 1, 2 ORDER BY 1, 2", 0, NULL,
+                   err, sizeof(err));
     if (!r)
         return false;
     metrics_gauge_header(out, "railhook_jobs", "Jobs in the database by kind and state.");
@@ -58,7 +59,8 @@ void handle_metrics(struct app *app, struct http_request *req, struct http_respo
     bool db_ok = c && queue_gauges(c, &out);
     if (c)
         store_conn_release(app->store, c);
-    metrics_gauge_header(&out, "railhook_database_up", "1 when the last scrape reached the database.");
+    metrics_gauge_header(&out, "railhook_database_up",
+                         "1 when the last scrape reached the database.");
     metrics_gauge_sample(&out, "railhook_database_up", "", db_ok ? 1 : 0);
     res->status = 200;
     res->content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -75,7 +75,9 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct req_ctx
     struct MHD_Response *r = NULL;
     bool head = strcmp(ctx->method, "HEAD") == 0;
     r = MHD_create_response_from_buffer(head ? 0 : res->body.len,
-                                        head ? (void *)"" : res->body.data ? res->body.data : "",
+                                        head             ? (void *)""
+                                        : res->body.data ? res->body.data
+                                                         : "",
                                         MHD_RESPMEM_MUST_COPY);
     if (!r)
         return MHD_NO;
@@ -102,8 +104,7 @@ static void resume(void *transport)
     MHD_resume_connection(transport);
 }
 
-static void fill_request(struct http_request *req, struct MHD_Connection *conn,
-                         struct req_ctx *ctx)
+static void fill_request(struct http_request *req, struct MHD_Connection *conn, struct req_ctx *ctx)
 {
     memset(req, 0, sizeof(*req));
     req->method = ctx->method;
@@ -135,9 +136,8 @@ static enum MHD_Result reject(struct MHD_Connection *conn, struct req_ctx *ctx, 
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     struct http_server *srv = cls;
@@ -228,8 +228,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (strcmp(ctx->method, methods[i]) == 0)
             method = methods[i];
     char labels[192];
-    snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\",status=\"%d\"", ctx->route,
-             method, ctx->answered ? ctx->status : 0);
+    snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\",status=\"%d\"", ctx->route, method,
+             ctx->answered ? ctx->status : 0);
     metrics_count("railhook_http_requests_total", labels, 1);
     snprintf(labels, sizeof(labels), "route=\"%s\"", ctx->route);
     metrics_observe("railhook_http_request_duration_seconds", labels,

@@ -26,16 +26,17 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "railhook %s: signed webhooks in, Railway services out.\n\n"
-                 "Usage: railhook <command>\n\n"
-                 "Commands:\n"
-                 "  serve     run the HTTP server and the worker pool\n"
-                 "  migrate   apply pending database migrations and exit\n"
-                 "  check     preflight: configuration, database, Railway token, project,\n"
-                 "            environment, repo, branch, schema drift (--json for scripts)\n"
-                 "  version   print the version\n"
-                 "  --help    this text\n\n"
-                 "Configuration comes from the environment only.\n\n",
+    fprintf(out,
+            "railhook %s: signed webhooks in, Railway services out.\n\n"
+            "Usage: railhook <command>\n\n"
+            "Commands:\n"
+            "  serve     run the HTTP server and the worker pool\n"
+            "  migrate   apply pending database migrations and exit\n"
+            "  check     preflight: configuration, database, Railway token, project,\n"
+            "            environment, repo, branch, schema drift (--json for scripts)\n"
+            "  version   print the version\n"
+            "  --help    this text\n\n"
+            "Configuration comes from the environment only.\n\n",
             RAILHOOK_VERSION);
     config_print_help(out);
 }
@@ -64,8 +65,7 @@ static int cmd_migrate(void)
     if (st != RH_OK)
         log_error("migration failed", "error=\"%s\"", err);
     else
-        log_info("migrations applied", "applied=%d latest=%d", applied,
-                 store_migrations_latest());
+        log_info("migrations applied", "applied=%d latest=%d", applied, store_migrations_latest());
     config_free(&cfg);
     return st == RH_OK ? 0 : 1;
 }
@@ -141,8 +141,8 @@ static int cmd_serve(void)
         log_error("cannot start HTTP server", "error=\"%s\"", err);
         goto out;
     }
-    log_info("railhook listening", "address=%s port=%d instance=%s version=%s",
-             cfg.bind_address, http_server_port(srv), cfg.instance_id, RAILHOOK_VERSION);
+    log_info("railhook listening", "address=%s port=%d instance=%s version=%s", cfg.bind_address,
+             http_server_port(srv), cfg.instance_id, RAILHOOK_VERSION);
     if (app.workers && worker_pool_start(app.workers, err, sizeof(err)) != RH_OK) {
         log_error("cannot start the worker pool", "error=\"%s\"", err);
         goto out;

@@ -50,8 +50,8 @@ int store_migrations_pending(PGconn *c, char *err, size_t errlen)
                              0, NULL, err, errlen);
     if (!r) {
         /* The table does not exist yet: everything is pending. */
-        PGresult *t = store_exec(c, "SELECT to_regclass('schema_migrations') IS NULL", 0, NULL,
-                                 err, errlen);
+        PGresult *t =
+            store_exec(c, "SELECT to_regclass('schema_migrations') IS NULL", 0, NULL, err, errlen);
         if (!t)
             return -1;
         bool missing = strcmp(PQgetvalue(t, 0, 0), "t") == 0;
@@ -113,8 +113,8 @@ enum rh_status store_migrate(const char *conninfo, int *applied, char *err, size
         char vs[16];
         snprintf(vs, sizeof(vs), "%d", v);
         const char *p1[] = {vs};
-        PGresult *r = store_exec(c, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, p1,
-                                 err, errlen);
+        PGresult *r =
+            store_exec(c, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, p1, err, errlen);
         if (!r) {
             st = RH_UNAVAILABLE;
             goto unlock;

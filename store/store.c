@@ -187,8 +187,8 @@ void store_pool_stats(struct store *s, int *in_use, int *waiting, int *size)
     pthread_mutex_unlock(&s->lock);
 }
 
-PGresult *store_exec(PGconn *c, const char *sql, int nparams, const char *const *params,
-                     char *err, size_t errlen)
+PGresult *store_exec(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,
+                     size_t errlen)
 {
     PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
@@ -209,8 +209,7 @@ enum rh_status store_error_status(PGconn *c, const PGresult *r)
     if (strcmp(state, "23505") == 0)
         return RH_CONFLICT;
     if (strncmp(state, "08", 2) == 0 || strncmp(state, "57", 2) == 0 ||
-        strncmp(state, "53", 2) == 0 || strcmp(state, "40001") == 0 ||
-        strcmp(state, "40P01") == 0)
+        strncmp(state, "53", 2) == 0 || strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
         return RH_UNAVAILABLE;
     return RH_INVALID;
 }

@@ -29,8 +29,8 @@ void store_pool_stats(struct store *s, int *in_use, int *waiting, int *size);
 PGconn *store_connect(const char *conninfo, char *err, size_t errlen);
 /* Runs a statement with text parameters; returns its result (PQclear it) or NULL after
  * writing a redacted message into err. ok is PGRES_COMMAND_OK or PGRES_TUPLES_OK. */
-PGresult *store_exec(PGconn *c, const char *sql, int nparams, const char *const *params,
-                     char *err, size_t errlen);
+PGresult *store_exec(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,
+                     size_t errlen);
 /* Runs a statement that returns nothing; RH_OK or RH_UNAVAILABLE/RH_INVALID with err set. */
 enum rh_status store_exec_cmd(PGconn *c, const char *sql, int nparams, const char *const *params,
                               char *err, size_t errlen);

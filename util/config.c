@@ -15,8 +15,8 @@
 enum cfg_type { CFG_STR, CFG_INT, CFG_BOOL };
 
 #define CFG_REQUIRED_DB 1u /* required by commands that use the database */
-#define CFG_SECRET 2u      /* never printed */
-#define CFG_URL_SECRET 4u  /* a connection URL whose password is secret */
+#define CFG_SECRET      2u /* never printed */
+#define CFG_URL_SECRET  4u /* a connection URL whose password is secret */
 
 struct cfg_entry {
     const char *name;
@@ -34,7 +34,8 @@ struct cfg_entry {
 #define B(f) CFG_BOOL, offsetof(struct config, f)
 
 static const struct cfg_entry table[] = {
-    {"BIND_ADDRESS", S(bind_address), "0.0.0.0", 0, 0, 0, NULL, "address the HTTP server listens on"},
+    {"BIND_ADDRESS", S(bind_address), "0.0.0.0", 0, 0, 0, NULL,
+     "address the HTTP server listens on"},
     {"PORT", I(port), "8080", 0, 65535, 0, NULL, "HTTP port (0 picks a free one)"},
     {"HTTP_THREADS", I(http_threads), "16", 1, 256, 0, NULL,
      "HTTP server threads (a delivery waiting for its commit holds one)"},
@@ -47,7 +48,8 @@ static const struct cfg_entry table[] = {
     {"SHUTDOWN_GRACE_S", I(shutdown_grace_s), "20", 0, 3600, 0, NULL,
      "seconds to finish requests and jobs on SIGTERM"},
     {"LOG_FORMAT", S(log_format), "logfmt", 0, 0, 0, "logfmt|json", "log line format"},
-    {"LOG_LEVEL", S(log_level), "info", 0, 0, 0, "debug|info|warn|error", "least severe level logged"},
+    {"LOG_LEVEL", S(log_level), "info", 0, 0, 0, "debug|info|warn|error",
+     "least severe level logged"},
     {"DATABASE_URL", S(database_url), NULL, 0, 0, CFG_REQUIRED_DB | CFG_URL_SECRET, NULL,
      "PostgreSQL connection URL or conninfo (password is never logged)"},
     {"DB_POOL_SIZE", I(db_pool_size), "16", 1, 256, 0, NULL,
@@ -60,7 +62,8 @@ static const struct cfg_entry table[] = {
      "Supabase bearer secrets, comma-separated"},
     {"SUPABASE_WEBHOOK_SIGNING_SECRET", S(supabase_webhook_signing_secret), "", 0, 0, CFG_SECRET,
      NULL, "Standard Webhooks secrets (whsec_...), comma-separated"},
-    {"SUPABASE_TABLE", S(supabase_table), "manifests", 0, 0, 0, NULL, "table whose rows are workers"},
+    {"SUPABASE_TABLE", S(supabase_table), "manifests", 0, 0, 0, NULL,
+     "table whose rows are workers"},
     {"SUPABASE_SCHEMA", S(supabase_schema), "public", 0, 0, 0, NULL, "schema of SUPABASE_TABLE"},
     {"SERVICE_SCHEMA_PATTERN", S(service_schema_pattern), "^[a-z][a-z0-9_]{0,47}$", 0, 0, 0, NULL,
      "regular expression record.service_schema must match"},
@@ -113,11 +116,13 @@ static const struct cfg_entry table[] = {
      "first deployment status poll interval"},
     {"DEPLOY_POLL_MAX_MS", I(deploy_poll_max_ms), "30000", 10, 600000, 0, NULL,
      "longest deployment status poll interval"},
-    {"API_TOKEN", S(api_token), "", 0, 0, CFG_SECRET, NULL, "read API bearer tokens, comma-separated"},
+    {"API_TOKEN", S(api_token), "", 0, 0, CFG_SECRET, NULL,
+     "read API bearer tokens, comma-separated"},
     {"API_ADMIN_TOKEN", S(api_admin_token), "", 0, 0, CFG_SECRET, NULL,
      "admin (write) API bearer tokens, comma-separated"},
     {"API_AUTH", S(api_auth), "token", 0, 0, 0, "token|none", "none: serve the API without tokens"},
-    {"CORS_ORIGINS", S(cors_origins), "", 0, 0, 0, NULL, "origins allowed to call the API, comma-separated"},
+    {"CORS_ORIGINS", S(cors_origins), "", 0, 0, 0, NULL,
+     "origins allowed to call the API, comma-separated"},
     {"METRICS_PUBLIC", B(metrics_public), "off", 0, 0, 0, NULL, "serve /metrics without a token"},
 };
 

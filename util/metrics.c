@@ -25,12 +25,14 @@ static const double job_buckets[] = {0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600, 
 static const struct metric_def defs[] = {
     {"railhook_http_requests_total", METRIC_COUNTER, "HTTP requests by route, method and status.",
      NULL},
-    {"railhook_http_request_duration_seconds", METRIC_HISTOGRAM,
-     "HTTP request latency by route.", latency_buckets},
+    {"railhook_http_request_duration_seconds", METRIC_HISTOGRAM, "HTTP request latency by route.",
+     latency_buckets},
     {"railhook_webhook_deliveries_total", METRIC_COUNTER,
      "Webhook deliveries by source and outcome (accepted, duplicate, ignored, rejected).", NULL},
-    {"railhook_jobs_finished_total", METRIC_COUNTER, "Jobs that reached a final state, by kind "
-                                                     "and state.", NULL},
+    {"railhook_jobs_finished_total", METRIC_COUNTER,
+     "Jobs that reached a final state, by kind "
+     "and state.",
+     NULL},
     {"railhook_job_duration_seconds", METRIC_HISTOGRAM,
      "How long the final run of a finished job took, by kind.", job_buckets},
     {"railhook_railway_requests_total", METRIC_COUNTER,
@@ -41,9 +43,9 @@ static const struct metric_def defs[] = {
      "Time Railway calls waited for railhook's own rate limiter.", NULL},
 };
 
-#define NDEFS (sizeof(defs) / sizeof(defs[0]))
+#define NDEFS       (sizeof(defs) / sizeof(defs[0]))
 #define MAX_BUCKETS 16
-#define TABLE_SIZE 1024
+#define TABLE_SIZE  1024
 
 struct series {
     const struct metric_def *def;
@@ -121,8 +123,8 @@ static void sample(struct buf *out, const char *name, const char *suffix, const 
 {
     bool any = (labels && *labels) || (extra && *extra);
     buf_printf(out, "%s%s%s%s%s%s%s %.17g\n", name, suffix, any ? "{" : "", labels ? labels : "",
-               labels && *labels && extra && *extra ? "," : "", extra ? extra : "",
-               any ? "}" : "", v);
+               labels && *labels && extra && *extra ? "," : "", extra ? extra : "", any ? "}" : "",
+               v);
 }
 
 void metrics_render(struct buf *out)

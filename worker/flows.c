@@ -108,7 +108,7 @@ static enum rh_status stop_with(struct flow *f, enum rh_status st)
 }
 
 #define CALL_QUIET_NOT_FOUND 1u /* "not found" is an answer the caller handles */
-#define CALL_ONCE 2u            /* not idempotent: never retried inside the run */
+#define CALL_ONCE            2u /* not idempotent: never retried inside the run */
 
 /* Sends one Railway operation; vars is consumed. On success *data (may be NULL) receives a
  * copy of the answer's data. On failure the run's result is filled and an event recorded;
@@ -146,8 +146,8 @@ static enum rh_status call(struct flow *f, const char *op, cJSON *vars, unsigned
                      strcmp(r.code, "railway_budget") != 0;
         f->res->status = st;
         snprintf(f->res->code, sizeof(f->res->code), "%s", r.code);
-        snprintf(f->res->message, sizeof(f->res->message), "%.*s",
-                 (int)sizeof(f->res->message) - 1, msg);
+        snprintf(f->res->message, sizeof(f->res->message), "%.*s", (int)sizeof(f->res->message) - 1,
+                 msg);
         f->res->retry_after_ms = r.retry_after_ms;
         cJSON_Delete(f->res->details);
         f->res->details = details;
@@ -205,8 +205,14 @@ static enum rh_status db_service_upsert(struct flow *f, const char *name, const 
                                         const char *status)
 {
     const struct config *cfg = f->fl->cfg;
-    const char *p[] = {name,     payload_str(f->job, "manifest_id"), service_id, cfg->worker_repo,
-                       cfg->worker_branch, cfg->worker_root_dir, status, f->job->id};
+    const char *p[] = {name,
+                       payload_str(f->job, "manifest_id"),
+                       service_id,
+                       cfg->worker_repo,
+                       cfg->worker_branch,
+                       cfg->worker_root_dir,
+                       status,
+                       f->job->id};
     return db_exec(f,
                    "INSERT INTO services (name, manifest_id, railway_service_id, repo, branch,"
                    " root_dir, status, last_job_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
@@ -224,43 +230,59 @@ static enum rh_status db_service_deployed(struct flow *f, const char *name,
 {
     char *vars = digests ? cJSON_PrintUnformatted(digests) : NULL;
     const char *p[] = {name, deployment_id, status, f->job->id, vars};
-    enum rh_status st =
-        db_exec(f,
-                "UPDATE services SET last_deployment_id = $2, last_deployment_status = $3,"
-                " last_job_id = $4, status = CASE WHEN $3 = 'SUCCESS' THEN 'active' ELSE status END,"
-                " variables = coalesce($5::jsonb, variables), updated_at = now() WHERE name = $1",
-                5, p);
+    enum rh_status st = db_exec(
+        f,
+        "UPDATE services SET last_deployment_id = $2, last_deployment_status = $3,"
+        " last_job_id = $4, status = CASE WHEN $3 = 'SUCCESS' THEN 'active' ELSE status END,"
+        " variables = coalesce($5::jsonb, variables), updated_at = now() WHERE name = $1",
+        5, p);
     cJSON_free(vars);
     return st;
 }
 
 /* ---- Railway steps shared by the flows ---- */
 
-/* Finds a service named name in the project: *id (free()) or NULL. */
+/* Finds a service named name in the project: *id (free()) or NULL. Reads every page: a
+ * service past the first page must still be found, or a resumed provision creates a twin. */
 static enum rh_status find_service(struct flow *f, const char *name, char **id)
 {
     *id = NULL;
-    cJSON *vars = cJSON_CreateObject();
-    cJSON_AddStringToObject(vars, "projectId", f->fl->cfg->railway_project_id);
-    cJSON *data = NULL;
-    enum rh_status st = call(f, "ProjectServices", vars, 0, &data);
-    if (st != RH_OK)
-        return st;
-    const cJSON *edges = cJSON_GetObjectItem(
-        cJSON_GetObjectItem(cJSON_GetObjectItem(data, "project"), "services"), "edges");
-    const cJSON *e;
-    cJSON_ArrayForEach(e, edges)
-    {
-        const cJSON *node = cJSON_GetObjectItem(e, "node");
-        const cJSON *n = cJSON_GetObjectItem(node, "name");
-        const cJSON *i = cJSON_GetObjectItem(node, "id");
-        if (cJSON_IsString(n) && cJSON_IsString(i) && strcmp(n->valuestring, name) == 0) {
-            *id = xstrdup(i->valuestring);
+    char *after = NULL;
+    enum rh_status st = RH_OK;
+    for (int page = 0; page < 200 && !*id; page++) {
+        cJSON *vars = cJSON_CreateObject();
+        cJSON_AddStringToObject(vars, "projectId", f->fl->cfg->railway_project_id);
+        if (after)
+            cJSON_AddStringToObject(vars, "after", after);
+        cJSON *data = NULL;
+        st = call(f, "ProjectServices", vars, 0, &data);
+        if (st != RH_OK)
             break;
+        const cJSON *services =
+            cJSON_GetObjectItem(cJSON_GetObjectItem(data, "project"), "services");
+        const cJSON *e;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItem(services, "edges"))
+        {
+            const cJSON *node = cJSON_GetObjectItem(e, "node");
+            const cJSON *n = cJSON_GetObjectItem(node, "name");
+            const cJSON *i = cJSON_GetObjectItem(node, "id");
+            if (cJSON_IsString(n) && cJSON_IsString(i) && strcmp(n->valuestring, name) == 0) {
+                *id = xstrdup(i->valuestring);
+                break;
+            }
         }
+        const cJSON *info = cJSON_GetObjectItem(services, "pageInfo");
+        const cJSON *cursor = cJSON_GetObjectItem(info, "endCursor");
+        bool more =
+            cJSON_IsTrue(cJSON_GetObjectItem(info, "hasNextPage")) && cJSON_IsString(cursor);
+        free(after);
+        after = more ? xstrdup(cursor->valuestring) : NULL;
+        cJSON_Delete(data);
+        if (!more)
+            break;
     }
-    cJSON_Delete(data);
-    return RH_OK;
+    free(after);
+    return st;
 }
 
 static enum rh_status deploy_now(struct flow *f, const char *service_id, const char *commit_sha,
@@ -300,8 +322,7 @@ static enum rh_status list_deployments(struct flow *f, const char *service_id, i
     enum rh_status st = call(f, "ServiceDeployments", vars, 0, &data);
     if (st != RH_OK)
         return st;
-    const cJSON *edges =
-        cJSON_GetObjectItem(cJSON_GetObjectItem(data, "deployments"), "edges");
+    const cJSON *edges = cJSON_GetObjectItem(cJSON_GetObjectItem(data, "deployments"), "edges");
     const cJSON *e;
     cJSON_ArrayForEach(e, edges)
     {
@@ -334,7 +355,8 @@ static enum rh_status wait_deployment(struct flow *f, const char *deploy_step,
     char last[32] = "";
     for (;;) {
         /* Sleep first: a deployment that just started is never finished yet. */
-        int jittered = interval - interval / 5 + (int)random_below((uint64_t)(interval / 5 * 2 + 1));
+        int jittered =
+            interval - interval / 5 + (int)random_below((uint64_t)(interval / 5 * 2 + 1));
         enum rh_status s = job_sleep(f->run, jittered);
         if (s != RH_OK)
             return stop_with(f, s);
@@ -363,8 +385,8 @@ static enum rh_status wait_deployment(struct flow *f, const char *deploy_step,
         if (strcmp(final_status, "SUCCESS") == 0)
             return RH_OK;
         if (status_is_failure(final_status))
-            return job_result_fail(f->res, RH_PERMANENT, "deploy_failed",
-                                   "deployment %s ended %s", deployment_id, final_status);
+            return job_result_fail(f->res, RH_PERMANENT, "deploy_failed", "deployment %s ended %s",
+                                   deployment_id, final_status);
         if (time_wall_ms() > deadline)
             return job_result_fail(f->res, RH_PERMANENT, "deploy_timeout",
                                    "deployment %s still %s after DEPLOY_TIMEOUT_S=%d",
@@ -491,10 +513,9 @@ static enum rh_status provision_connect(struct flow *f, const char *service_id)
     for (;;) {
         const char *strategy = next_strategy(f, true);
         if (!strategy)
-            return f->res->status == RH_OK
-                       ? job_result_fail(f->res, RH_PERMANENT, "connect_failed",
-                                         "no connect strategy is left to try")
-                       : f->res->status;
+            return f->res->status == RH_OK ? job_result_fail(f->res, RH_PERMANENT, "connect_failed",
+                                                             "no connect strategy is left to try")
+                                           : f->res->status;
         cJSON *vars = cJSON_CreateObject();
         const char *op;
         if (strcmp(strategy, "connect") == 0) {
@@ -668,9 +689,9 @@ static enum rh_status provision_run(void *ctx, struct job_run *run, const struct
     }
     if (step_done(f, "rolled_back")) {
         /* A retry after a rollback: what the steps describe was deleted; start afresh. */
-        static const char *const keys[] = {"service",  "create_started", "root_directory",
+        static const char *const keys[] = {"service",   "create_started", "root_directory",
                                            "variables", "connect",        "connect_failed",
-                                           "deploy",   "rolled_back"};
+                                           "deploy",    "rolled_back"};
         for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
             if ((st = stop_with(f, job_step_save(run, keys[i], NULL))) != RH_OK)
                 goto out;
@@ -727,8 +748,8 @@ static enum rh_status provision_run(void *ctx, struct job_run *run, const struct
         }
         if ((st = set_root_directory(f, service_id)) != RH_OK)
             goto out;
-        if ((st = stop_with(f, save_step(f, "root_directory", "path",
-                                         f->fl->cfg->worker_root_dir, NULL))) != RH_OK)
+        if ((st = stop_with(f, save_step(f, "root_directory", "path", f->fl->cfg->worker_root_dir,
+                                         NULL))) != RH_OK)
             goto out;
     }
     if (!created && !step_done(f, "variables")) {
@@ -779,8 +800,9 @@ static void provision_compensate(void *ctx, struct job_run *run, const struct jo
         created = "true";
     }
     if (!id || !created || strcmp(created, "true") != 0) {
-        job_event(run, "info", id ? "rollback: the service existed before this job; kept"
-                                  : "rollback: nothing was created",
+        job_event(run, "info",
+                  id ? "rollback: the service existed before this job; kept"
+                     : "rollback: nothing was created",
                   NULL);
         goto out;
     }
@@ -799,18 +821,17 @@ static void provision_compensate(void *ctx, struct job_run *run, const struct jo
     if (st == RH_OK || st == RH_NOT_FOUND) {
         save_step(f, "rolled_back", "service_id", id, NULL);
         const char *p[] = {job->service_name};
-        db_exec(f, "UPDATE services SET status = 'removed', updated_at = now() WHERE name = $1",
-                1, p);
+        db_exec(f, "UPDATE services SET status = 'removed', updated_at = now() WHERE name = $1", 1,
+                p);
         cJSON *d = cJSON_CreateObject();
         cJSON_AddStringToObject(d, "service_id", id);
         job_event(run, "info", "rolled_back", d);
         cJSON_Delete(d);
     } else {
-        job_event(run, "error", "rollback failed: the service could not be deleted",
-                  res.details);
+        job_event(run, "error", "rollback failed: the service could not be deleted", res.details);
         const char *p[] = {job->service_name};
-        db_exec(f, "UPDATE services SET status = 'failed', updated_at = now() WHERE name = $1",
-                1, p);
+        db_exec(f, "UPDATE services SET status = 'failed', updated_at = now() WHERE name = $1", 1,
+                p);
     }
 out:
     cJSON_Delete(res.details);
@@ -866,7 +887,8 @@ static enum rh_status update_run(void *ctx, struct job_run *run, const struct jo
             goto out;
         if (!service_id) {
             st = job_result_fail(res, RH_PERMANENT, "service_not_found",
-                                 "no Railway service named %s to update", renaming ? old_name : name);
+                                 "no Railway service named %s to update",
+                                 renaming ? old_name : name);
             goto out;
         }
         if ((st = stop_with(f, save_step(f, "service", "id", service_id, NULL))) != RH_OK)
@@ -1024,8 +1046,7 @@ static enum rh_status redeploy_run(void *ctx, struct job_run *run, const struct 
                 goto out;
         }
         if (dep) {
-            job_event(run, "info", "following Railway's own deployment of the pushed commit",
-                      NULL);
+            job_event(run, "info", "following Railway's own deployment of the pushed commit", NULL);
             if ((st = stop_with(f, save_step(f, "deploy", "deployment_id", dep, "auto", "true",
                                              NULL))) != RH_OK)
                 goto out;

@@ -15,9 +15,9 @@
 struct job {
     char id[37];
     char kind[16];
-    int attempt;      /* 1 for the first handler run, counting this one */
+    int attempt; /* 1 for the first handler run, counting this one */
     int max_attempts;
-    const cJSON *payload; /* the job's payload object */
+    const cJSON *payload;     /* the job's payload object */
     const char *service_name; /* may be NULL */
 };
 
@@ -28,10 +28,10 @@ struct job_run;
 struct job_result {
     enum rh_status status; /* RH_OK, RH_TRANSIENT, RH_PERMANENT, or a status a job_* call
                               returned (RH_CANCELLED, RH_LEASE_LOST, RH_STOPPING) */
-    int retry_after_ms;    /* RH_TRANSIENT: at least this long before the next attempt (0: backoff) */
-    char code[64];         /* stable error code, e.g. "railway_invalid_request" */
-    char message[512];     /* human-readable error */
-    cJSON *details;        /* optional extra JSON (e.g. Railway's response); the queue frees it */
+    int retry_after_ms; /* RH_TRANSIENT: at least this long before the next attempt (0: backoff) */
+    char code[64];      /* stable error code, e.g. "railway_invalid_request" */
+    char message[512];  /* human-readable error */
+    cJSON *details;     /* optional extra JSON (e.g. Railway's response); the queue frees it */
 };
 
 struct job_handler {

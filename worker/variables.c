@@ -20,8 +20,7 @@ static bool looks_secret(const char *name)
 
 /* Calls fn for each {kind.NAME} placeholder in tmpl; stops and returns false when fn does. */
 static bool each_placeholder(const char *tmpl,
-                             bool (*fn)(void *ud, const char *kind, const char *name),
-                             void *ud)
+                             bool (*fn)(void *ud, const char *kind, const char *name), void *ud)
 {
     const char *p = tmpl;
     while ((p = strchr(p, '{')) != NULL) {
@@ -82,7 +81,8 @@ cJSON *variables_templates_load(const struct config *cfg, char *err, size_t errl
         cJSON_ArrayForEach(item, t)
         {
             if (!cJSON_IsString(item)) {
-                snprintf(err, errlen, "WORKER_VARIABLES_FILE: the template of %.100s is not a string",
+                snprintf(err, errlen,
+                         "WORKER_VARIABLES_FILE: the template of %.100s is not a string",
                          item->string);
                 cJSON_Delete(t);
                 return NULL;
@@ -150,8 +150,8 @@ static void append_value(struct buf *out, const cJSON *v)
     }
 }
 
-enum rh_status variables_render(const cJSON *templates, const cJSON *record, cJSON **out,
-                                char *err, size_t errlen)
+enum rh_status variables_render(const cJSON *templates, const cJSON *record, cJSON **out, char *err,
+                                size_t errlen)
 {
     *out = cJSON_CreateObject();
     const cJSON *item;

@@ -18,8 +18,8 @@ cJSON *variables_templates_load(const struct config *cfg, char *err, size_t errl
 cJSON *variables_template_columns(const cJSON *templates);
 /* Renders every template for record into *out (new object NAME -> value). RH_INVALID with err
  * naming the template and the missing column or variable. */
-enum rh_status variables_render(const cJSON *templates, const cJSON *record, cJSON **out,
-                                char *err, size_t errlen);
+enum rh_status variables_render(const cJSON *templates, const cJSON *record, cJSON **out, char *err,
+                                size_t errlen);
 /* SHA-256 hex digests of each value (new object NAME -> digest): what railhook remembers of
  * the values it set, so secrets are never stored. */
 cJSON *variables_digests(const cJSON *values);

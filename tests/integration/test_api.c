@@ -132,8 +132,8 @@ Test(api, etag_gives_304_until_the_job_changes, .init = start, .fini = stop)
     cr_assert_eq(r.body_len, 0);
     th_response_free(&r);
 
-    char *sql = xasprintf("UPDATE jobs SET state = 'running', updated_at = now() WHERE id = '%s'",
-                          id);
+    char *sql =
+        xasprintf("UPDATE jobs SET state = 'running', updated_at = now() WHERE id = '%s'", id);
     free(th_sql(db, sql));
     free(sql);
     th_http(&r, "GET", url, hdrs, NULL, 0);
@@ -192,9 +192,8 @@ Test(api, list_pages_newest_first_without_gaps_or_repeats, .init = start, .fini 
 Test(api, list_rejects_bad_parameters_by_name, .init = start, .fini = stop)
 {
     cJSON *j = get_json("/jobs?limit=0", 400, read_auth);
-    cr_assert_not_null(strstr(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "message")
-                                  ->valuestring,
-                              "limit"));
+    cr_assert_not_null(strstr(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "message")->valuestring, "limit"));
     cJSON_Delete(j);
     cJSON_Delete(get_json("/jobs?limit=201", 400, read_auth));
     cJSON_Delete(get_json("/jobs?state=sleeping", 400, read_auth));
@@ -416,8 +415,9 @@ Test(api, create_job_validates_like_the_webhooks_and_is_idempotent, .init = star
                  1);
     cJSON_Delete(j);
 
-    r = post("/jobs", admin_json,
-             "{\"kind\":\"provision\",\"record\":{\"id\":\"m-43\",\"service_schema\":\"Bad-Name\"}}");
+    r = post(
+        "/jobs", admin_json,
+        "{\"kind\":\"provision\",\"record\":{\"id\":\"m-43\",\"service_schema\":\"Bad-Name\"}}");
     cr_assert_eq(r.status, 422, "%s", r.body);
     cr_assert_not_null(strstr(r.body, "service_schema"), "%s", r.body);
     th_response_free(&r);

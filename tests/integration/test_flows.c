@@ -58,7 +58,7 @@ static void start(void)
 static void start_failing(void)
 {
     const char *flags[] = {"--build-ms", "400", "--instance-delay-ms", "200", "--fail-builds",
-                           "broken", NULL};
+                           "broken",     NULL};
     start_with(flags);
 }
 
@@ -158,8 +158,8 @@ Test(flows, provision_creates_configures_connects_and_deploys, .init = start, .f
     const cJSON *dep = cJSON_GetArrayItem(cJSON_GetObjectItem(svc, "deployments"), 0);
     cr_assert_str_eq(cJSON_GetObjectItem(dep, "status")->valuestring, "SUCCESS");
     /* Thrift: the whole provision fits in a handful of requests. */
-    long requests = (long)cJSON_GetObjectItem(cJSON_GetObjectItem(st, "counts"), "requests")
-                        ->valuedouble;
+    long requests =
+        (long)cJSON_GetObjectItem(cJSON_GetObjectItem(st, "counts"), "requests")->valuedouble;
     cr_assert_leq(requests, 15, "a provision cost %ld Railway requests", requests);
     cJSON_Delete(st);
 
@@ -170,9 +170,9 @@ Test(flows, provision_creates_configures_connects_and_deploys, .init = start, .f
     cr_assert_not_null(strstr(row, " SUCCESS"), "%s", row);
     free(row);
     free(sql);
-    for (const char *const *step = (const char *const[]){"find_service", "create_service",
-                                                          "set_root_directory", "connect",
-                                                          "deploy", "wait_deploy", NULL};
+    for (const char *const *step =
+             (const char *const[]){"find_service", "create_service", "set_root_directory",
+                                   "connect", "deploy", "wait_deploy", NULL};
          *step; step++) {
         char *q = xasprintf("SELECT count(*) FROM job_events WHERE job_id = '%s' AND step = '%s'",
                             id, *step);
@@ -194,8 +194,7 @@ Test(flows, provision_creates_configures_connects_and_deploys, .init = start, .f
     free(id);
 }
 
-Test(flows, failing_build_rolls_back_and_fails, .init = start_failing, .fini = stop,
-     .timeout = 60)
+Test(flows, failing_build_rolls_back_and_fails, .init = start_failing, .fini = stop, .timeout = 60)
 {
     char *id = provision("m-2", "broken");
     char *state = wait_done(id, 45000);
@@ -227,8 +226,7 @@ Test(flows, a_second_provision_reuses_the_service, .init = start, .fini = stop, 
     free(b);
 }
 
-Test(flows, connect_falls_back_to_a_deployment_trigger, .init = start, .fini = stop,
-     .timeout = 60)
+Test(flows, connect_falls_back_to_a_deployment_trigger, .init = start, .fini = stop, .timeout = 60)
 {
     th_sim_config(&sim, "{\"forced_errors\":{\"serviceConnect\":{\"message\":\"Not Authorized "
                         "to connect this repo\",\"count\":-1}}}");
@@ -292,8 +290,7 @@ Test(flows, a_template_naming_a_missing_column_fails_before_any_railway_call, .t
     unlink(path);
 }
 
-Test(flows, update_renames_and_sets_changed_variables, .init = start, .fini = stop,
-     .timeout = 90)
+Test(flows, update_renames_and_sets_changed_variables, .init = start, .fini = stop, .timeout = 90)
 {
     char *a = provision("m-7", "oldname");
     char *sa = wait_done(a, 45000);
@@ -437,8 +434,8 @@ Test(flows, twenty_concurrent_provisions_never_earn_a_429, .timeout = 180)
     }
     cJSON *st = th_sim_state(&sim);
     cJSON *counts = cJSON_GetObjectItem(st, "counts");
-    cr_assert_eq(cJSON_GetObjectItem(counts, "status_429")->valueint, 0,
-                 "railhook earned %d 429s", cJSON_GetObjectItem(counts, "status_429")->valueint);
+    cr_assert_eq(cJSON_GetObjectItem(counts, "status_429")->valueint, 0, "railhook earned %d 429s",
+                 cJSON_GetObjectItem(counts, "status_429")->valueint);
     cr_assert_gt(cJSON_GetObjectItem(counts, "requests")->valueint, 100);
     cJSON_Delete(st);
     stop();
@@ -450,12 +447,24 @@ static pid_t spawn_serve(const char *log_path)
     snprintf(env_db, sizeof(env_db), "DATABASE_URL=%s", db);
     snprintf(env_port, sizeof(env_port), "PORT=%d", th_free_port());
     snprintf(env_url, sizeof(env_url), "RAILWAY_API_URL=%s", sim.url);
-    const char *env[] = {env_db, env_port, env_url, "BIND_ADDRESS=127.0.0.1", "LOG_LEVEL=info",
-                         "WORKERS=2", "JOB_LEASE_S=2", "API_AUTH=none", "QUEUE_POLL_MS=100",
-                         "RAILWAY_TOKEN=sim-account-token", "RAILWAY_PROJECT_ID=proj-sim",
-                         "RAILWAY_ENVIRONMENT_ID=env-sim", "WORKER_REPO=acme/osp",
-                         "DEPLOY_POLL_MIN_MS=100", "DEPLOY_POLL_MAX_MS=300", "RETRY_BASE_MS=100",
-                         "RETRY_MAX_MS=500", NULL};
+    const char *env[] = {env_db,
+                         env_port,
+                         env_url,
+                         "BIND_ADDRESS=127.0.0.1",
+                         "LOG_LEVEL=info",
+                         "WORKERS=2",
+                         "JOB_LEASE_S=2",
+                         "API_AUTH=none",
+                         "QUEUE_POLL_MS=100",
+                         "RAILWAY_TOKEN=sim-account-token",
+                         "RAILWAY_PROJECT_ID=proj-sim",
+                         "RAILWAY_ENVIRONMENT_ID=env-sim",
+                         "WORKER_REPO=acme/osp",
+                         "DEPLOY_POLL_MIN_MS=100",
+                         "DEPLOY_POLL_MAX_MS=300",
+                         "RETRY_BASE_MS=100",
+                         "RETRY_MAX_MS=500",
+                         NULL};
     const char *argv[] = {RAILHOOK_BIN_PATH, "serve", NULL};
     return th_spawn(argv, env, log_path);
 }

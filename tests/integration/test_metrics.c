@@ -33,12 +33,13 @@ static void check_format(const char *text)
     cr_assert_eq(regcomp(&type, "^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram)$",
                          REG_EXTENDED),
                  0);
-    cr_assert_eq(regcomp(&sample,
-                         "^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{([a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\]|\\\\.)*\""
-                         "(,[a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\]|\\\\.)*\")*)?\\})? "
-                         "(-?[0-9.eE+-]+|NaN|\\+Inf|-Inf)$",
-                         REG_EXTENDED),
-                 0);
+    cr_assert_eq(
+        regcomp(&sample,
+                "^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{([a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\]|\\\\.)*\""
+                "(,[a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\]|\\\\.)*\")*)?\\})? "
+                "(-?[0-9.eE+-]+|NaN|\\+Inf|-Inf)$",
+                REG_EXTENDED),
+        0);
     char *copy = xstrdup(text);
     char *save = NULL;
     char families[64][96];
@@ -169,8 +170,8 @@ Test(metrics, parses_and_counters_move, .init = start, .fini = stop)
     cr_assert_eq(value_of(after, rejected) - r0, 1);
     cr_assert_eq(value_of(after, "railhook_queue_depth") - q0, 1);
     cr_assert_eq(value_of(after, "railhook_database_up"), 1);
-    cr_assert_gt(value_of(after, "railhook_http_request_duration_seconds_count{route=\"/healthz\"}"),
-                 2);
+    cr_assert_gt(
+        value_of(after, "railhook_http_request_duration_seconds_count{route=\"/healthz\"}"), 2);
     free(before);
     free(after);
 }

@@ -74,8 +74,8 @@ Test(server, readyz_reports_pending_migrations, .init = start, .fini = stop)
 
 Test(server, readyz_reports_unreachable_database)
 {
-    char *url_db = xasprintf("postgresql://railhook@127.0.0.1:%d/none?connect_timeout=2",
-                             th_free_port());
+    char *url_db =
+        xasprintf("postgresql://railhook@127.0.0.1:%d/none?connect_timeout=2", th_free_port());
     setenv("DB_POOL_WAIT_MS", "500", 1);
     th_server_start(&ts, url_db);
     struct th_response r;
@@ -190,8 +190,14 @@ Test(process, sigterm_during_a_request_completes_it_and_exits_zero, .timeout = 6
     char env_db[512], env_port[32];
     snprintf(env_db, sizeof(env_db), "DATABASE_URL=%s", db);
     snprintf(env_port, sizeof(env_port), "PORT=%d", port);
-    const char *env[] = {env_db, env_port, "BIND_ADDRESS=127.0.0.1", "LOG_LEVEL=warn",
-                         "SHUTDOWN_GRACE_S=10", "WORKERS=0", "API_AUTH=none", NULL};
+    const char *env[] = {env_db,
+                         env_port,
+                         "BIND_ADDRESS=127.0.0.1",
+                         "LOG_LEVEL=warn",
+                         "SHUTDOWN_GRACE_S=10",
+                         "WORKERS=0",
+                         "API_AUTH=none",
+                         NULL};
     const char *argv[] = {RAILHOOK_BIN_PATH, "serve", NULL};
     pid_t pid = th_spawn(argv, env, NULL);
     char url[128];
