@@ -360,3 +360,25 @@ out:
         *reason = why;
     return st;
 }
+
+int verify_swh_secrets_undecodable(const char *csv)
+{
+    char *list = xstrdup(csv);
+    char *save = NULL;
+    int bad = 0;
+    for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ' || *t == '\t')
+            t++;
+        size_t n = strlen(t);
+        while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+            n--;
+        unsigned char key[VERIFY_MAX_KEY];
+        size_t keylen = 0;
+        /* "v1" alone is the front half of Supabase's "v1,whsec_..." split at its comma. */
+        if (n && !(n == 2 && memcmp(t, "v1", 2) == 0) &&
+            verify_swh_key(t, n, key, &keylen) != RH_OK)
+            bad++;
+    }
+    free(list);
+    return bad;
+}

@@ -72,4 +72,8 @@ struct verify_swh_input {
  * "missing_signature", "malformed_signature", "signature_mismatch". */
 enum rh_status verify_swh(const char *csv, const struct verify_swh_input *in, const char **reason);
 
+/* How many entries of a comma-separated Standard Webhooks secret list do not decode as
+ * whsec_<base64> ("v1" alone, the front of a split "v1,whsec_..." value, is skipped). */
+int verify_swh_secrets_undecodable(const char *csv);
+
 #endif

@@ -20,24 +20,7 @@ void webhook_config_warn(const struct config *cfg)
         log_warn("SUPABASE_WEBHOOK_SECRET and SUPABASE_WEBHOOK_SIGNING_SECRET are empty:"
                  " POST /webhooks/supabase answers 503",
                  "%s", "");
-    /* Each entry of the signing secret list must decode ("v1" alone is the prefix of a
-     * "v1,whsec_..." secret split at its comma). */
-    char *list = xstrdup(cfg->supabase_webhook_signing_secret);
-    char *save = NULL;
-    int bad = 0;
-    for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        while (*t == ' ' || *t == '\t')
-            t++;
-        size_t n = strlen(t);
-        while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
-            n--;
-        unsigned char key[VERIFY_MAX_KEY];
-        size_t keylen = 0;
-        if (n && !(n == 2 && memcmp(t, "v1", 2) == 0) &&
-            verify_swh_key(t, n, key, &keylen) != RH_OK)
-            bad++;
-    }
-    free(list);
+    int bad = verify_swh_secrets_undecodable(cfg->supabase_webhook_signing_secret);
     if (bad)
         log_warn("SUPABASE_WEBHOOK_SIGNING_SECRET has entries that are not whsec_<base64>:"
                  " they never match",

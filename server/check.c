@@ -215,36 +215,13 @@ static void check_config(struct check *ck)
     buf_free(&bad);
 }
 
-/* Entries of a Standard Webhooks secret list that do not decode (never their values). */
-static int undecodable_signing_secrets(const char *csv)
-{
-    char *list = xstrdup(csv);
-    char *save = NULL;
-    int bad = 0;
-    for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        while (*t == ' ' || *t == '\t')
-            t++;
-        size_t n = strlen(t);
-        while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
-            n--;
-        unsigned char key[VERIFY_MAX_KEY];
-        size_t keylen = 0;
-        /* "v1" alone is the front half of Supabase's "v1,whsec_..." split at its comma. */
-        if (n && !(n == 2 && memcmp(t, "v1", 2) == 0) &&
-            verify_swh_key(t, n, key, &keylen) != RH_OK)
-            bad++;
-    }
-    free(list);
-    return bad;
-}
-
 static void check_secrets(struct check *ck)
 {
     const struct config *c = &ck->cfg;
     bool github = verify_secrets_configured(c->github_webhook_secret);
     bool bearer = verify_secrets_configured(c->supabase_webhook_secret);
     bool signing = verify_secrets_configured(c->supabase_webhook_signing_secret);
-    int bad = undecodable_signing_secrets(c->supabase_webhook_signing_secret);
+    int bad = verify_swh_secrets_undecodable(c->supabase_webhook_signing_secret);
     struct buf names;
     buf_init(&names, 512);
     const struct {
