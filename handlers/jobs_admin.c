@@ -178,9 +178,9 @@ void handle_job_create(struct app *app, struct http_request *req, struct http_re
         if (mapped.outcome == MAPPING_INVALID && strncmp(mapped.field, "old_record", 10) == 0 &&
             i == 2) {
             /* Name the field the caller sent ("record..." rather than "old_record..."). */
-            char field[sizeof(mapped.field)];
-            snprintf(field, sizeof(field), "record%s", mapped.field + 10);
-            memcpy(mapped.field, field, sizeof(field));
+            size_t rest = strlen(mapped.field + 10);
+            memmove(mapped.field, "record", 6);
+            memmove(mapped.field + 6, mapped.field + 10, rest + 1);
         }
     }
     webhook_deliver(app, req, res, "api", delivery_id, kind->valuestring, &mapped);

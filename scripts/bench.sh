@@ -108,6 +108,8 @@ bench_intake() {
         printf 'round %d: railhook %s requests/s (p50 %s ms, p99 %s ms) | pgbench %s tps\n' \
             "$round" "$rps" "$p50" "$p99" "$tps"
     done
+    # The high-water mark of railhook's resident memory over every round.
+    printf 'railhook peak RSS: %s\n' "$(awk '/^VmHWM/ {print $2, $3}' "/proc/$railhook_pid/status")"
     kill "$railhook_pid"
     wait "$railhook_pid" || true
     railhook_pid=

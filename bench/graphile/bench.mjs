@@ -4,10 +4,11 @@
 // batches, before the workers start), then the clock runs from start until the last success.
 // Prints one line: "GRAPHILE jobs=N seconds=S rate=R version=V".
 import { Logger, makeWorkerUtils, run } from "graphile-worker";
-import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
 
-const require = createRequire(import.meta.url);
-const version = require("graphile-worker/package.json").version;
+const version = JSON.parse(
+  readFileSync(new URL("./node_modules/graphile-worker/package.json", import.meta.url)),
+).version;
 const connectionString = process.env.DATABASE_URL;
 const jobs = Number(process.env.BENCH_JOBS || 20000);
 const concurrency = Number(process.env.BENCH_CONCURRENCY || 10);

@@ -8,11 +8,19 @@
 #include "util/util.h"
 
 #include <criterion/criterion.h>
+#include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+static size_t discard(char *ptr, size_t size, size_t n, void *ud)
+{
+    (void)ptr;
+    (void)ud;
+    return size * n;
+}
 
 Test(chaos, kill_9_during_provisions_then_restart, .timeout = 1800)
 {
@@ -165,6 +173,64 @@ Test(chaos, three_instances_one_killed_repeatedly, .timeout = 1800)
     th_sim_stop(&sim);
     for (int i = 0; i < 3; i++)
         free(logs[i]);
+    free(url);
+    th_db_drop(db);
+}
+
+/* Found by kill_9 at full size with three instances: a resumed provision whose service had
+ * been created but not recorded looked for it on the first page of the project's services
+ * only (first: 500), missed it among 1000, and created a twin. */
+Test(chaos, a_service_past_the_first_page_is_found_not_duplicated, .timeout = 300)
+{
+    char tag[8];
+    chaos_tag(tag);
+    struct th_sim sim;
+    chaos_sim_start(&sim, NULL);
+    CURL *h = curl_easy_init();
+    struct curl_slist *hd = NULL;
+    hd = curl_slist_append(hd, "Content-Type: application/json");
+    hd = curl_slist_append(hd, "Authorization: Bearer " CHAOS_RAILWAY_TOKEN);
+    char target[64];
+    snprintf(target, sizeof(target), "osp-worker-%s_0", tag);
+    for (int i = 0; i <= 600; i++) {
+        char name[64], body[512];
+        if (i < 600)
+            snprintf(name, sizeof(name), "filler-%d", i);
+        else
+            snprintf(name, sizeof(name), "%s", target);
+        snprintf(body, sizeof(body),
+                 "{\"query\":\"mutation C($input: ServiceCreateInput!) { serviceCreate(input: "
+                 "$input) { id } }\",\"variables\":{\"input\":{\"name\":\"%s\",\"projectId\":"
+                 "\"proj-sim\"}}}",
+                 name);
+        curl_easy_reset(h);
+        curl_easy_setopt(h, CURLOPT_URL, sim.url);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+        long status = 0;
+        cr_assert_eq(curl_easy_perform(h), CURLE_OK);
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        cr_assert_eq(status, 200);
+    }
+    curl_slist_free_all(hd);
+    curl_easy_cleanup(h);
+
+    char *db = th_db_create();
+    char *url = chaos_db_url(db);
+    char *log = chaos_path("page2", "log");
+    struct chaos_proc p;
+    chaos_serve(&p, "page2", url, &sim, log, NULL);
+    chaos_post_inserts(p.port, tag, 1);
+    cr_assert(chaos_wait_terminal(db, 60000));
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM jobs WHERE state = 'succeeded'"), 1);
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM job_events WHERE message = 'service "
+                                 "already exists; reusing it'"),
+                 1);
+    cr_assert_eq(th_sim_count_services(&sim, target), 1, "a twin of the 601st service");
+    cr_assert_eq(WEXITSTATUS(chaos_signal(&p, SIGTERM)), 0);
+    th_sim_stop(&sim);
+    free(log);
     free(url);
     th_db_drop(db);
 }

@@ -70,7 +70,6 @@ bool th_wait_http(const char *url, int timeout_ms);
 /* A TCP port on 127.0.0.1 that is free right now. */
 int th_free_port(void);
 
-
 /* ---- the Railway simulator ---- */
 
 struct th_sim {

@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark next to a baseline measured in the same run, written as one
+# markdown table to bench/report.md and printed.
+#   intake   scripts/bench.sh intake: signed GitHub pushes vs pgbench single-row inserts
+#            (alternating rounds), and railhook's peak RSS over those rounds; then
+#            adnanh/webhook (Debian's `webhook`, a payload-hmac-sha256 rule on
+#            X-Hub-Signature-256) driven by the same wrk script at the same concurrency
+#   api      scripts/bench.sh api: GET /jobs/{id} vs pgbench -S (marked pending when absent)
+#   queue    railhook's bench-queue draining BENCH_JOBS no-op jobs with 10 workers vs
+#            Graphile Worker (bench/graphile) draining as many with concurrency 10, on one
+#            durable cluster, alternating BENCH_ROUNDS rounds, best of each
+#   railway  5 provisions at once against railway-sim with 3-minute builds and railhook's
+#            default deployment polling: Railway requests per provision (target <= 15)
+# Environment: BUILD_DIR (build-release), BENCH_SECONDS (10), BENCH_ROUNDS (3 for intake and
+# api, 2 for the queue), BENCH_JOBS (20000), BENCH_PROVISION_BUILD_MS (180000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export BUILD_DIR=${BUILD_DIR:-build-release}
+build=$BUILD_DIR
+secs=${BENCH_SECONDS:-10}
+jobs=${BENCH_JOBS:-20000}
+queue_rounds=${BENCH_QUEUE_ROUNDS:-2}
+build_ms=${BENCH_PROVISION_BUILD_MS:-180000}
+report=bench/report.md
+
+scripts/deps.sh bench
+tmp=$(mktemp -d /tmp/railhook-report.XXXXXX)
+chmod 755 "$tmp"
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do
+        kill "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    scripts/pg.sh stop "$tmp/pg" || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+field() { # file regex-with-one-group
+    sed -nE "s#$2#\1#p" "$1" | head -n 1
+}
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'
+}
+
+# ---- intake (and peak RSS), then adnanh/webhook with the same load
+echo "== make bench: intake"
+scripts/bench.sh intake | tee "$tmp/intake.txt"
+in_rps=$(field "$tmp/intake.txt" '^railhook intake: ([0-9.]+) requests/s.*')
+in_p50=$(field "$tmp/intake.txt" '^railhook intake: .* p50 ([0-9.]+) ms.*')
+in_p99=$(field "$tmp/intake.txt" '^railhook intake: .* p99 ([0-9.]+) ms.*')
+pg_tps=$(field "$tmp/intake.txt" '^pgbench single-row inserts: ([0-9.]+) tps.*')
+rss=$(field "$tmp/intake.txt" '^railhook peak RSS: (.*)$')
+
+echo "== make bench: adnanh/webhook"
+fixtures=${RAILHOOK_FIXTURES:-../shared/fixtures}
+body="$fixtures/github/push/developer.github.com-push-branch-update-2015.payload.json"
+secret="bench-secret-$RANDOM$RANDOM"
+signature="sha256=$(perl -MDigest::SHA=hmac_sha256_hex -e \
+    'local $/; open my $f, "<", $ARGV[0] or die; binmode $f; print hmac_sha256_hex(<$f>, $ARGV[1])' \
+    "$body" "$secret")"
+cat >"$tmp/hooks.json" <<EOF
+[{"id": "github", "execute-command": "/bin/true", "success-http-response-code": 202,
+  "trigger-rule": {"match": {"type": "payload-hmac-sha256", "secret": "$secret",
+                             "parameter": {"source": "header", "name": "X-Hub-Signature-256"}}}}]
+EOF
+wport=$(scripts/free-port.sh)
+webhook -hooks "$tmp/hooks.json" -ip 127.0.0.1 -port "$wport" >"$tmp/webhook.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+    curl -s -o /dev/null "http://127.0.0.1:$wport/" && break
+    sleep 0.1
+done
+wh_version=$(webhook -version 2>&1 | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -n 1)
+wh_best=0 wh_p50= wh_p99= wh_non202=0
+for round in $(seq 1 "${BENCH_ROUNDS:-3}"); do
+    BENCH_BODY="$body" BENCH_SIGNATURE="$signature" BENCH_NONCE="wh$round" \
+        wrk -t2 -c32 -d"${secs}s" --latency -s bench/intake.lua \
+        "http://127.0.0.1:$wport/hooks/github" >"$tmp/wrk-webhook.out"
+    line=$(grep '^BENCH ' "$tmp/wrk-webhook.out")
+    rps=$(sed -E 's/.* rps=([0-9.]+).*/\1/' <<<"$line")
+    wh_non202=$((wh_non202 + $(sed -E 's/.* non202=([0-9]+).*/\1/' <<<"$line")))
+    echo "round $round: webhook $rps requests/s"
+    if awk -v a="$rps" -v b="$wh_best" 'BEGIN { exit !(a > b) }'; then
+        wh_best=$rps
+        wh_p50=$(sed -E 's/.* p50_ms=([0-9.]+).*/\1/' <<<"$line")
+        wh_p99=$(sed -E 's/.* p99_ms=([0-9.]+).*/\1/' <<<"$line")
+    fi
+done
+[[ "$wh_non202" -eq 0 ]] || echo "warning: webhook answered $wh_non202 requests with other than 202" >&2
+
+# ---- api
+api_row="| status API read, \`GET /jobs/{id}\` of a finished job, c=16 | pending | pgbench -S | pending |"
+if grep -q '^api)' scripts/bench.sh; then
+    echo "== make bench: api"
+    scripts/bench.sh api | tee "$tmp/api.txt"
+    api_rps=$(field "$tmp/api.txt" '^railhook GET /jobs/\{id\}: ([0-9.]+) requests/s.*')
+    api_p99=$(field "$tmp/api.txt" '^railhook GET /jobs/\{id\}: .* p99 ([0-9.]+) ms.*')
+    api_tps=$(field "$tmp/api.txt" '^pgbench prepared primary-key reads: ([0-9.]+) tps.*')
+    api_row="| status API read, \`GET /jobs/{id}\` of a finished job, c=16 | $api_rps req/s (p99 $api_p99 ms) | pgbench \`-S -M prepared\`: $api_tps tps | $(ratio "$api_rps" "$api_tps") |"
+fi
+
+# ---- one durable cluster for the queue and the provisions
+echo "== make bench: queue"
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DRAILHOOK_TESTS=OFF -DRAILHOOK_BENCH=ON >/dev/null
+cmake --build "$build" -j"$(nproc)" --target railhook bench-queue railway-sim >/dev/null
+pgport=$(scripts/free-port.sh)
+scripts/pg.sh start "$tmp/pg" "$pgport"
+admin=$(scripts/pg.sh url "$tmp/pg" "$pgport" postgres)
+for d in railhook graphile provision; do
+    psql -q "$admin" -c "CREATE DATABASE $d" >/dev/null
+done
+db=$(scripts/pg.sh url "$tmp/pg" "$pgport" railhook)
+DATABASE_URL=$db LOG_LEVEL=warn "$build/railhook" migrate
+if [[ ! -d bench/graphile/node_modules/graphile-worker || bench/graphile/package-lock.json -nt bench/graphile/node_modules/.package-lock.json ]]; then
+    npm ci --silent --no-audit --no-fund --prefix bench/graphile >/dev/null
+fi
+q_best=0 g_best=0 g_version=
+for round in $(seq 1 "$queue_rounds"); do
+    DATABASE_URL=$db BENCH_WORKERS=10 BENCH_JOBS=$jobs BENCH_LATENCY_JOBS=200 \
+        "$build/bench-queue" >"$tmp/queue.out"
+    q=$(awk '$1 == 10 { print $2; exit }' "$tmp/queue.out")
+    DATABASE_URL=$(scripts/pg.sh url "$tmp/pg" "$pgport" graphile) BENCH_JOBS=$jobs \
+        BENCH_CONCURRENCY=10 node bench/graphile/bench.mjs >"$tmp/graphile.out"
+    g=$(field "$tmp/graphile.out" '^GRAPHILE .* rate=([0-9.]+).*')
+    g_version=$(field "$tmp/graphile.out" '^GRAPHILE .* version=([0-9.]+).*')
+    echo "round $round: railhook $q jobs/s | graphile-worker $g jobs/s"
+    awk -v a="$q" -v b="$q_best" 'BEGIN { exit !(a > b) }' && q_best=$q
+    awk -v a="$g" -v b="$g_best" 'BEGIN { exit !(a > b) }' && g_best=$g
+done
+
+# ---- Railway requests per provision with 3-minute builds
+echo "== make bench: Railway requests per provision (builds of $((build_ms / 1000)) s)"
+pdb=$(scripts/pg.sh url "$tmp/pg" "$pgport" provision)
+DATABASE_URL=$pdb LOG_LEVEL=warn "$build/railhook" migrate
+"$build/railway-sim" --port 0 --quiet --build-ms "$build_ms" >"$tmp/sim.out" 2>/dev/null &
+pids+=($!)
+for _ in $(seq 1 100); do
+    grep -q 'listening' "$tmp/sim.out" 2>/dev/null && break
+    sleep 0.1
+done
+sim_url=$(grep -oE 'http://127\.0\.0\.1:[0-9]+/graphql/v2' "$tmp/sim.out" | head -n 1)
+sim_base=${sim_url%/graphql/v2}
+hport=$(scripts/free-port.sh)
+bearer="bench-bearer-$RANDOM$RANDOM"
+env DATABASE_URL="$pdb" PORT="$hport" BIND_ADDRESS=127.0.0.1 LOG_LEVEL=warn WORKERS=5 \
+    API_AUTH=none SUPABASE_WEBHOOK_SECRET="$bearer" RAILWAY_API_URL="$sim_url" \
+    RAILWAY_TOKEN=sim-account-token RAILWAY_PROJECT_ID=proj-sim RAILWAY_ENVIRONMENT_ID=env-sim \
+    WORKER_REPO=acme/osp WORKER_BRANCH=main "$build/railhook" serve 2>"$tmp/provision.log" &
+pids+=($!)
+for _ in $(seq 1 150); do
+    curl -fsS "http://127.0.0.1:$hport/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+for i in 1 2 3 4 5; do
+    curl -fsS -o /dev/null -H "Authorization: Bearer $bearer" -H 'Content-Type: application/json' \
+        --data "{\"type\":\"INSERT\",\"table\":\"manifests\",\"schema\":\"public\",\"record\":{\"id\":\"bench-$i\",\"service_schema\":\"bench_$i\"},\"old_record\":null}" \
+        "http://127.0.0.1:$hport/webhooks/supabase"
+done
+deadline=$((SECONDS + build_ms / 1000 + 600))
+while (($(psql -qtA "$pdb" -c "SELECT count(*) FROM jobs WHERE state IN ('queued','running')") > 0)); do
+    ((SECONDS < deadline)) || { echo "bench: provisions did not finish" >&2; exit 1; }
+    sleep 5
+done
+ok=$(psql -qtA "$pdb" -c "SELECT count(*) FROM jobs WHERE state = 'succeeded'")
+curl -fsS "$sim_base/_sim/state" >"$tmp/state.json"
+per=$(node -e 'const s = JSON.parse(require("fs").readFileSync(process.argv[1]));
+    const ops = Object.entries(s.counts.by_operation).map(([k, v]) => `${k} ${v / 5}`).join(", ");
+    console.log(`${s.counts.requests / 5}|${ops}`)' "$tmp/state.json")
+per_n=${per%%|*}
+per_ops=${per#*|}
+echo "provisions succeeded: $ok of 5; Railway requests per provision: $per_n ($per_ops)"
+
+# ---- the table
+cpu=$(sed -nE 's/^model name\s*:\s*(.*)/\1/p' /proc/cpuinfo | head -n 1)
+mem=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
+pgv=$(psql -qtA "$admin" -c "SHOW server_version" | cut -d' ' -f1)
+{
+    echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($cpu), $mem, $(uname -sr), PostgreSQL $pgv"
+    echo "(fsync on); load generators, railhook, baselines and PostgreSQL share the cores."
+    echo
+    echo "| benchmark | railhook | baseline, same run | ratio |"
+    echo "| --- | --- | --- | --- |"
+    echo "| webhook intake, signed GitHub pushes, c=32, every 202 a committed delivery + job | $in_rps req/s (p50 $in_p50 ms, p99 $in_p99 ms) | pgbench single-row inserts of the payload, c=32: $pg_tps tps | $(ratio "$in_rps" "$pg_tps") |"
+    echo "| webhook intake, same wrk script and signature | $in_rps req/s (p99 $in_p99 ms) | adnanh/webhook $wh_version (HMAC rule, runs /bin/true, stores nothing): $wh_best req/s (p99 $wh_p99 ms) | $(ratio "$in_rps" "$wh_best") |"
+    echo "| job queue, drain $jobs no-op jobs, 10 workers | $q_best jobs/s | Graphile Worker $g_version, concurrency 10, same cluster: $g_best jobs/s | $(ratio "$q_best" "$g_best") |"
+    echo "$api_row"
+    echo "| Railway requests per provision, 5 at once, $((build_ms / 1000)) s builds, default polling | $per_n ($ok/5 succeeded) | target <= 15 | - |"
+    echo "| peak RSS of railhook serve over the intake rounds | $rss | - | - |"
+    echo
+    echo "Per provision: $per_ops."
+} >"$report"
+echo
+echo "== bench/report.md"
+cat "$report"
