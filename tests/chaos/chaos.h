@@ -62,8 +62,6 @@ long chaos_post_insert(void *curl, int port, const char *tag, int i, char job_id
 /* Posts manifests 0..n-1 and fails the test unless every one is answered 202. */
 void chaos_post_inserts(int port, const char *tag, int n);
 
-/* A query's result (PQclear()); fails the test on an error. */
-PGresult *chaos_query(const char *db, const char *sql);
 
 struct chaos_tally {
     long jobs, queued, running, succeeded, failed, cancelled;

@@ -190,22 +190,9 @@ void chaos_post_inserts(int port, const char *tag, int n)
     curl_easy_cleanup(h);
 }
 
-PGresult *chaos_query(const char *db, const char *sql)
-{
-    PGconn *c = PQconnectdb(db);
-    if (PQstatus(c) != CONNECTION_OK)
-        cr_assert_fail("cannot connect: %s", PQerrorMessage(c));
-    PGresult *r = PQexec(c, sql);
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
-        cr_assert_fail("SQL failed: %s\n%s", sql, PQerrorMessage(c));
-    PQfinish(c);
-    return r;
-}
-
 void chaos_tally(const char *db, struct chaos_tally *t)
 {
-    PGresult *r = chaos_query(
+    PGresult *r = th_query(
         db, "SELECT count(*), count(*) FILTER (WHERE state = 'queued'), count(*) FILTER (WHERE "
             "state = 'running'), count(*) FILTER (WHERE state = 'succeeded'), count(*) FILTER "
             "(WHERE state = 'failed'), count(*) FILTER (WHERE state = 'cancelled'), "
@@ -267,8 +254,8 @@ void chaos_assert_services(const char *db, const struct th_sim *sim, struct chao
         live += svc[i].live;
         i++;
     }
-    PGresult *r = chaos_query(db, "SELECT service_name, state, id FROM jobs WHERE kind = "
-                                  "'provision' ORDER BY created_at");
+    PGresult *r = th_query(db, "SELECT service_name, state, id FROM jobs WHERE kind = "
+                               "'provision' ORDER BY created_at");
     for (int row = 0; row < PQntuples(r); row++) {
         const char *name = PQgetvalue(r, row, 0);
         const char *state = PQgetvalue(r, row, 1);
@@ -312,7 +299,7 @@ void chaos_assert_services(const char *db, const struct th_sim *sim, struct chao
 
 void chaos_assert_rolled_back(const char *db)
 {
-    PGresult *r = chaos_query(
+    PGresult *r = th_query(
         db, "SELECT j.id, j.service_name FROM jobs j WHERE j.kind = 'provision' AND j.state = "
             "'failed' AND NOT EXISTS (SELECT 1 FROM job_events e WHERE e.job_id = j.id AND "
             "(e.message = 'rolled_back' OR e.message LIKE 'rollback: %'))");

@@ -91,7 +91,7 @@ void th_db_drop(char *url)
     free(url);
 }
 
-char *th_sql(const char *url, const char *sql)
+PGresult *th_query(const char *url, const char *sql)
 {
     PGconn *c = PQconnectdb(url);
     if (PQstatus(c) != CONNECTION_OK)
@@ -100,11 +100,17 @@ char *th_sql(const char *url, const char *sql)
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
         cr_assert_fail("SQL failed: %s\n%s", sql, PQerrorMessage(c));
+    PQfinish(c);
+    return r;
+}
+
+char *th_sql(const char *url, const char *sql)
+{
+    PGresult *r = th_query(url, sql);
     char *out = NULL;
-    if (st == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
         out = xstrdup(PQgetvalue(r, 0, 0));
     PQclear(r);
-    PQfinish(c);
     return out;
 }
 

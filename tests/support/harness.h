@@ -8,6 +8,7 @@
 #include "util/config.h"
 
 #include <cjson/cJSON.h>
+#include <libpq-fe.h>
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,6 +21,9 @@ char *th_db_create(void);
 char *th_db_create_from(const char *tmpl);
 /* Drops a database made by th_db_create() and frees url. */
 void th_db_drop(char *url);
+/* Runs one SQL statement on url and returns its result (PQclear it); fails the test on an
+ * error. */
+PGresult *th_query(const char *url, const char *sql);
 /* Runs one SQL statement on url and returns the first column of the first row (free()), or
  * NULL when the statement returns no rows. Fails the test on an error. */
 char *th_sql(const char *url, const char *sql);
