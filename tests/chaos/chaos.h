@@ -62,7 +62,6 @@ long chaos_post_insert(void *curl, int port, const char *tag, int i, char job_id
 /* Posts manifests 0..n-1 and fails the test unless every one is answered 202. */
 void chaos_post_inserts(int port, const char *tag, int n);
 
-
 struct chaos_tally {
     long jobs, queued, running, succeeded, failed, cancelled;
     long rescues; /* sum of jobs.rescues */
