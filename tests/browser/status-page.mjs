@@ -254,6 +254,11 @@ async function main() {
   const detailState = () => page.locator('#detail-state');
   const openJob = async (id) => {
     await page.locator(`#jobs tr[data-id="${id}"]`).click();
+    // The panel may still show the job selected before until this one's detail arrives.
+    await page.waitForFunction((want) => {
+      const dd = document.querySelector('#detail dd');
+      return dd !== null && dd.textContent === want;
+    }, id).catch(() => {});
     await detailState().waitFor();
     assert((await page.locator('#detail dd').first().textContent()) === id, 'detail shows another job');
   };
