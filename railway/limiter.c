@@ -20,7 +20,6 @@ struct railway_limiter {
     double per_ms_hour, hour_tokens, hour_cap;
     int64_t last_ms;         /* monotonic time of the last refill */
     int64_t paused_until_ms; /* monotonic; nobody sends before this */
-    int64_t waited_ms;
 };
 
 struct railway_limiter *railway_limiter_new(int rps, int hourly_budget)
@@ -97,7 +96,6 @@ int64_t railway_limiter_acquire(struct railway_limiter *l, int64_t max_wait_ms,
             l->sec_tokens -= 1.0;
             l->hour_tokens -= 1.0;
             int64_t waited = now - start;
-            l->waited_ms += waited;
             pthread_mutex_unlock(&l->lock);
             return waited;
         }
@@ -137,21 +135,4 @@ void railway_limiter_observe(struct railway_limiter *l, long remaining, int64_t 
         }
     }
     pthread_mutex_unlock(&l->lock);
-}
-
-long railway_limiter_remaining(struct railway_limiter *l)
-{
-    pthread_mutex_lock(&l->lock);
-    refill(l, time_mono_ms());
-    long n = (long)l->hour_tokens;
-    pthread_mutex_unlock(&l->lock);
-    return n;
-}
-
-int64_t railway_limiter_waited_ms(struct railway_limiter *l)
-{
-    pthread_mutex_lock(&l->lock);
-    int64_t w = l->waited_ms;
-    pthread_mutex_unlock(&l->lock);
-    return w;
 }

@@ -38,10 +38,6 @@ int64_t railway_limiter_acquire(struct railway_limiter *l, int64_t max_wait_ms,
  * seconds, 0 unknown), Retry-After (seconds, 0 none). */
 void railway_limiter_observe(struct railway_limiter *l, long remaining, int64_t reset_epoch,
                              int retry_after_s);
-/* Remaining hourly budget, as this process sees it (for `railhook check` and metrics). */
-long railway_limiter_remaining(struct railway_limiter *l);
-/* Total milliseconds callers spent waiting for the limiter (metrics). */
-int64_t railway_limiter_waited_ms(struct railway_limiter *l);
 
 /* ---- the client ---- */
 

@@ -165,36 +165,3 @@ void metrics_gauge_sample(struct buf *out, const char *name, const char *labels,
 {
     sample(out, name, "", labels, NULL, v);
 }
-
-void metrics_label_escape(char *out, size_t cap, const char *s)
-{
-    size_t n = 0;
-    for (; *s && n + 3 < cap; s++) {
-        if (*s == '\\' || *s == '"') {
-            out[n++] = '\\';
-            out[n++] = *s;
-        } else if (*s == '\n') {
-            out[n++] = '\\';
-            out[n++] = 'n';
-        } else {
-            out[n++] = *s;
-        }
-    }
-    out[n] = '\0';
-}
-
-void metrics_reset(void)
-{
-    pthread_mutex_lock(&lock);
-    for (size_t i = 0; i < TABLE_SIZE; i++) {
-        struct series *s = table[i];
-        while (s) {
-            struct series *next = s->next;
-            free(s->labels);
-            free(s);
-            s = next;
-        }
-        table[i] = NULL;
-    }
-    pthread_mutex_unlock(&lock);
-}

@@ -16,9 +16,5 @@ void metrics_render(struct buf *out);
 /* For gauges read at scrape time: the HELP and TYPE lines once, then one line per sample. */
 void metrics_gauge_header(struct buf *out, const char *name, const char *help);
 void metrics_gauge_sample(struct buf *out, const char *name, const char *labels, double v);
-/* Writes s into out (cap bytes) as a label value: backslash, quote and newline escaped. */
-void metrics_label_escape(char *out, size_t cap, const char *s);
-/* Forgets every series (tests). */
-void metrics_reset(void);
 
 #endif

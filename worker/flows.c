@@ -1138,11 +1138,6 @@ void flows_register(struct flows *fl, struct worker_pool *pool)
         worker_pool_register(pool, &fl->handlers[i]);
 }
 
-struct railway_limiter *flows_limiter(struct flows *fl)
-{
-    return fl->lim;
-}
-
 void flows_free(struct flows *fl)
 {
     if (!fl)

@@ -18,7 +18,5 @@ struct flows *flows_new(const struct config *cfg, char *err, size_t errlen);
 void flows_free(struct flows *fl);
 /* Registers the four handlers with the pool. */
 void flows_register(struct flows *fl, struct worker_pool *pool);
-/* The process's Railway rate limiter (for metrics and `railhook check`). */
-struct railway_limiter *flows_limiter(struct flows *fl);
 
 #endif
