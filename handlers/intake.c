@@ -142,7 +142,7 @@ static void log_db_error(const char *what, PGconn *c)
     while (w > clean && w[-1] == ' ')
         w--;
     *w = '\0';
-    log_error(what, "error=\"%s\"", clean);
+    log_error(what, LOG_STR("error", clean));
     free(clean);
 }
 
@@ -160,7 +160,7 @@ static PGconn *writer_connect(const char *conninfo, bool prepare)
     bool ok = false;
 
     if (!opts) {
-        log_error("intake cannot parse DATABASE_URL", "%s", "");
+        log_error("intake cannot parse DATABASE_URL");
         goto out;
     }
     for (PQconninfoOption *o = opts; o->keyword && n < 60; o++) {

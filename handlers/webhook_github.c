@@ -42,8 +42,8 @@ void handle_webhook_github(struct app *app, struct http_request *req, struct htt
     if (verify_github(cfg->github_webhook_secret, req->header(req, "X-Hub-Signature-256"),
                       req->body, req->body_len, &reason) != RH_OK) {
         webhook_count("github", "rejected");
-        log_warn("webhook rejected", "source=github reason=%s request_id=%s", reason,
-                 req->request_id);
+        log_warn("webhook rejected", LOG_STR("source", "github"), LOG_STR("reason", reason),
+                 LOG_STR("request_id", req->request_id));
         snprintf(msg, sizeof(msg), "X-Hub-Signature-256 does not verify (%s)", reason);
         webhook_error(res, req, 401, "invalid_signature", "X-Hub-Signature-256", msg);
         goto out;

@@ -87,8 +87,8 @@ void handle_webhook_supabase(struct app *app, struct http_request *req, struct h
 
 denied:
     webhook_count("supabase", "rejected");
-    log_warn("webhook rejected", "source=supabase reason=%s request_id=%s", reason,
-             req->request_id);
+    log_warn("webhook rejected", LOG_STR("source", "supabase"), LOG_STR("reason", reason),
+             LOG_STR("request_id", req->request_id));
     snprintf(msg, sizeof(msg), "authentication failed (%s)", reason);
     webhook_error(res, req, 401, "unauthorized", method, msg);
 out:

@@ -204,14 +204,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return ret;
 }
 
-/* Replaces bytes that would break a log field with '?'. */
-static void log_safe(char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s <= ' ' || *s == '"' || (unsigned char)*s >= 0x7f)
-            *s = '?';
-}
-
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -220,7 +212,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct req_ctx *ctx = *con_cls;
     if (!ctx)
         return;
-    log_safe(ctx->path);
     /* Label values stay few: route patterns, and the methods railhook serves. */
     static const char *const methods[] = {"GET", "HEAD", "POST", "OPTIONS", "PUT", "DELETE"};
     const char *method = "OTHER";
@@ -234,11 +225,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     snprintf(labels, sizeof(labels), "route=\"%s\"", ctx->route);
     metrics_observe("railhook_http_request_duration_seconds", labels,
                     (double)(time_mono_ms() - ctx->start_ms) / 1000.0);
-    log_info("request",
-             "method=%s path=%s route=%s status=%d duration_ms=%lld bytes_in=%zu request_id=%s%s",
-             ctx->method, ctx->path, ctx->route, ctx->answered ? ctx->status : 0,
-             (long long)(time_mono_ms() - ctx->start_ms), ctx->body.len, ctx->request_id,
-             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=true");
+    log_info("request", LOG_STR("method", ctx->method), LOG_STR("path", ctx->path),
+             LOG_STR("route", ctx->route), LOG_INT("status", ctx->answered ? ctx->status : 0),
+             LOG_INT("duration_ms", time_mono_ms() - ctx->start_ms),
+             LOG_INT("bytes_in", (long long)ctx->body.len), LOG_STR("request_id", ctx->request_id),
+             LOG_BOOL("aborted", toe != MHD_REQUEST_TERMINATED_COMPLETED_OK));
     buf_free(&ctx->body);
     free(ctx->method);
     free(ctx->path);
@@ -255,7 +246,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n && msg[n - 1] == '\n')
         msg[--n] = '\0';
-    log_debug("http server", "detail=\"%s\"", msg);
+    log_debug("http server", LOG_STR("detail", msg));
 }
 
 struct http_server *http_server_start(struct app *app, char *err, size_t errlen)
@@ -307,8 +298,8 @@ void http_server_stop(struct http_server *s, int grace_ms)
     while (atomic_load(&s->inflight) > 0 && time_mono_ms() < deadline)
         usleep(10 * 1000);
     if (atomic_load(&s->inflight) > 0)
-        log_warn("shutdown grace over, dropping requests", "inflight=%d",
-                 atomic_load(&s->inflight));
+        log_warn("shutdown grace over, dropping requests",
+                 LOG_INT("inflight", atomic_load(&s->inflight)));
     MHD_stop_daemon(s->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);

@@ -63,9 +63,10 @@ static int cmd_migrate(void)
     int applied = 0;
     enum rh_status st = store_migrate(cfg.database_url, &applied, err, sizeof(err));
     if (st != RH_OK)
-        log_error("migration failed", "error=\"%s\"", err);
+        log_error("migration failed", LOG_STR("error", err));
     else
-        log_info("migrations applied", "applied=%d latest=%d", applied, store_migrations_latest());
+        log_info("migrations applied", LOG_INT("applied", applied),
+                 LOG_INT("latest", store_migrations_latest()));
     config_free(&cfg);
     return st == RH_OK ? 0 : 1;
 }
@@ -108,7 +109,7 @@ static int cmd_serve(void)
 
     char auth_err[256];
     if (!api_auth_configured(&cfg, auth_err, sizeof(auth_err))) {
-        log_error("refusing to start", "error=\"%s\"", auth_err);
+        log_error("refusing to start", LOG_STR("error", auth_err));
         goto out;
     }
     app.store = store_open(cfg.database_url, cfg.db_pool_size, cfg.db_pool_wait_ms);
@@ -117,19 +118,18 @@ static int cmd_serve(void)
     webhook_config_warn(&cfg);
     app.intake = intake_start(&cfg, err, sizeof(err));
     if (!app.intake) {
-        log_error("cannot start the webhook intake", "error=\"%s\"", err);
+        log_error("cannot start the webhook intake", LOG_STR("error", err));
         goto out;
     }
     if (cfg.workers > 0) {
         /* Created before the HTTP threads can read app, started once the server is up. */
         flows = flows_new(&cfg, err, sizeof(err));
         if (!flows) {
-            log_error("cannot load the worker variable templates", "error=\"%s\"", err);
+            log_error("cannot load the worker variable templates", LOG_STR("error", err));
             goto out;
         }
         if (!railway_client_has_token(&cfg))
-            log_warn("RAILWAY_TOKEN and RAILWAY_PROJECT_TOKEN are empty: Railway jobs will fail",
-                     "%s", "");
+            log_warn("RAILWAY_TOKEN and RAILWAY_PROJECT_TOKEN are empty: Railway jobs will fail");
         app.workers = worker_pool_create(&cfg);
         flows_register(flows, app.workers);
         const char *test_handlers = getenv("RAILHOOK_TEST_HANDLERS");
@@ -138,20 +138,21 @@ static int cmd_serve(void)
     }
     srv = http_server_start(&app, err, sizeof(err));
     if (!srv) {
-        log_error("cannot start HTTP server", "error=\"%s\"", err);
+        log_error("cannot start HTTP server", LOG_STR("error", err));
         goto out;
     }
-    log_info("railhook listening", "address=%s port=%d instance=%s version=%s", cfg.bind_address,
-             http_server_port(srv), cfg.instance_id, RAILHOOK_VERSION);
+    log_info("railhook listening", LOG_STR("address", cfg.bind_address),
+             LOG_INT("port", http_server_port(srv)), LOG_STR("instance", cfg.instance_id),
+             LOG_STR("version", RAILHOOK_VERSION));
     if (app.workers && worker_pool_start(app.workers, err, sizeof(err)) != RH_OK) {
-        log_error("cannot start the worker pool", "error=\"%s\"", err);
+        log_error("cannot start the worker pool", LOG_STR("error", err));
         goto out;
     }
 
     int sig = 0;
     sigwait(&sigs, &sig);
-    log_info("shutting down", "signal=%s grace_s=%d", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-             cfg.shutdown_grace_s);
+    log_info("shutting down", LOG_STR("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"),
+             LOG_INT("grace_s", cfg.shutdown_grace_s));
     longpoll_release_all(app.longpoll);
     int64_t stop_by = time_mono_ms() + (int64_t)cfg.shutdown_grace_s * 1000;
     http_server_stop(srv, cfg.shutdown_grace_s * 1000);
@@ -160,7 +161,7 @@ static int cmd_serve(void)
     worker_pool_stop(app.workers, grace_left > 0 ? (int)grace_left : 0);
     app.workers = NULL;
     rc = 0;
-    log_info("stopped", "%s", "");
+    log_info("stopped");
 out:
     longpoll_release_all(app.longpoll);
     http_server_stop(srv, 0);

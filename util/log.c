@@ -1,11 +1,15 @@
-/* Logging: builds each line in memory, redacts secrets, writes it with one write(2). */
+/* Logging: builds each line in memory from typed fields, redacting and escaping every string,
+ * and writes it with one write(2).
+ *
+ * Threading: the settings are written by log_setup() before threads start and only read
+ * afterwards; each line is built in a buffer of its own. */
 #include "util/log.h"
 
 #include "util/redact.h"
 #include "util/util.h"
 
-#include <ctype.h>
-#include <stdarg.h>
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +20,7 @@ static enum log_level min_level = LOG_INFO;
 static bool use_json;
 static int out_fd = 2;
 
-static const char *level_names[] = {"debug", "info", "warn", "error"};
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void log_setup(enum log_level level, bool json, int fd)
 {
@@ -40,127 +44,166 @@ bool log_level_parse(const char *s, enum log_level *out)
     return false;
 }
 
-/* Appends s as a JSON string body or a logfmt quoted value, escaping control bytes. */
-static void append_escaped(struct buf *b, const char *s, size_t n)
+/* The length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms, no surrogates,
+ * nothing past U+10FFFF) that starts at p, or 0 when p does not start one. */
+static size_t utf8_len(const unsigned char *p)
 {
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            buf_append(b, "\\", 1);
-            buf_append(b, &s[i], 1);
-        } else if (c == '\n') {
-            buf_puts(b, "\\n");
-        } else if (c == '\r') {
-            buf_puts(b, "\\r");
-        } else if (c == '\t') {
-            buf_puts(b, "\\t");
-        } else if (c < 0x20 || c == 0x7f) {
-            buf_printf(b, "\\u%04x", c);
-        } else {
-            buf_append(b, &s[i], 1);
-        }
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t n;
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        n = 2;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        n = 3;
+        lo = p[0] == 0xe0 ? 0xa0 : 0x80;
+        hi = p[0] == 0xed ? 0x9f : 0xbf;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        n = 4;
+        lo = p[0] == 0xf0 ? 0x90 : 0x80;
+        hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+    } else {
+        return 0;
     }
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf)
+            return 0;
+    return n;
 }
 
-static bool is_key_start(const char *p)
+/* Appends s as the inside of a JSON string: '"', '\' and control bytes escaped, valid UTF-8
+ * kept, each other byte replaced by U+FFFD. */
+static void append_escaped(struct buf *b, const char *s)
 {
-    const char *q = p;
-    while (isalnum((unsigned char)*q) || *q == '_' || *q == '.')
-        q++;
-    return q > p && *q == '=';
-}
-
-/* Converts logfmt fields ("a=1 b=\"x y\"") into JSON members appended to b. */
-static void fields_to_json(struct buf *b, const char *f)
-{
-    const char *p = f;
+    const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *run = p; /* start of bytes still to copy as they are */
     while (*p) {
-        while (*p == ' ')
-            p++;
-        if (!*p)
-            break;
-        const char *eq = strchr(p, '=');
-        if (!eq)
-            break;
-        buf_puts(b, ",\"");
-        append_escaped(b, p, (size_t)(eq - p));
-        buf_puts(b, "\":\"");
-        const char *v = eq + 1;
-        const char *end;
-        if (*v == '"') {
-            v++;
-            end = v;
-            while (*end && !(*end == '"' && end[-1] != '\\'))
-                end++;
-            append_escaped(b, v, (size_t)(end - v));
-            p = *end ? end + 1 : end;
-        } else {
-            end = v;
-            while (*end && !(*end == ' ' && is_key_start(end + 1)))
-                end++;
-            append_escaped(b, v, (size_t)(end - v));
-            p = end;
+        size_t n = utf8_len(p);
+        bool plain = n > 1 || (n == 1 && *p >= 0x20 && *p != 0x7f && *p != '"' && *p != '\\');
+        if (plain) {
+            p += n;
+            continue;
         }
+        buf_append(b, run, (size_t)(p - run));
+        if (n == 0)
+            buf_puts(b, "\xef\xbf\xbd");
+        else if (*p == '"' || *p == '\\')
+            buf_printf(b, "\\%c", *p);
+        else if (*p == '\n')
+            buf_puts(b, "\\n");
+        else if (*p == '\r')
+            buf_puts(b, "\\r");
+        else if (*p == '\t')
+            buf_puts(b, "\\t");
+        else
+            buf_printf(b, "\\u%04x", *p);
+        p++;
+        run = p;
+    }
+    buf_append(b, run, (size_t)(p - run));
+}
+
+/* True when a logfmt value can be written without quotes. */
+static bool logfmt_bare(const char *s)
+{
+    if (!*s)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p <= ' ' || *p == 0x7f || *p == '=' || *p == '"' || *p == '\\')
+            return false;
+    return true;
+}
+
+/* Appends a redacted string value: always quoted in JSON, quoted when needed in logfmt. */
+static void append_string(struct buf *b, const char *s)
+{
+    char *clean = redact_string(s);
+    if (use_json || !logfmt_bare(clean)) {
         buf_puts(b, "\"");
+        append_escaped(b, clean);
+        buf_puts(b, "\"");
+    } else {
+        append_escaped(b, clean); /* only replaces invalid UTF-8 here */
+    }
+    free(clean);
+}
+
+/* Appends d in the fewest digits that read back as the same double. */
+static void append_double(struct buf *b, double d)
+{
+    char text[32];
+    if (!isfinite(d)) {
+        buf_puts(b, use_json ? "null" : isnan(d) ? "nan" : d > 0 ? "inf" : "-inf");
+        return;
+    }
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(text, sizeof(text), "%.*g", digits, d);
+        if (strtod(text, NULL) == d)
+            break;
+    }
+    buf_puts(b, text);
+}
+
+static void append_field(struct buf *b, const struct log_field *f)
+{
+    buf_printf(b, use_json ? ",\"%s\":" : " %s=", f->key);
+    switch (f->type) {
+    case LOG_FIELD_STR:
+        if (f->v.s)
+            append_string(b, f->v.s);
+        else if (use_json)
+            buf_puts(b, "null");
+        break;
+    case LOG_FIELD_INT:
+        buf_printf(b, "%lld", f->v.i);
+        break;
+    case LOG_FIELD_DOUBLE:
+        append_double(b, f->v.d);
+        break;
+    case LOG_FIELD_BOOL:
+        buf_puts(b, f->v.b ? "true" : "false");
+        break;
     }
 }
 
-void log_msg(enum log_level level, const char *msg, const char *fields_fmt, ...)
+/* Writes all of data, retrying when a signal or a full pipe cuts the write short. */
+static void write_all(const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(out_fd, data, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* nowhere left to report it */
+        data += w;
+        len -= (size_t)w;
+    }
+}
+
+void log_line_write(enum log_level level, const char *msg, const struct log_field *fields)
 {
     if (level < min_level)
         return;
     char ts[32];
     time_format_utc(ts, time_wall_ms());
 
-    struct buf fields;
-    buf_init(&fields, 0);
-    if (fields_fmt && *fields_fmt) {
-        va_list ap;
-        va_start(ap, fields_fmt);
-        int n = vsnprintf(NULL, 0, fields_fmt, ap);
-        va_end(ap);
-        if (n > 0) {
-            char *tmp = xmalloc((size_t)n + 1);
-            va_start(ap, fields_fmt);
-            vsnprintf(tmp, (size_t)n + 1, fields_fmt, ap);
-            va_end(ap);
-            buf_puts(&fields, tmp);
-            free(tmp);
-        }
-    }
-
     struct buf line;
     buf_init(&line, 0);
-    if (use_json) {
-        buf_printf(&line, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts, level_names[level]);
-        append_escaped(&line, msg, strlen(msg));
-        buf_puts(&line, "\"");
-        if (fields.len)
-            fields_to_json(&line, fields.data);
-        buf_puts(&line, "}");
-    } else {
-        buf_printf(&line, "ts=%s level=%s msg=\"", ts, level_names[level]);
-        append_escaped(&line, msg, strlen(msg));
-        buf_puts(&line, "\"");
-        if (fields.len) {
-            buf_puts(&line, " ");
-            /* Fields keep their own quoting; only control bytes are escaped. */
-            for (size_t i = 0; i < fields.len; i++) {
-                unsigned char c = (unsigned char)fields.data[i];
-                if (c < 0x20 || c == 0x7f)
-                    buf_printf(&line, "\\x%02x", c);
-                else
-                    buf_append(&line, &fields.data[i], 1);
-            }
-        }
-    }
-    char *clean = redact_string(line.data);
-    size_t len = strlen(clean);
-    clean = xrealloc(clean, len + 2);
-    clean[len] = '\n';
-    ssize_t w = write(out_fd, clean, len + 1);
-    (void)w;
+    if (use_json)
+        buf_printf(&line, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts, level_names[level]);
+    else
+        buf_printf(&line, "ts=%s level=%s msg=", ts, level_names[level]);
+    /* The message is always quoted, as it mostly holds blanks. */
+    char *clean = redact_string(msg);
+    buf_puts(&line, "\"");
+    append_escaped(&line, clean);
+    buf_puts(&line, "\"");
     free(clean);
+    for (const struct log_field *f = fields; f && f->key; f++)
+        append_field(&line, f);
+    buf_puts(&line, use_json ? "}\n" : "\n");
+    write_all(line.data, line.len);
     buf_free(&line);
-    buf_free(&fields);
 }

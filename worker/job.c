@@ -73,7 +73,8 @@ enum rh_status job_checkpoint(struct job_run *run, const char *step)
     st = store_job_checkpoint(run->w->conn, &run->guard, step, &requested, err, sizeof(err));
     if (st != RH_OK) {
         if (st != RH_LEASE_LOST)
-            log_warn("checkpoint failed", "job=%s step=%s error=\"%s\"", run->job.id, step, err);
+            log_warn("checkpoint failed", LOG_STR("job", run->job.id), LOG_STR("step", step),
+                     LOG_STR("error", err));
         /* Without a confirmed lease no more external work may start. */
         mark_lost(run);
         st = RH_LEASE_LOST;
@@ -116,7 +117,8 @@ enum rh_status job_step_save(struct job_run *run, const char *key, const cJSON *
     } else if (st == RH_LEASE_LOST) {
         mark_lost(run);
     } else {
-        log_warn("step save failed", "job=%s key=%s error=\"%s\"", run->job.id, key, err);
+        log_warn("step save failed", LOG_STR("job", run->job.id), LOG_STR("key", key),
+                 LOG_STR("error", err));
         st = RH_UNAVAILABLE;
     }
     free(text);
@@ -136,7 +138,7 @@ void job_event(struct job_run *run, const char *level, const char *message, cons
     enum rh_status st = store_job_event_add(
         run->w->conn, run->job.id, *run->step ? run->step : NULL, lv, msg, det, err, sizeof(err));
     if (st != RH_OK)
-        log_warn("cannot record job event", "job=%s error=\"%s\"", run->job.id, err);
+        log_warn("cannot record job event", LOG_STR("job", run->job.id), LOG_STR("error", err));
     free(det);
     free(msg);
 }
@@ -150,7 +152,7 @@ enum rh_status job_set_railway(struct job_run *run, const char *service_id,
     if (st == RH_LEASE_LOST) {
         mark_lost(run);
     } else if (st != RH_OK) {
-        log_warn("cannot record Railway ids", "job=%s error=\"%s\"", run->job.id, err);
+        log_warn("cannot record Railway ids", LOG_STR("job", run->job.id), LOG_STR("error", err));
         st = RH_UNAVAILABLE;
     }
     return st;

@@ -210,7 +210,7 @@ static void write_group(struct worker *w, struct fin_req **batch, int n)
         st = store_job_finish_claim(w->conn, arr, n, owners, k, p->lease_s, &rows, &nrows, err,
                                     sizeof(err));
     if (st != RH_OK)
-        log_warn("cannot record finished jobs", "jobs=%d error=\"%s\"", n, err);
+        log_warn("cannot record finished jobs", LOG_INT("jobs", n), LOG_STR("error", err));
     for (int i = 0; i < n; i++) {
         batch[i]->f.applied = arr[i].applied;
         batch[i]->st = st;
@@ -310,7 +310,7 @@ static void rollback_open(struct worker *w, const char *id)
     PGTransactionStatusType ts = PQtransactionStatus(w->conn);
     if (ts == PQTRANS_IDLE || ts == PQTRANS_UNKNOWN)
         return;
-    log_error("a job handler left a transaction open; rolled back", "job=%s", id);
+    log_error("a job handler left a transaction open; rolled back", LOG_STR("job", id));
     PQclear(PQexec(w->conn, "ROLLBACK"));
 }
 
@@ -450,7 +450,7 @@ static void record(struct worker *w, struct job_run *run, const struct verdict *
     }
     if (st != RH_OK) {
         log_error("cannot record a job's outcome; its lease will expire and it will run again",
-                  "job=%s kind=%s", run->job.id, run->job.kind);
+                  LOG_STR("job", run->job.id), LOG_STR("kind", run->job.kind));
         goto out;
     }
     *next = req.job;
@@ -458,26 +458,27 @@ static void record(struct worker *w, struct job_run *run, const struct verdict *
     count_outcome(p, v->outcome, req.f.applied);
     long ms = (long)(time_mono_ms() - t0);
     if (!req.f.applied) {
-        log_warn("job lease lost; its result was discarded", "job=%s kind=%s owner=%s", run->job.id,
-                 run->job.kind, run->owner);
+        log_warn("job lease lost; its result was discarded", LOG_STR("job", run->job.id),
+                 LOG_STR("kind", run->job.kind), LOG_STR("owner", run->owner));
         char err[256];
         if (store_job_event_add(w->conn, run->job.id, NULL, "warn",
                                 "lease lost: a stale worker's result was discarded", NULL, err,
                                 sizeof(err)) != RH_OK)
-            log_warn("cannot record job event", "job=%s error=\"%s\"", run->job.id, err);
+            log_warn("cannot record job event", LOG_STR("job", run->job.id), LOG_STR("error", err));
     } else if (v->outcome == STORE_JOB_SUCCEEDED) {
-        log_info("job succeeded", "job=%s kind=%s attempt=%d ms=%ld", run->job.id, run->job.kind,
-                 run->job.attempt, ms);
+        log_info("job succeeded", LOG_STR("job", run->job.id), LOG_STR("kind", run->job.kind),
+                 LOG_INT("attempt", run->job.attempt), LOG_INT("ms", ms));
     } else if (v->outcome == STORE_JOB_RETRY) {
-        log_warn("job will be retried", "job=%s kind=%s attempt=%d delay_ms=%lld", run->job.id,
-                 run->job.kind, run->job.attempt, (long long)v->delay_ms);
+        log_warn("job will be retried", LOG_STR("job", run->job.id), LOG_STR("kind", run->job.kind),
+                 LOG_INT("attempt", run->job.attempt), LOG_INT("delay_ms", v->delay_ms));
     } else if (v->outcome == STORE_JOB_HANDBACK) {
-        log_info("job handed back", "job=%s kind=%s", run->job.id, run->job.kind);
+        log_info("job handed back", LOG_STR("job", run->job.id), LOG_STR("kind", run->job.kind));
     } else {
         const cJSON *code = v->error ? cJSON_GetObjectItem(v->error, "code") : NULL;
         log_warn(v->outcome == STORE_JOB_FAILED ? "job failed" : "job cancelled",
-                 "job=%s kind=%s attempt=%d code=%s", run->job.id, run->job.kind, run->job.attempt,
-                 cJSON_IsString(code) ? code->valuestring : "-");
+                 LOG_STR("job", run->job.id), LOG_STR("kind", run->job.kind),
+                 LOG_INT("attempt", run->job.attempt),
+                 LOG_STR("code", cJSON_IsString(code) ? code->valuestring : "-"));
     }
     if (req.f.applied && (v->outcome == STORE_JOB_SUCCEEDED || v->outcome == STORE_JOB_FAILED ||
                           v->outcome == STORE_JOB_CANCELLED)) {
@@ -529,7 +530,7 @@ static void run_job(struct worker *w, const struct store_job_claimed *row, int64
         /* Not registered with the heartbeat: the lease runs out and the reaper re-queues it. */
         atomic_fetch_sub(&p->running, 1);
         log_error("worker has no database connection; the job will be rescued",
-                  "job=%s error=\"%s\"", run.job.id, err);
+                  LOG_STR("job", run.job.id), LOG_STR("error", err));
         goto out;
     }
     pthread_mutex_lock(&p->mu);
@@ -636,7 +637,7 @@ static void handback_rows(struct worker_pool *p, PGconn *c, struct store_job_cla
     char err[256] = "";
     if (store_job_finish(c, back, n, err, sizeof(err)) != RH_OK) {
         log_warn("cannot hand back jobs claimed during shutdown; they will be rescued",
-                 "jobs=%d error=\"%s\"", n, err);
+                 LOG_INT("jobs", n), LOG_STR("error", err));
         return;
     }
     pthread_mutex_lock(&p->mu);
@@ -675,7 +676,7 @@ static enum rh_status claim_batch(struct worker_pool *p, PGconn *c, int *asked, 
     int64_t t0 = time_mono_ms();
     enum rh_status st = store_job_claim(c, owners, n, p->lease_s, &rows, &nrows, err, sizeof(err));
     if (st != RH_OK) {
-        log_warn("cannot claim jobs", "error=\"%s\"", err);
+        log_warn("cannot claim jobs", LOG_STR("error", err));
         return st;
     }
     *got = nrows;
@@ -762,12 +763,13 @@ static void *dispatcher_main(void *arg)
             c = connect_dispatcher(p, err, sizeof(err));
             if (!c) {
                 if (failures++ == 0)
-                    log_warn("job dispatcher cannot reach the database; retrying", "error=\"%s\"",
-                             err);
+                    log_warn("job dispatcher cannot reach the database; retrying",
+                             LOG_STR("error", err));
                 retry_at = now + 1000;
             } else {
                 if (failures)
-                    log_info("job dispatcher reconnected", "listen=%s", p->listen ? "on" : "off");
+                    log_info("job dispatcher reconnected",
+                             LOG_STR("listen", p->listen ? "on" : "off"));
                 failures = 0;
                 hint = true; /* notifications may have been missed */
             }
@@ -829,7 +831,7 @@ static void *dispatcher_main(void *arg)
         }
         if (rc > 0 && nfds == 2 && fds[1].revents) {
             if (!PQconsumeInput(c)) {
-                log_warn("job dispatcher lost its database connection", "%s", "");
+                log_warn("job dispatcher lost its database connection");
                 PQfinish(c);
                 c = NULL;
                 retry_at = time_mono_ms();
@@ -879,8 +881,8 @@ static void beat(struct worker_pool *p, PGconn **c)
     if (ensure_conn(p, c, err, sizeof(err)))
         st = store_job_heartbeat(*c, leases, n, p->lease_s, err, sizeof(err));
     if (st != RH_OK)
-        log_warn("heartbeat failed; running jobs stop at their next step", "jobs=%d error=\"%s\"",
-                 n, err);
+        log_warn("heartbeat failed; running jobs stop at their next step", LOG_INT("jobs", n),
+                 LOG_STR("error", err));
     pthread_mutex_lock(&p->mu);
     for (int i = 0; i < p->nworkers; i++) {
         struct worker *w = &p->workers[i];
@@ -916,12 +918,13 @@ static void reap(struct worker_pool *p, PGconn **c)
         int rescued = 0, poisoned = 0;
         if (store_job_rescue(*c, p->max_rescues, RESCUE_BATCH, &rescued, &poisoned, err,
                              sizeof(err)) != RH_OK) {
-            log_warn("cannot rescue expired jobs", "error=\"%s\"", err);
+            log_warn("cannot rescue expired jobs", LOG_STR("error", err));
             return;
         }
         if (rescued + poisoned == 0)
             return;
-        log_warn("re-queued jobs whose lease expired", "rescued=%d poisoned=%d", rescued, poisoned);
+        log_warn("re-queued jobs whose lease expired", LOG_INT("rescued", rescued),
+                 LOG_INT("poisoned", poisoned));
         pthread_mutex_lock(&p->mu);
         p->stats.rescued += rescued;
         pthread_mutex_unlock(&p->mu);
@@ -939,7 +942,7 @@ static void prune(struct worker_pool *p, PGconn **c)
     for (int round = 0; round < PRUNE_ROUNDS; round++) {
         long n = 0;
         if (store_job_prune(*c, p->retention_days, PRUNE_BATCH, &n, err, sizeof(err)) != RH_OK) {
-            log_warn("cannot prune old jobs", "error=\"%s\"", err);
+            log_warn("cannot prune old jobs", LOG_STR("error", err));
             break;
         }
         total += n;
@@ -947,7 +950,8 @@ static void prune(struct worker_pool *p, PGconn **c)
             break;
     }
     if (total)
-        log_info("pruned finished jobs", "jobs=%ld older_than_days=%d", total, p->retention_days);
+        log_info("pruned finished jobs", LOG_INT("jobs", total),
+                 LOG_INT("older_than_days", p->retention_days));
 }
 
 static void *heartbeat_main(void *arg)
@@ -984,8 +988,8 @@ enum rh_status worker_pool_start(struct worker_pool *p, char *err, size_t errlen
     enum rh_status st = RH_UNAVAILABLE;
     for (size_t i = 0; i < sizeof(production_kinds) / sizeof(production_kinds[0]); i++)
         if (!handler_for(p, production_kinds[i]))
-            log_warn("no handler registered for a job kind; its jobs will fail", "kind=%s",
-                     production_kinds[i]);
+            log_warn("no handler registered for a job kind; its jobs will fail",
+                     LOG_STR("kind", production_kinds[i]));
     p->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (p->wake_fd < 0) {
         snprintf(err, errlen, "eventfd: %s", strerror(errno));
@@ -1011,9 +1015,10 @@ enum rh_status worker_pool_start(struct worker_pool *p, char *err, size_t errlen
         goto out;
     }
     p->heartbeat_started = true;
-    log_info("worker pool started",
-             "instance=%s workers=%d listen=%s poll_ms=%d lease_s=%d handlers=%d", p->instance,
-             p->nworkers, p->listen ? "on" : "off", p->poll_ms, p->lease_s, p->nhandlers);
+    log_info("worker pool started", LOG_STR("instance", p->instance),
+             LOG_INT("workers", p->nworkers), LOG_STR("listen", p->listen ? "on" : "off"),
+             LOG_INT("poll_ms", p->poll_ms), LOG_INT("lease_s", p->lease_s),
+             LOG_INT("handlers", p->nhandlers));
     st = RH_OK;
 out:
     return st;
@@ -1036,12 +1041,12 @@ static void force_handback(struct worker_pool *p, struct lease_copy *l, int n)
     PGconn *c = pool_connect(p, err, sizeof(err));
     if (!c || store_job_finish(c, f, n, err, sizeof(err)) != RH_OK) {
         log_warn("cannot hand back running jobs; they will be rescued when their lease expires",
-                 "jobs=%d error=\"%s\"", n, err);
+                 LOG_INT("jobs", n), LOG_STR("error", err));
     } else {
         int applied = 0;
         for (int i = 0; i < n; i++)
             applied += f[i].applied;
-        log_warn("grace period over; handed back running jobs", "jobs=%d", applied);
+        log_warn("grace period over; handed back running jobs", LOG_INT("jobs", applied));
         pthread_mutex_lock(&p->mu);
         p->stats.handed_back += applied;
         pthread_mutex_unlock(&p->mu);
@@ -1092,8 +1097,8 @@ static bool stop_workers(struct worker_pool *p, int64_t deadline)
         if (!p->workers[i].started)
             continue;
         if (pthread_timedjoin_np(p->workers[i].thread, NULL, &abs) != 0) {
-            log_warn("a job handler did not return after the grace period; leaving it", "worker=%d",
-                     i);
+            log_warn("a job handler did not return after the grace period; leaving it",
+                     LOG_INT("worker", i));
             pthread_detach(p->workers[i].thread);
             leaked = true;
         }
@@ -1143,8 +1148,9 @@ void worker_pool_stop(struct worker_pool *p, int grace_ms)
         pthread_mutex_unlock(&p->mu);
         if (p->heartbeat_started)
             pthread_join(p->heartbeat, NULL);
-        log_info("worker pool stopped", "claimed=%ld succeeded=%ld handed_back=%ld",
-                 p->stats.claimed, p->stats.succeeded, p->stats.handed_back);
+        log_info("worker pool stopped", LOG_INT("claimed", p->stats.claimed),
+                 LOG_INT("succeeded", p->stats.succeeded),
+                 LOG_INT("handed_back", p->stats.handed_back));
     }
     if (leaked)
         return; /* a detached handler may still touch the pool: keep it */
