@@ -1,5 +1,5 @@
 /* The real HTTP server on a loopback port: health, readiness, routing, errors, body caps,
- * request ids, and graceful shutdown of the real binary. */
+ * request ids, graceful shutdown of the real binary, and its JSON log lines. */
 #include "support/harness.h"
 
 #include <arpa/inet.h>
@@ -226,4 +226,106 @@ Test(process, sigterm_during_a_request_completes_it_and_exits_zero, .timeout = 6
     cr_assert(WIFEXITED(status), "railhook did not exit normally");
     cr_assert_eq(WEXITSTATUS(status), 0);
     th_db_drop(db);
+}
+
+/* Asserts that every line of the log at path is a JSON object and that some line's "error"
+ * holds libpq's whole reason for the refused connection to port (it quotes the host). Returns
+ * how many lines the log has. */
+static int assert_json_log_keeps_db_error(const char *path, int port)
+{
+    char *log = th_read_file(path, NULL);
+    char *reason = xasprintf("connection to server at \"127.0.0.1\", port %d failed: Connection "
+                             "refused\n\tIs the server running on that host and accepting TCP/IP "
+                             "connections?",
+                             port);
+    int lines = 0, whole = 0;
+    for (char *line = log, *nl; *line; line = nl + 1) {
+        nl = strchr(line, '\n');
+        cr_assert_not_null(nl, "the log ends inside a line: %s", line);
+        *nl = '\0';
+        cJSON *j = cJSON_Parse(line);
+        cr_assert(cJSON_IsObject(j), "a log line is not JSON: %s", line);
+        cr_assert(cJSON_IsString(cJSON_GetObjectItem(j, "msg")), "%s", line);
+        const cJSON *e = cJSON_GetObjectItem(j, "error");
+        if (cJSON_IsString(e) && strstr(e->valuestring, reason))
+            whole++;
+        cJSON_Delete(j);
+        lines++;
+    }
+    cr_assert_gt(whole, 0, "no line holds the whole database error (%s)", reason);
+    free(reason);
+    free(log);
+    return lines;
+}
+
+static void log_path_for(char *out, size_t n, const char *what)
+{
+    const char *tmp = getenv("RAILHOOK_TEST_TMP");
+    snprintf(out, n, "%s/json-log-%s-%d.log", tmp ? tmp : "/tmp", what, (int)getpid());
+    unlink(out);
+}
+
+Test(process, json_log_lines_parse_and_keep_the_database_error_whole, .timeout = 60)
+{
+    int db_port = th_free_port(); /* nothing listens there */
+    int port = th_free_port();
+    while (port == db_port)
+        port = th_free_port();
+    char env_db[128], env_port[32], log_path[256];
+    snprintf(env_db, sizeof(env_db),
+             "DATABASE_URL=postgresql://railhook@127.0.0.1:%d/none?connect_timeout=2", db_port);
+    snprintf(env_port, sizeof(env_port), "PORT=%d", port);
+    log_path_for(log_path, sizeof(log_path), "serve");
+    const char *env[] = {env_db,
+                         env_port,
+                         "BIND_ADDRESS=127.0.0.1",
+                         "LOG_LEVEL=debug",
+                         "LOG_FORMAT=json",
+                         "WORKERS=1",
+                         "API_AUTH=none",
+                         "DB_POOL_WAIT_MS=500",
+                         NULL};
+    const char *argv[] = {RAILHOOK_BIN_PATH, "serve", NULL};
+    pid_t pid = th_spawn(argv, env, log_path);
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", port);
+    cr_assert(th_wait_http(url, 15000), "railhook did not become healthy");
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/readyz", port);
+    struct th_response r;
+    th_http(&r, "GET", url, NULL, NULL, 0);
+    cr_assert_eq(r.status, 503);
+    th_response_free(&r);
+    /* The dispatcher logs its first failed connection once it has tried. */
+    bool tried = false;
+    for (int i = 0; i < 150 && !tried; i++) {
+        char *log = th_read_file(log_path, NULL);
+        tried = strstr(log, "job dispatcher cannot reach the database") != NULL;
+        free(log);
+        if (!tried)
+            usleep(100 * 1000);
+    }
+    cr_assert(tried, "the job dispatcher never reported the database error");
+    kill(pid, SIGTERM);
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    cr_assert_geq(assert_json_log_keeps_db_error(log_path, db_port), 5);
+    unlink(log_path);
+}
+
+Test(process, migrate_logs_the_whole_database_error_as_json, .timeout = 60)
+{
+    int db_port = th_free_port();
+    char env_db[128], log_path[256];
+    snprintf(env_db, sizeof(env_db),
+             "DATABASE_URL=postgresql://railhook@127.0.0.1:%d/none?connect_timeout=2", db_port);
+    log_path_for(log_path, sizeof(log_path), "migrate");
+    const char *env[] = {env_db, "LOG_FORMAT=json", NULL};
+    const char *argv[] = {RAILHOOK_BIN_PATH, "migrate", NULL};
+    pid_t pid = th_spawn(argv, env, log_path);
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    cr_assert_eq(assert_json_log_keeps_db_error(log_path, db_port), 1);
+    unlink(log_path);
 }
