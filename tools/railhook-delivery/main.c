@@ -61,6 +61,7 @@ int main(int argc, char **argv)
     const char *whsec = NULL, *id = NULL, *ts_text = NULL;
     bool form = false, github = false;
     int which = 0;
+    int64_t ts = 0;
     struct td_delivery d = {0};
     FILE *f = NULL;
     char uuid[37], msg_id[64];
@@ -120,7 +121,7 @@ int main(int argc, char **argv)
         fputs("railhook-delivery: --form, --secret and --delivery are for github cases\n", stderr);
         goto out;
     }
-    int64_t ts = time_wall_ms() / 1000;
+    ts = time_wall_ms() / 1000;
     if (ts_text && !parse_i64(ts_text, 0, INT64_MAX, &ts)) {
         fprintf(stderr, "railhook-delivery: --ts %s is not a number of seconds\n", ts_text);
         goto out;
