@@ -19,8 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define SECRET  "gh-intake-Secret-4c1f"
-#define HOOK_ID TD_HOOK_ID
+#define SECRET "gh-intake-Secret-4c1f"
 /* The secret the real signed files beside the checkout were signed with (GitHub's docs). */
 #define SHARED_SECRET "It's a Secret to Everybody"
 
@@ -80,7 +79,7 @@ static void post(struct th_response *r, const char *event, const char *delivery,
         snprintf(h[n], sizeof(h[n]), "X-GitHub-Delivery: %s", delivery);
         hdrs[n] = h[n];
         n++;
-        snprintf(h[n], sizeof(h[n]), "X-GitHub-Hook-ID: " HOOK_ID);
+        snprintf(h[n], sizeof(h[n]), "X-GitHub-Hook-ID: " TD_HOOK_ID);
         hdrs[n] = h[n];
         n++;
     }
@@ -132,13 +131,13 @@ static void expect_accepted(const struct th_response *r, const char *delivery, c
              ids[0]);
     char *row = th_sql(db, sql);
     char want[256];
-    snprintf(want, sizeof(want), "redeploy queued osp-worker-billing %s %s:%s", sha, HOOK_ID,
+    snprintf(want, sizeof(want), "redeploy queued osp-worker-billing %s %s:%s", sha, TD_HOOK_ID,
              delivery);
     cr_assert_str_eq(row, want, "%s", name);
     free(row);
     snprintf(sql, sizeof(sql),
              "SELECT outcome || ' ' || event || ' ' || job_ids::text FROM deliveries"
-             " WHERE source = 'github' AND delivery_id = '" HOOK_ID ":%s'",
+             " WHERE source = 'github' AND delivery_id = '" TD_HOOK_ID ":%s'",
              delivery);
     row = th_sql(db, sql);
     snprintf(want, sizeof(want), "accepted push {%s}", ids[0]);
