@@ -188,14 +188,16 @@ char *td_form_encode(const char *json, size_t len, size_t *outlen)
 
 /* ---- Supabase ---- */
 
-#define SPEC                                                                                       \
-    "{\"image\": \"ghcr.io/acme-labs/ledger:3.0.4\", \"replicas\": 3, \"env\": {\"LOG_LEVEL\": "   \
-    "\"debug\"}}"
+static const char ledger_spec[] =
+    "{\"image\": \"ghcr.io/acme-labs/ledger:3.0.4\", \"replicas\": 3, "
+    "\"env\": {\"LOG_LEVEL\": \"debug\"}}";
 #define CREATED_AT "2025-06-02T14:07:31.402118+00:00"
 #define APPLIED_AT "2025-06-02T14:08:09.775301+00:00"
 
-cJSON *td_manifest(const char *id, const char *service_schema, const char *status,
-                   const char *spec_json, const char *created_at, const char *updated_at)
+/* A public.manifests row (id uuid, service_schema, status, spec jsonb, created_at, updated_at)
+ * as the trigger sees it; spec_json NULL is a NULL column. */
+static cJSON *manifest(const char *id, const char *service_schema, const char *status,
+                       const char *spec_json, const char *created_at, const char *updated_at)
 {
     cJSON *row = cJSON_CreateObject();
     cJSON_AddStringToObject(row, "id", id);
@@ -215,15 +217,16 @@ static cJSON *copy_or_null(const cJSON *v)
     return v ? cJSON_Duplicate(v, true) : cJSON_CreateNull();
 }
 
-char *td_supabase_body(const char *type, const char *schema, const char *table, const cJSON *record,
-                       const cJSON *old, size_t *len)
+/* What supabase_functions.http_request() posts: jsonb_build_object('old_record', OLD, 'record',
+ * NEW, 'type', TG_OP, 'table', TG_TABLE_NAME, 'schema', TG_TABLE_SCHEMA) as jsonb text. */
+static char *supabase_body(const char *type, const cJSON *record, const cJSON *old, size_t *len)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "old_record", copy_or_null(old));
     cJSON_AddItemToObject(o, "record", copy_or_null(record));
     cJSON_AddStringToObject(o, "type", type);
-    cJSON_AddStringToObject(o, "table", table);
-    cJSON_AddStringToObject(o, "schema", schema);
+    cJSON_AddStringToObject(o, "table", "manifests");
+    cJSON_AddStringToObject(o, "schema", "public");
     char *text = td_jsonb_text(o, len);
     cJSON_Delete(o);
     return text;
@@ -238,27 +241,28 @@ const char *td_supabase_name(enum td_supabase_case c)
 char *td_supabase(enum td_supabase_case c, size_t *len)
 {
     cJSON *pending =
-        td_manifest(TD_MANIFEST_ID, TD_SCHEMA, "pending", SPEC, CREATED_AT, CREATED_AT);
+        manifest(TD_MANIFEST_ID, TD_SCHEMA, "pending", ledger_spec, CREATED_AT, CREATED_AT);
     cJSON *applied =
-        td_manifest(TD_MANIFEST_ID, TD_SCHEMA, "applied", SPEC, CREATED_AT, APPLIED_AT);
+        manifest(TD_MANIFEST_ID, TD_SCHEMA, "applied", ledger_spec, CREATED_AT, APPLIED_AT);
     cJSON *odd =
-        td_manifest("c0ffee00-7a1b-4c2d-9e3f-5a6b7c8d9e0f", "r\xc3\xa9sum\xc3\xa9_\"q\"\\dir",
-                    "pending", NULL, "2025-06-02T15:00:00+00:00", "2025-06-02T15:00:00+00:00");
+        manifest("c0ffee00-7a1b-4c2d-9e3f-5a6b7c8d9e0f", "r\xc3\xa9sum\xc3\xa9_\"q\"\\dir",
+                 "pending", NULL, "2025-06-02T15:00:00+00:00", "2025-06-02T15:00:00+00:00");
     char *body = NULL;
     switch (c) {
     case TD_SUPABASE_INSERT:
-        body = td_supabase_body("INSERT", "public", "manifests", pending, NULL, len);
+        body = supabase_body("INSERT", pending, NULL, len);
         break;
     case TD_SUPABASE_UPDATE:
-        body = td_supabase_body("UPDATE", "public", "manifests", applied, pending, len);
+        body = supabase_body("UPDATE", applied, pending, len);
         break;
     case TD_SUPABASE_DELETE:
-        body = td_supabase_body("DELETE", "public", "manifests", NULL, applied, len);
+        body = supabase_body("DELETE", NULL, applied, len);
         break;
     case TD_SUPABASE_ESCAPES:
-    case TD_SUPABASE_CASES:
-        body = td_supabase_body("INSERT", "public", "manifests", odd, NULL, len);
+        body = supabase_body("INSERT", odd, NULL, len);
         break;
+    default:
+        abort(); /* not a case */
     }
     cJSON_Delete(pending);
     cJSON_Delete(applied);
@@ -675,8 +679,9 @@ char *td_github(enum td_github_case c, size_t *len)
     case TD_GITHUB_PING:
         return ping(len);
     case TD_GITHUB_PULL_REQUEST:
-    case TD_GITHUB_CASES:
         return pull_request(len);
+    default:
+        abort(); /* not a case */
     }
     return td_github_push(&p, len);
 }

@@ -42,17 +42,6 @@ const char *td_supabase_name(enum td_supabase_case c);
 /* The body Supabase sends for case c (free()); *len gets its length. */
 char *td_supabase(enum td_supabase_case c, size_t *len);
 
-/* A public.manifests row (id uuid, service_schema, status, spec jsonb, created_at, updated_at)
- * as the trigger sees it; spec_json NULL is a NULL column. cJSON_Delete() it. */
-cJSON *td_manifest(const char *id, const char *service_schema, const char *status,
-                   const char *spec_json, const char *created_at, const char *updated_at);
-
-/* What supabase_functions.http_request() posts: jsonb_build_object('old_record', old, 'record',
- * record, 'type', type, 'table', table, 'schema', schema) in jsonb text form (record or old
- * NULL: JSON null). free() it; *len gets its length. */
-char *td_supabase_body(const char *type, const char *schema, const char *table, const cJSON *record,
-                       const cJSON *old, size_t *len);
-
 /* v as PostgreSQL writes jsonb text (what pg_net puts on the wire): object keys shorter first
  * then bytewise, ", " and ": " separators, one line, non-ASCII as raw UTF-8. free() it. */
 char *td_jsonb_text(const cJSON *v, size_t *len);
