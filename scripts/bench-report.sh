@@ -54,12 +54,10 @@ pg_tps=$(field "$tmp/intake.txt" '^pgbench single-row inserts: ([0-9.]+) tps.*')
 rss=$(field "$tmp/intake.txt" '^railhook peak RSS: (.*)$')
 
 echo "== make bench: adnanh/webhook"
-fixtures=${RAILHOOK_FIXTURES:-../shared/fixtures}
-body="$fixtures/github/push/developer.github.com-push-branch-update-2015.payload.json"
+body="$tmp/push.json"
 secret="bench-secret-$RANDOM$RANDOM"
-signature="sha256=$(perl -MDigest::SHA=hmac_sha256_hex -e \
-    'local $/; open my $f, "<", $ARGV[0] or die; binmode $f; print hmac_sha256_hex(<$f>, $ARGV[1])' \
-    "$body" "$secret")"
+signature=$("$build/railhook-delivery" github-push --secret "$secret" --body "$body" |
+    sed -n 's/^X-Hub-Signature-256: //p')
 cat >"$tmp/hooks.json" <<EOF
 [{"id": "github", "execute-command": "/bin/true", "success-http-response-code": 202,
   "trigger-rule": {"match": {"type": "payload-hmac-sha256", "secret": "$secret",

@@ -52,19 +52,16 @@ wait_healthy() {
 # alternate for BENCH_ROUNDS rounds (default 3) of BENCH_SECONDS each, so a burst of other load
 # on the machine hits both; every round is printed and the best of each is compared.
 bench_intake() {
-    local fixtures=${RAILHOOK_FIXTURES:-../shared/fixtures}
-    local body="$fixtures/github/push/developer.github.com-push-branch-update-2015.payload.json"
-    [[ -f "$body" ]] || { echo "bench: $body is absent" >&2; exit 1; }
     local rounds=${BENCH_ROUNDS:-3}
     local secs=${BENCH_SECONDS:-10}
     local secret="bench-secret-$RANDOM$RANDOM"
-    local signature
-    signature="sha256=$(perl -MDigest::SHA=hmac_sha256_hex -e \
-        'local $/; open my $f, "<", $ARGV[0] or die; binmode $f; print hmac_sha256_hex(<$f>, $ARGV[1])' \
-        "$body" "$secret")"
     local conns=32
     release_build
     start_cluster
+    # A push to acme-labs/osp-workers@main, built and signed by railhook-delivery.
+    local body="$tmp/push.json" signature
+    signature=$("$build/railhook-delivery" github-push --secret "$secret" --body "$body" |
+        sed -n 's/^X-Hub-Signature-256: //p')
     psql -q "$db_url" -c "INSERT INTO services (name, status) VALUES ('osp-worker-bench', 'active')"
     psql -q "$db_url" -c "CREATE TABLE bench_delivery (id bigserial PRIMARY KEY,
         payload jsonb NOT NULL, received_at timestamptz NOT NULL DEFAULT now())"
@@ -75,8 +72,8 @@ bench_intake() {
     # (the per-thread connection limit is HTTP_CONNECTION_LIMIT / HTTP_THREADS = 1).
     env DATABASE_URL="$db_url" PORT="$port" BIND_ADDRESS=127.0.0.1 LOG_LEVEL=warn WORKERS=0 \
         API_AUTH=none HTTP_THREADS=$((conns + 8)) HTTP_CONNECTION_LIMIT=$((conns + 8)) \
-        GITHUB_WEBHOOK_SECRET="$secret" WORKER_REPO=baxterthehacker/public-repo \
-        WORKER_BRANCH=changes WORKER_PATHS_FILTER=off \
+        GITHUB_WEBHOOK_SECRET="$secret" WORKER_REPO=acme-labs/osp-workers \
+        WORKER_BRANCH=main WORKER_PATHS_FILTER=off \
         "$build/railhook" serve 2>"$tmp/railhook.log" &
     railhook_pid=$!
     wait_healthy "$port"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make fuzz` / `make fuzz-smoke`: builds the libFuzzer targets in fuzz/ with clang
-# (ASan + UBSan) against the library sources they exercise, makes a seed corpus from
-# ../shared/fixtures (never committed), and runs each target for FUZZ_SECONDS (default 60).
+# (ASan + UBSan) against the library sources they exercise, makes a seed corpus from the
+# deliveries railhook-delivery builds (and the real files in ../shared/fixtures, when present),
+# and runs each target for FUZZ_SECONDS (default 60).
 # Exits non-zero when a target finds a crash, a leak or undefined behaviour; the input that
 # did it is left in BUILD_DIR/artifacts/.
 # Usage: scripts/fuzz.sh [BUILD_DIR] [TARGET...]   (targets: verify form mapping classify redact)
@@ -34,11 +35,39 @@ for t in "${targets[@]}"; do
     "$cc" "${cflags[@]}" -o "$out/fuzz_$t" "fuzz/fuzz_$t.c" "${sources[@]}" "${libs[@]}"
 done
 
-# Seeds: the fixtures' bodies and headers in each target's input format.
+# Seeds: deliveries' bodies and headers in each target's input format.
 seed() { # target name < bytes
     mkdir -p "$out/corpus/$1"
     cat >"$out/corpus/$1/$2"
 }
+# The deliveries the tests build, signed by railhook-delivery (built here without sanitizers).
+"$cc" -O1 -I. -Itests -D_GNU_SOURCE -o "$out/railhook-delivery" tools/railhook-delivery/main.c \
+    tests/support/deliveries.c util/util.c $(pkg-config --cflags --libs libcjson libcrypto) -lm
+gh_secret=fuzz-github-secret
+whsec=whsec_ZnV6ei1zdGFuZGFyZC13ZWJob29rcy1rZXkhISEhISE=
+for c in $("$out/railhook-delivery" --list); do
+    case $c in
+    github-*)
+        "$out/railhook-delivery" "$c" --secret "$gh_secret" --body "$out/delivery.body" \
+            >"$out/delivery.headers"
+        seed mapping "$c" <"$out/delivery.body"
+        # verify: signature header, timestamp, secret list, webhook-id, then the body.
+        { printf '%s\n\n%s\n\n' "$(sed -n 's/^X-Hub-Signature-256: //p' "$out/delivery.headers")" \
+            "$gh_secret"; cat "$out/delivery.body"; } | seed verify "$c"
+        "$out/railhook-delivery" "$c" --form --body "$out/delivery.body" >/dev/null
+        seed form "$c" <"$out/delivery.body"
+        ;;
+    supabase-*)
+        "$out/railhook-delivery" "$c" --whsec "$whsec" --id "msg_$c" --ts 1748873251 \
+            --body "$out/delivery.body" >"$out/delivery.headers"
+        seed mapping "$c" <"$out/delivery.body"
+        seed redact "$c" <"$out/delivery.body"
+        { printf '%s\n%s\n%s\n%s\n' "$(sed -n 's/^webhook-signature: //p' "$out/delivery.headers")" \
+            1748873251 "$whsec" "msg_$c"; cat "$out/delivery.body"; } | seed verify "$c"
+        ;;
+    esac
+done
+# The real files, when they sit beside the checkout.
 if [[ -d "$fixtures" ]]; then
     for f in "$fixtures"/github/*/*.payload.json "$fixtures"/supabase/*.body.json; do
         seed mapping "$(basename "$f")" <"$f"
@@ -67,8 +96,6 @@ if [[ -d "$fixtures" ]]; then
             put("swh-" . $i++, "$sig\n$v->{\"webhook-timestamp\"}\n$secret\n$v->{\"webhook-id\"}\n$body");
         }
     ' "$fixtures" "$(mkdir -p "$out/corpus/verify" && cd "$out/corpus/verify" && pwd)"
-else
-    echo "fuzz: $fixtures is absent; starting from tiny seeds" >&2
 fi
 # classify: two bytes of HTTP status, header lines, a blank line, the body.
 answer() { # name status-hex headers body

@@ -1,7 +1,9 @@
 // The status page (GET /) in headless Chromium against a real railhook, a real PostgreSQL and
-// the Railway simulator: a Supabase INSERT delivery becomes a provision job that the page
-// lists and follows to `succeeded` with its event timeline; a failed job offers Retry, which
-// a read token may not use and an admin token re-queues; a running job offers Cancel.
+// the Railway simulator: a Supabase INSERT delivery (built here as pg_net sends it) becomes a
+// provision job that the page lists and follows to `succeeded` with its event timeline; a
+// failed job offers Retry, which a read token may not use and an admin token re-queues; a
+// running job offers Cancel. A real INSERT body beside the checkout ($RAILHOOK_FIXTURES, else
+// ../shared/fixtures) is an extra case when present.
 //
 // Usage: node tests/browser/status-page.mjs [BUILD_DIR]
 // scripts/test.sh runs it with its throwaway cluster (RAILHOOK_TEST_PGURL and
@@ -21,7 +23,9 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const build = path.resolve(root, process.argv[2] || 'build');
 const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const fixture = path.resolve(root, '../shared/fixtures/supabase/manifests.insert.body.json');
+// A real Supabase INSERT body that may sit beside the checkout: an extra case when present.
+const realFixtures = process.env.RAILHOOK_FIXTURES || path.resolve(root, '../shared/fixtures');
+const realInsert = path.join(realFixtures, 'supabase/manifests.insert.body.json');
 
 let passed = 0;
 let failed = 0;
@@ -159,16 +163,41 @@ async function simConfig(simUrl, config) {
   assert(r.ok, `/_sim/config answered ${r.status}`);
 }
 
-async function main() {
-  if (!fs.existsSync(fixture)) {
-    console.log(`browser: skipped: the Supabase fixture ${fixture} is absent`);
-    console.log('browser: 0 passed, 0 failed, 1 skipped');
-    return 0;
+// PostgreSQL's jsonb text, which pg_net puts on the wire: object keys shorter first, then
+// bytewise; ", " and ": " between items; one line; non-ASCII as raw UTF-8.
+function jsonbText(v) {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return `[${v.map(jsonbText).join(', ')}]`;
+  if (typeof v === 'object') {
+    const keys = Object.keys(v).sort((a, b) => {
+      const x = Buffer.from(a);
+      const y = Buffer.from(b);
+      return x.length - y.length || Buffer.compare(x, y);
+    });
+    return `{${keys.map((k) => `${JSON.stringify(k)}: ${jsonbText(v[k])}`).join(', ')}}`;
   }
+  return JSON.stringify(v);
+}
+
+// The body Supabase's database webhook posts for a new public.manifests row.
+function supabaseInsert(id, schema) {
+  const at = new Date().toISOString().replace('Z', '+00:00');
+  const record = {
+    id,
+    service_schema: schema,
+    status: 'pending',
+    spec: { image: 'ghcr.io/acme-labs/ledger:3.0.4', replicas: 1, env: { LOG_LEVEL: 'info' } },
+    created_at: at,
+    updated_at: at,
+  };
+  const body = { old_record: null, record, type: 'INSERT', table: 'manifests', schema: 'public' };
+  return jsonbText(body);
+}
+
+async function main() {
   if (!fs.existsSync(chromiumPath)) {
     console.log(`browser: ${chromiumPath} is missing (scripts/deps.sh test installs chromium)`);
     failed++;
-    summary();
     return 1;
   }
   // playwright-core lives with the other Node tools in tests/js (tests/js/package.json).
@@ -213,23 +242,23 @@ async function main() {
   railhook.stdout.resume();
   await waitFor('railhook /healthz', async () => (await fetch(`${base}/healthz`)).ok, 15000);
 
-  const body = fs.readFileSync(fixture, 'utf8');
-  const deliver = async (schema) => {
-    const doc = JSON.parse(body);
-    if (schema) {
-      doc.record.service_schema = schema;
-      doc.record.id = crypto.randomUUID();
-    }
+  // POSTs a body with the headers pg_net sends for a Dashboard-made webhook.
+  const post = async (body) => {
     const r = await fetch(`${base}/webhooks/supabase`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${secrets.supabase}` },
-      body: schema ? JSON.stringify(doc) : body,
+      headers: {
+        'Content-type': 'application/json',
+        Authorization: `Bearer ${secrets.supabase}`,
+        'User-Agent': 'pg_net/0.19.5',
+      },
+      body,
     });
     const j = await r.json();
     assert(r.status === 202, `POST /webhooks/supabase answered ${r.status}: ${JSON.stringify(j)}`);
     assert(j.job_ids && j.job_ids.length === 1, `expected one job id: ${JSON.stringify(j)}`);
     return j.job_ids[0];
   };
+  const deliver = (schema) => post(supabaseInsert(crypto.randomUUID(), schema));
 
   const profile = path.join(tmp, 'chromium-profile');
   const context = await chromium.launchPersistentContext(profile, {
@@ -268,9 +297,17 @@ async function main() {
   };
 
   let provisionId = null;
-  await check('a signed Supabase INSERT delivery is accepted as one job', async () => {
-    provisionId = await deliver(null);
+  await check('a Supabase INSERT delivery is accepted as one job', async () => {
+    provisionId = await deliver('ledger_page');
   });
+
+  if (fs.existsSync(realInsert)) {
+    await check('the real Supabase INSERT body is printed the same way and accepted', async () => {
+      const real = fs.readFileSync(realInsert, 'utf8');
+      assert(jsonbText(JSON.parse(real)) === real, 'jsonb text differs from the real body');
+      await post(real);
+    });
+  }
 
   await check('the page loads from the binary and asks for a token', async () => {
     const r = await page.goto(`${base}/`);
@@ -284,7 +321,7 @@ async function main() {
     await page.locator(`#jobs tr[data-id="${provisionId}"]`).waitFor();
     const cells = await page.locator(`#jobs tr[data-id="${provisionId}"] td`).allTextContents();
     assert(cells[1] === 'provision', `kind cell: ${cells[1]}`);
-    assert(cells[2] === 'osp-worker-billing_v2', `service cell: ${cells[2]}`);
+    assert(cells[2] === 'osp-worker-ledger_page', `service cell: ${cells[2]}`);
   });
 
   await check('the job detail follows it to succeeded with the provision steps', async () => {
@@ -388,5 +425,5 @@ try {
     }
   }
 }
-if (!(passed === 0 && failed === 0 && code === 0)) summary();
+summary();
 process.exit(code);

@@ -1,6 +1,8 @@
-/* POST /webhooks/github through the real server and a real database: every GitHub fixture,
- * form and JSON bodies, signatures and secret rotation, bad input, redelivery, concurrency,
- * an unreachable database, and kill -9 right after 202s. */
+/* POST /webhooks/github through the real server and a real database: every delivery the tests
+ * build (and the real signed files beside the checkout, when present), form and JSON bodies,
+ * signatures and secret rotation, bad input, redelivery, concurrency, an unreachable
+ * database, and kill -9 right after 202s. */
+#include "support/deliveries.h"
 #include "support/harness.h"
 #include "support/webhook_helpers.h"
 #include "util/util.h"
@@ -17,18 +19,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define PUSH2015 "github/push/developer.github.com-push-branch-update-2015.payload.json"
-#define SHA2015  "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c"
-#define HOOK_ID  "292430182"
+#define SECRET "gh-intake-Secret-4c1f"
+/* The secret the real signed files beside the checkout were signed with (GitHub's docs). */
+#define SHARED_SECRET "It's a Secret to Everybody"
 
 static struct th_server ts;
 static char *db;
 
-static void env_public_repo(void)
+static void env_repo(void)
 {
-    setenv("GITHUB_WEBHOOK_SECRET", WH_GITHUB_SECRET, 1);
-    setenv("WORKER_REPO", "baxterthehacker/public-repo", 1);
-    setenv("WORKER_BRANCH", "changes", 1);
+    setenv("GITHUB_WEBHOOK_SECRET", SECRET, 1);
+    setenv("WORKER_REPO", TD_REPO, 1);
+    setenv("WORKER_BRANCH", TD_BRANCH, 1);
     setenv("WORKER_ROOT_DIR", "/", 1);
 }
 
@@ -42,7 +44,7 @@ static void start_with_service(void)
 
 static void start(void)
 {
-    env_public_repo();
+    env_repo();
     start_with_service();
 }
 
@@ -60,9 +62,9 @@ static void post(struct th_response *r, const char *event, const char *delivery,
     char h[5][320];
     const char *hdrs[6];
     int n = 0;
-    char auto_sig[72];
+    char auto_sig[TD_GITHUB_SIG_CAP];
     if (sig && strcmp(sig, "auto") == 0) {
-        wh_github_sign(WH_GITHUB_SECRET, body, len, auto_sig);
+        td_github_sign(SECRET, body, len, auto_sig);
         sig = auto_sig;
     }
     snprintf(h[n], sizeof(h[n]), "Content-Type:%s%s", ctype ? " " : "", ctype ? ctype : "");
@@ -77,7 +79,7 @@ static void post(struct th_response *r, const char *event, const char *delivery,
         snprintf(h[n], sizeof(h[n]), "X-GitHub-Delivery: %s", delivery);
         hdrs[n] = h[n];
         n++;
-        snprintf(h[n], sizeof(h[n]), "X-GitHub-Hook-ID: " HOOK_ID);
+        snprintf(h[n], sizeof(h[n]), "X-GitHub-Hook-ID: " TD_HOOK_ID);
         hdrs[n] = h[n];
         n++;
     }
@@ -114,13 +116,95 @@ static void expect_error(const struct th_response *r, long status, const char *c
     free(got);
 }
 
-struct expectation {
-    const char *file;
-    const char *reason_public_repo; /* NULL: 202 with one job */
-    const char *reason_hello_world;
+/* An accepted push: one queued redeploy of the active service, and its delivery recorded. */
+static void expect_accepted(const struct th_response *r, const char *delivery, const char *sha,
+                            const char *name)
+{
+    cr_assert_eq(r->status, 202, "%s: %ld %s", name, r->status, r->body);
+    char ids[WH_MAX_IDS][37];
+    cr_assert_eq(wh_job_ids(r, ids), 1, "one active service, one job: %s", r->body);
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT kind || ' ' || state || ' ' || service_name || ' ' ||"
+             " (payload->>'commit_sha') || ' ' || (payload->>'delivery_id')"
+             " FROM jobs WHERE id = '%s'",
+             ids[0]);
+    char *row = th_sql(db, sql);
+    char want[256];
+    snprintf(want, sizeof(want), "redeploy queued osp-worker-billing %s %s:%s", sha, TD_HOOK_ID,
+             delivery);
+    cr_assert_str_eq(row, want, "%s", name);
+    free(row);
+    snprintf(sql, sizeof(sql),
+             "SELECT outcome || ' ' || event || ' ' || job_ids::text FROM deliveries"
+             " WHERE source = 'github' AND delivery_id = '" TD_HOOK_ID ":%s'",
+             delivery);
+    row = th_sql(db, sql);
+    snprintf(want, sizeof(want), "accepted push {%s}", ids[0]);
+    cr_assert_str_eq(row, want, "%s", name);
+    free(row);
+}
+
+/* An ignored delivery: 200 with the reason and no job. */
+static void expect_ignored(const struct th_response *r, const char *reason, const char *name)
+{
+    cr_assert_eq(r->status, 200, "%s: %ld %s", name, r->status, r->body);
+    cr_assert_str_eq(ignored_of(r), reason, "%s", name);
+    char ids[WH_MAX_IDS][37];
+    cr_assert_eq(wh_job_ids(r, ids), 0);
+}
+
+/* What each built delivery comes to for TD_REPO@TD_BRANCH (NULL: accepted). */
+static const char *const built_reasons[TD_GITHUB_CASES] = {
+    [TD_GITHUB_PUSH] = NULL,
+    [TD_GITHUB_PUSH_NEW_BRANCH] = NULL,
+    [TD_GITHUB_PUSH_OTHER_BRANCH] = "other branch",
+    [TD_GITHUB_PUSH_OTHER_REPO] = "other repository",
+    [TD_GITHUB_PUSH_DELETED] = "branch deleted",
+    [TD_GITHUB_PUSH_TAG_CREATED] = "tag",
+    [TD_GITHUB_PUSH_TAG_DELETED] = "tag",
+    [TD_GITHUB_PING] = "ping",
+    [TD_GITHUB_PULL_REQUEST] = "event pull_request is not handled",
 };
 
-static const struct expectation fixtures[] = {
+/* Sends every built delivery, JSON and form-encoded, with GitHub's headers. */
+static void run_built(void)
+{
+    int accepted = 0;
+    for (int form = 0; form < 2; form++) {
+        for (int c = 0; c < TD_GITHUB_CASES; c++) {
+            char delivery[37];
+            new_delivery(delivery);
+            struct td_delivery d;
+            td_github_delivery(&d, (enum td_github_case)c, form, SECRET, delivery);
+            const char *name = td_github_name((enum td_github_case)c);
+            struct th_response r;
+            wh_post(&r, &ts, "/webhooks/github", d.headers, d.body, d.len);
+            if (built_reasons[c]) {
+                expect_ignored(&r, built_reasons[c], name);
+            } else {
+                expect_accepted(&r, delivery, TD_SHA_AFTER, name);
+                accepted++;
+            }
+            th_response_free(&r);
+            td_delivery_free(&d);
+        }
+    }
+    cr_assert_eq(accepted, 4);
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM deliveries"), 4,
+                 "only the accepted deliveries are recorded");
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM jobs"), 4);
+}
+
+/* The real files beside the checkout and what they come to for the two repositories they
+ * were sent from (NULL: accepted). */
+struct shared_file {
+    const char *file;
+    const char *reason_public_repo; /* baxterthehacker/public-repo@changes */
+    const char *reason_hello_world; /* Codertocat/Hello-World@master */
+};
+
+static const struct shared_file shared_files[] = {
     {"ping/octokit-api.github.com-ping-with-app_id.payload.json", "ping", "ping"},
     {"ping/octokit-api.github.com-ping.payload.json", "ping", "ping"},
     {"pull_request/octokit-api.github.com-pull_request-opened.payload.json",
@@ -134,25 +218,37 @@ static const struct expectation fixtures[] = {
     {"push/octokit-ghes-35-push-tag-created.payload.json", "other repository", "tag"},
 };
 
-/* Sends every signed fixture with the headers and signature recorded for it. */
-static void run_fixtures(bool hello_world)
+/* Restarts the server on a fresh database for the repository the real files name, with the
+ * secret they were signed with. */
+static void restart_for(const char *repo, const char *branch)
 {
-    cJSON *sigs = wh_fixture_json("github/signatures/github-signatures.json");
+    stop();
+    setenv("GITHUB_WEBHOOK_SECRET", SHARED_SECRET, 1);
+    setenv("WORKER_REPO", repo, 1);
+    setenv("WORKER_BRANCH", branch, 1);
+    start_with_service();
+}
+
+/* Sends every real signed file with the headers and signature recorded for it, and for the
+ * public repository the form-encoded body too. */
+static void run_shared(cJSON *sigs, bool hello_world)
+{
     const cJSON *f;
     int seen = 0;
     int accepted = 0;
     cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(sigs, "files"))
     {
         const char *file = cJSON_GetObjectItemCaseSensitive(f, "file")->valuestring;
-        const struct expectation *e = NULL;
-        for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++)
-            if (strcmp(fixtures[i].file, file) == 0)
-                e = &fixtures[i];
+        const struct shared_file *e = NULL;
+        for (size_t i = 0; i < sizeof(shared_files) / sizeof(shared_files[0]); i++)
+            if (strcmp(shared_files[i].file, file) == 0)
+                e = &shared_files[i];
         cr_assert_not_null(e, "no expectation for %s", file);
         char rel[256];
         snprintf(rel, sizeof(rel), "github/%s", file);
         size_t len = 0;
-        char *body = wh_fixture(rel, &len);
+        char *body = th_fixture_read(rel, &len);
+        cr_assert_not_null(body, "%s is listed but absent", rel);
         char delivery[37];
         new_delivery(delivery);
         struct th_response r;
@@ -161,35 +257,13 @@ static void run_fixtures(bool hello_world)
              cJSON_GetObjectItemCaseSensitive(f, "X-Hub-Signature-256")->valuestring, body, len);
         const char *reason = hello_world ? e->reason_hello_world : e->reason_public_repo;
         if (reason) {
-            cr_assert_eq(r.status, 200, "%s: %ld %s", file, r.status, r.body);
-            cr_assert_str_eq(ignored_of(&r), reason, "%s", file);
-            char ids[WH_MAX_IDS][37];
-            cr_assert_eq(wh_job_ids(&r, ids), 0);
+            expect_ignored(&r, reason, file);
         } else {
-            cr_assert_eq(r.status, 202, "%s: %ld %s", file, r.status, r.body);
-            char ids[WH_MAX_IDS][37];
-            cr_assert_eq(wh_job_ids(&r, ids), 1, "one active service, one job: %s", r.body);
-            char sql[512];
-            snprintf(sql, sizeof(sql),
-                     "SELECT kind || ' ' || state || ' ' || service_name || ' ' ||"
-                     " (payload->>'commit_sha') || ' ' || (payload->>'delivery_id')"
-                     " FROM jobs WHERE id = '%s'",
-                     ids[0]);
-            char *row = th_sql(db, sql);
-            char want[256];
-            snprintf(want, sizeof(want), "redeploy queued osp-worker-billing %s %s:%s",
-                     hello_world ? "6113728f27ae82c7b1a177c8d03f9e96e0adf246" : SHA2015, HOOK_ID,
-                     delivery);
-            cr_assert_str_eq(row, want);
-            free(row);
-            snprintf(sql, sizeof(sql),
-                     "SELECT outcome || ' ' || event || ' ' || job_ids::text FROM deliveries"
-                     " WHERE source = 'github' AND delivery_id = '" HOOK_ID ":%s'",
-                     delivery);
-            row = th_sql(db, sql);
-            snprintf(want, sizeof(want), "accepted push {%s}", ids[0]);
-            cr_assert_str_eq(row, want);
-            free(row);
+            cJSON *j = cJSON_ParseWithLength(body, len);
+            const cJSON *after = cJSON_GetObjectItemCaseSensitive(j, "after");
+            cr_assert(cJSON_IsString(after), "%s", file);
+            expect_accepted(&r, delivery, after->valuestring, file);
+            cJSON_Delete(j);
             accepted++;
         }
         th_response_free(&r);
@@ -198,30 +272,54 @@ static void run_fixtures(bool hello_world)
     }
     cr_assert_eq(seen, 9);
     cr_assert_eq(accepted, 1);
-    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM deliveries"), 1,
-                 "only the accepted delivery is recorded");
-    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM jobs"), 1);
-    cJSON_Delete(sigs);
+    if (!hello_world) {
+        /* The form-encoded file: refused when signed over the JSON it decodes to. */
+        const cJSON *form = cJSON_GetObjectItemCaseSensitive(sigs, "form_encoded_example");
+        char rel[256];
+        snprintf(rel, sizeof(rel), "github/%s",
+                 cJSON_GetObjectItemCaseSensitive(form, "file")->valuestring);
+        size_t len = 0;
+        char *body = th_fixture_read(rel, &len);
+        cr_assert_not_null(body, "%s is listed but absent", rel);
+        char delivery[37];
+        new_delivery(delivery);
+        struct th_response r;
+        post(&r, "push", delivery, "application/x-www-form-urlencoded",
+             cJSON_GetObjectItemCaseSensitive(form,
+                                              "X-Hub-Signature-256_of_decoded_json_WRONG_if_used")
+                 ->valuestring,
+             body, len);
+        expect_error(&r, 401, "invalid_signature");
+        th_response_free(&r);
+        post(&r, "push", delivery, "application/x-www-form-urlencoded",
+             cJSON_GetObjectItemCaseSensitive(form, "X-Hub-Signature-256")->valuestring, body, len);
+        cr_assert_eq(r.status, 202, "%s: %s", rel, r.body);
+        th_response_free(&r);
+        free(body);
+        accepted++;
+    }
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM deliveries"), accepted,
+                 "only the accepted deliveries are recorded");
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM jobs"), accepted);
 }
 
-Test(intake_github, every_fixture_for_the_public_repo, .init = start, .fini = stop)
+Test(intake_github, every_delivery, .init = start, .fini = stop)
 {
-    run_fixtures(false);
-}
-
-Test(intake_github, every_fixture_for_hello_world, .fini = stop)
-{
-    setenv("GITHUB_WEBHOOK_SECRET", WH_GITHUB_SECRET, 1);
-    setenv("WORKER_REPO", "Codertocat/Hello-World", 1);
-    setenv("WORKER_BRANCH", "master", 1);
-    start_with_service();
-    run_fixtures(true);
+    run_built();
+    cJSON *sigs = th_fixture_json("github/signatures/github-signatures.json");
+    if (sigs) {
+        restart_for("baxterthehacker/public-repo", "changes");
+        run_shared(sigs, false);
+        restart_for("Codertocat/Hello-World", "master");
+        run_shared(sigs, true);
+        cJSON_Delete(sigs);
+    }
 }
 
 Test(intake_github, redelivery_returns_the_same_job_ids, .init = start, .fini = stop)
 {
     size_t len = 0;
-    char *body = wh_fixture(PUSH2015, &len);
+    char *body = td_github(TD_GITHUB_PUSH, &len);
     char delivery[37];
     new_delivery(delivery);
     struct th_response r;
@@ -245,8 +343,8 @@ Test(intake_github, redelivery_returns_the_same_job_ids, .init = start, .fini = 
 
     /* The same delivery id reaching another hook is another delivery. */
     const char *hdrs[5];
-    char sig[72], h_del[128], h_sig[128];
-    wh_github_sign(WH_GITHUB_SECRET, body, len, sig);
+    char sig[TD_GITHUB_SIG_CAP], h_del[128], h_sig[128];
+    td_github_sign(SECRET, body, len, sig);
     snprintf(h_del, sizeof(h_del), "X-GitHub-Delivery: %s", delivery);
     snprintf(h_sig, sizeof(h_sig), "X-Hub-Signature-256: %s", sig);
     hdrs[0] = "Content-Type: application/json";
@@ -265,11 +363,11 @@ Test(intake_github, redelivery_returns_the_same_job_ids, .init = start, .fini = 
 
 Test(intake_github, works_without_session_state_behind_a_pooler, .fini = stop)
 {
-    env_public_repo();
+    env_repo();
     setenv("QUEUE_LISTEN", "off", 1);
     start_with_service();
     size_t len = 0;
-    char *body = wh_fixture(PUSH2015, &len);
+    char *body = td_github(TD_GITHUB_PUSH, &len);
     char delivery[37];
     new_delivery(delivery);
     struct th_response r;
@@ -291,7 +389,7 @@ Test(intake_github, one_job_per_active_service, .init = start, .fini = stop)
     free(th_sql(db, "INSERT INTO services (name, status) VALUES ('osp-worker-zeta', 'active'),"
                     " ('osp-worker-new', 'provisioning')"));
     size_t len = 0;
-    char *body = wh_fixture(PUSH2015, &len);
+    char *body = td_github(TD_GITHUB_PUSH, &len);
     char delivery[37];
     new_delivery(delivery);
     struct th_response r;
@@ -309,11 +407,11 @@ Test(intake_github, one_job_per_active_service, .init = start, .fini = stop)
 
 Test(intake_github, no_active_services_is_ignored, .fini = stop)
 {
-    env_public_repo();
+    env_repo();
     db = th_db_create();
     th_server_start(&ts, db);
     size_t len = 0;
-    char *body = wh_fixture(PUSH2015, &len);
+    char *body = td_github(TD_GITHUB_PUSH, &len);
     char delivery[37];
     new_delivery(delivery);
     struct th_response r;
@@ -329,7 +427,7 @@ Test(intake_github, no_active_services_is_ignored, .fini = stop)
 Test(intake_github, ping_answer_is_exact, .init = start, .fini = stop)
 {
     size_t len = 0;
-    char *body = wh_fixture("github/ping/octokit-api.github.com-ping.payload.json", &len);
+    char *body = td_github(TD_GITHUB_PING, &len);
     char delivery[37];
     new_delivery(delivery);
     struct th_response r;
@@ -342,24 +440,23 @@ Test(intake_github, ping_answer_is_exact, .init = start, .fini = stop)
 
 Test(intake_github, form_encoded_delivery, .init = start, .fini = stop)
 {
-    cJSON *sigs = wh_fixture_json("github/signatures/github-signatures.json");
-    const cJSON *form = cJSON_GetObjectItemCaseSensitive(sigs, "form_encoded_example");
-    size_t len = 0;
-    char *body = wh_fixture("github/signatures/push-branch-update-2015.form-urlencoded.body", &len);
     char delivery[37];
     new_delivery(delivery);
+    struct td_delivery d;
+    td_github_delivery(&d, TD_GITHUB_PUSH, true, SECRET, delivery);
+    size_t jlen = 0;
+    char *json = td_github(TD_GITHUB_PUSH, &jlen);
+    char over_json[TD_GITHUB_SIG_CAP];
+    td_github_sign(SECRET, json, jlen, over_json);
     struct th_response r;
 
     /* Signed over the decoded JSON: refused. */
-    post(&r, "push", delivery, "application/x-www-form-urlencoded",
-         cJSON_GetObjectItemCaseSensitive(form, "X-Hub-Signature-256_of_decoded_json_WRONG_if_used")
-             ->valuestring,
-         body, len);
+    post(&r, "push", delivery, "application/x-www-form-urlencoded", over_json, d.body, d.len);
     expect_error(&r, 401, "invalid_signature");
     th_response_free(&r);
 
     post(&r, "push", delivery, "application/x-www-form-urlencoded",
-         cJSON_GetObjectItemCaseSensitive(form, "X-Hub-Signature-256")->valuestring, body, len);
+         td_delivery_header_value(&d, "X-Hub-Signature-256"), d.body, d.len);
     cr_assert_eq(r.status, 202, "%s", r.body);
     char ids[WH_MAX_IDS][37];
     cr_assert_eq(wh_job_ids(&r, ids), 1);
@@ -367,7 +464,7 @@ Test(intake_github, form_encoded_delivery, .init = start, .fini = stop)
     char sql[256];
     snprintf(sql, sizeof(sql), "SELECT payload->>'commit_sha' FROM jobs WHERE id = '%s'", ids[0]);
     char *sha = th_sql(db, sql);
-    cr_assert_str_eq(sha, SHA2015);
+    cr_assert_str_eq(sha, TD_SHA_AFTER);
     free(sha);
 
     /* A form without a payload field, and a malformed one. */
@@ -379,33 +476,33 @@ Test(intake_github, form_encoded_delivery, .init = start, .fini = stop)
          "payload=%7", 10);
     expect_error(&r, 400, "invalid_form");
     th_response_free(&r);
-    free(body);
-    cJSON_Delete(sigs);
+    free(json);
+    td_delivery_free(&d);
 }
 
 Test(intake_github, signatures_are_enforced_and_nothing_is_stored, .init = start, .fini = stop)
 {
     size_t len = 0;
-    char *body = wh_fixture(PUSH2015, &len);
+    char *body = td_github(TD_GITHUB_PUSH, &len);
     char delivery[37];
     new_delivery(delivery);
     struct th_response r;
-    char sig[72];
+    char sig[TD_GITHUB_SIG_CAP];
 
     post(&r, "push", delivery, "application/json", NULL, body, len);
     expect_error(&r, 401, "invalid_signature");
     cr_assert_not_null(strstr(r.body, "missing_signature"));
     th_response_free(&r);
 
-    wh_github_sign("not the secret", body, len, sig);
+    td_github_sign("not the secret", body, len, sig);
     post(&r, "push", delivery, "application/json", sig, body, len);
     expect_error(&r, 401, "invalid_signature");
     cr_assert_not_null(strstr(r.body, "signature_mismatch"));
-    cr_assert_null(strstr(r.body, "Secret to Everybody"), "the secret never leaks");
+    cr_assert_null(strstr(r.body, SECRET), "the secret never leaks");
     th_response_free(&r);
 
     /* Tampered body with the original signature. */
-    wh_github_sign(WH_GITHUB_SECRET, body, len, sig);
+    td_github_sign(SECRET, body, len, sig);
     body[20] ^= 0x01;
     post(&r, "push", delivery, "application/json", sig, body, len);
     expect_error(&r, 401, "invalid_signature");
@@ -427,16 +524,16 @@ Test(intake_github, signatures_are_enforced_and_nothing_is_stored, .init = start
 
 Test(intake_github, rotated_secrets_both_verify, .fini = stop)
 {
-    env_public_repo();
-    setenv("GITHUB_WEBHOOK_SECRET", "brand-new-secret, " WH_GITHUB_SECRET, 1);
+    env_repo();
+    setenv("GITHUB_WEBHOOK_SECRET", "brand-new-secret, " SECRET, 1);
     start_with_service();
     size_t len = 0;
-    char *body = wh_fixture(PUSH2015, &len);
-    const char *secrets[] = {"brand-new-secret", WH_GITHUB_SECRET};
+    char *body = td_github(TD_GITHUB_PUSH, &len);
+    const char *secrets[] = {"brand-new-secret", SECRET};
     for (int i = 0; i < 2; i++) {
-        char delivery[37], sig[72];
+        char delivery[37], sig[TD_GITHUB_SIG_CAP];
         new_delivery(delivery);
-        wh_github_sign(secrets[i], body, len, sig);
+        td_github_sign(secrets[i], body, len, sig);
         struct th_response r;
         post(&r, "push", delivery, "application/json", sig, body, len);
         cr_assert_eq(r.status, 202, "secret %d: %s", i, r.body);
@@ -448,11 +545,11 @@ Test(intake_github, rotated_secrets_both_verify, .fini = stop)
 
 Test(intake_github, without_a_secret_the_endpoint_is_not_configured, .fini = stop)
 {
-    env_public_repo();
+    env_repo();
     setenv("GITHUB_WEBHOOK_SECRET", "", 1);
     start_with_service();
     size_t len = 0;
-    char *body = wh_fixture(PUSH2015, &len);
+    char *body = td_github(TD_GITHUB_PUSH, &len);
     char delivery[37];
     new_delivery(delivery);
     struct th_response r;
@@ -466,7 +563,7 @@ Test(intake_github, without_a_secret_the_endpoint_is_not_configured, .fini = sto
 Test(intake_github, content_types, .init = start, .fini = stop)
 {
     size_t len = 0;
-    char *body = wh_fixture(PUSH2015, &len);
+    char *body = td_github(TD_GITHUB_PUSH, &len);
     char delivery[37];
     struct th_response r;
 
@@ -530,7 +627,7 @@ Test(intake_github, bad_input_gets_clear_json_errors, .init = start, .fini = sto
 
     /* A push this service should act on but that lacks what a job needs: 422. */
     size_t len = 0;
-    char *body = wh_fixture(PUSH2015, &len);
+    char *body = td_github(TD_GITHUB_PUSH, &len);
     cJSON *j = cJSON_ParseWithLength(body, len);
     cJSON_ReplaceItemInObjectCaseSensitive(j, "after", cJSON_CreateString("xyz"));
     char *bad = cJSON_PrintUnformatted(j);
@@ -577,13 +674,13 @@ static void expect_unavailable(const struct th_response *r)
 
 Test(intake_github, unreachable_database_is_503_with_retry_after, .timeout = 60)
 {
-    env_public_repo();
+    env_repo();
     setenv("DB_POOL_WAIT_MS", "3000", 1);
     char *url_db =
         xasprintf("postgresql://railhook@127.0.0.1:%d/none?connect_timeout=2", th_free_port());
     th_server_start(&ts, url_db);
     size_t len = 0;
-    char *body = wh_fixture(PUSH2015, &len);
+    char *body = td_github(TD_GITHUB_PUSH, &len);
     for (int i = 0; i < 3; i++) {
         char delivery[37];
         new_delivery(delivery);
@@ -603,7 +700,7 @@ Test(intake_github, database_going_away_is_503_then_recovers, .init = start, .fi
      .timeout = 60)
 {
     size_t len = 0;
-    char *body = wh_fixture(PUSH2015, &len);
+    char *body = td_github(TD_GITHUB_PUSH, &len);
     char *admin = wh_admin_url();
     const char *name = strrchr(db, '/') + 1;
     char sql[512];
@@ -748,9 +845,9 @@ Test(intake_github, concurrent_deliveries_are_all_committed, .init = start, .fin
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     size_t len = 0;
-    char *body = wh_fixture(PUSH2015, &len);
-    char sig[72];
-    wh_github_sign(WH_GITHUB_SECRET, body, len, sig);
+    char *body = td_github(TD_GITHUB_PUSH, &len);
+    char sig[TD_GITHUB_SIG_CAP];
+    td_github_sign(SECRET, body, len, sig);
     char url[128];
     snprintf(url, sizeof(url), "%s/webhooks/github", ts.base);
     pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -790,9 +887,9 @@ Test(intake_github, the_same_delivery_at_once_is_recorded_once, .init = start, .
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     size_t len = 0;
-    char *body = wh_fixture(PUSH2015, &len);
-    char sig[72];
-    wh_github_sign(WH_GITHUB_SECRET, body, len, sig);
+    char *body = td_github(TD_GITHUB_PUSH, &len);
+    char sig[TD_GITHUB_SIG_CAP];
+    td_github_sign(SECRET, body, len, sig);
     char url[128];
     snprintf(url, sizeof(url), "%s/webhooks/github", ts.base);
     pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -844,9 +941,9 @@ Test(intake_github, kill_9_right_after_202s_loses_nothing, .timeout = 120)
                          "WORKERS=0",
                          "API_AUTH=none",
                          "HTTP_THREADS=8",
-                         "GITHUB_WEBHOOK_SECRET=" WH_GITHUB_SECRET,
-                         "WORKER_REPO=baxterthehacker/public-repo",
-                         "WORKER_BRANCH=changes",
+                         "GITHUB_WEBHOOK_SECRET=" SECRET,
+                         "WORKER_REPO=" TD_REPO,
+                         "WORKER_BRANCH=" TD_BRANCH,
                          "WORKER_ROOT_DIR=/",
                          NULL};
     const char *argv[] = {RAILHOOK_BIN_PATH, "serve", NULL};
@@ -857,9 +954,9 @@ Test(intake_github, kill_9_right_after_202s_loses_nothing, .timeout = 120)
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/webhooks/github", port);
 
     size_t len = 0;
-    char *body = wh_fixture(PUSH2015, &len);
-    char sig[72];
-    wh_github_sign(WH_GITHUB_SECRET, body, len, sig);
+    char *body = td_github(TD_GITHUB_PUSH, &len);
+    char sig[TD_GITHUB_SIG_CAP];
+    td_github_sign(SECRET, body, len, sig);
     pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     enum { MAX = 100000 };
     char(*ids)[37] = xcalloc(MAX, 37);
@@ -900,7 +997,7 @@ Test(intake_github, kill_9_right_after_202s_loses_nothing, .timeout = 120)
     cr_assert_geq(nids, 200, "only %d deliveries were accepted before the deadline", nids);
     cr_assert_eq(recorded(db, ids, nids), nids, "a 202'd delivery was lost");
     char *log = th_read_file(log_path, NULL);
-    cr_assert_null(strstr(log, WH_GITHUB_SECRET), "the secret reached a log line");
+    cr_assert_null(strstr(log, SECRET), "the secret reached a log line");
     free(log);
     free(ids);
     free(body);

@@ -291,17 +291,29 @@ char *th_read_file(const char *path, size_t *len)
     return buf_steal(&b);
 }
 
-char *th_fixture_path(const char *rel)
+char *th_fixture_read(const char *rel, size_t *len)
 {
     const char *dir = getenv("RAILHOOK_FIXTURES");
     char *path = dir ? xasprintf("%s/%s", dir, rel)
                      : xasprintf("%s/../shared/fixtures/%s", RAILHOOK_SOURCE_DIR, rel);
+    char *data = NULL;
     struct stat st;
-    if (stat(path, &st) != 0) {
-        free(path);
+    if (stat(path, &st) == 0)
+        data = th_read_file(path, len);
+    free(path);
+    return data;
+}
+
+cJSON *th_fixture_json(const char *rel)
+{
+    size_t len = 0;
+    char *text = th_fixture_read(rel, &len);
+    if (!text)
         return NULL;
-    }
-    return path;
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    cr_assert_not_null(j, "%s is not JSON", rel);
+    free(text);
+    return j;
 }
 
 const char *th_railhook_bin(void)

@@ -60,8 +60,13 @@ char *th_response_header(const struct th_response *r, const char *name);
 
 /* Reads a whole file into a new buffer (free()); fails the test when unreadable. */
 char *th_read_file(const char *path, size_t *len);
-/* Path of a file under ../shared/fixtures (free()), or NULL when the fixtures are absent. */
-char *th_fixture_path(const char *rel);
+/* The bytes of a file among the real deliveries that may sit beside the checkout
+ * ($RAILHOOK_FIXTURES, else ../shared/fixtures), or NULL when it is absent: suites run them as
+ * extra cases next to the deliveries they build (support/deliveries.h), never instead. free(). */
+char *th_fixture_read(const char *rel, size_t *len);
+/* The same file parsed as JSON (cJSON_Delete), or NULL when absent; fails the test when it is
+ * not JSON. */
+cJSON *th_fixture_json(const char *rel);
 
 /* The railhook binary the tests spawn: $RAILHOOK_BIN (e.g. a sanitizer build) when set, else
  * the one built beside the tests. th_spawn() swaps it in for RAILHOOK_BIN_PATH. */

@@ -1,64 +1,12 @@
 /* Helpers shared by the webhook intake suites. */
 #include "support/webhook_helpers.h"
 
-#include "handlers/verify.h"
 #include "util/util.h"
 
 #include <criterion/criterion.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-char *wh_fixture(const char *rel, size_t *len)
-{
-    char *path = th_fixture_path(rel);
-    if (!path)
-        cr_skip_test("fixture %s is absent (../shared/fixtures)", rel);
-    char *data = th_read_file(path, len);
-    free(path);
-    return data;
-}
-
-cJSON *wh_fixture_json(const char *rel)
-{
-    size_t len = 0;
-    char *text = wh_fixture(rel, &len);
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    cr_assert_not_null(j, "%s is not JSON", rel);
-    free(text);
-    return j;
-}
-
-void wh_github_sign(const char *secret, const void *body, size_t len, char out[72])
-{
-    unsigned char mac[32];
-    unsigned int n = 0;
-    HMAC(EVP_sha256(), secret, (int)strlen(secret), body ? body : "", len, mac, &n);
-    char hex[65];
-    hex_encode(mac, sizeof(mac), hex);
-    snprintf(out, 72, "sha256=%s", hex);
-}
-
-void wh_swh_sign(const char *whsec, const char *id, const char *ts, const void *body, size_t len,
-                 char *out, size_t cap)
-{
-    unsigned char key[VERIFY_MAX_KEY];
-    size_t keylen = 0;
-    cr_assert_eq(verify_swh_key(whsec, strlen(whsec), key, &keylen), RH_OK);
-    struct buf msg;
-    buf_init(&msg, 0);
-    buf_printf(&msg, "%s.%s.", id, ts);
-    buf_append(&msg, body, len);
-    unsigned char mac[32];
-    unsigned int n = 0;
-    HMAC(EVP_sha256(), key, (int)keylen, (unsigned char *)msg.data, msg.len, mac, &n);
-    buf_free(&msg);
-    unsigned char b64[64];
-    EVP_EncodeBlock(b64, mac, (int)sizeof(mac));
-    snprintf(out, cap, "v1,%s", (char *)b64);
-}
 
 void wh_post(struct th_response *r, const struct th_server *ts, const char *path,
              const char *const *headers, const void *body, size_t len)

@@ -1,5 +1,5 @@
-/* Test helpers for the webhook suites: fixtures (skipping when absent), request signing,
- * posting to the in-process server and reading job ids out of answers. */
+/* Test helpers for the webhook suites: posting to the in-process server and reading job ids
+ * and errors out of answers. The deliveries themselves come from support/deliveries.h. */
 #ifndef RAILHOOK_TEST_WEBHOOK_HELPERS_H
 #define RAILHOOK_TEST_WEBHOOK_HELPERS_H
 
@@ -8,18 +8,8 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
-#define WH_GITHUB_SECRET "It's a Secret to Everybody"
-#define WH_MAX_IDS       64
+#define WH_MAX_IDS 64
 
-/* A fixture's bytes (free()); skips the test when ../shared/fixtures is absent. */
-char *wh_fixture(const char *rel, size_t *len);
-/* A fixture parsed as JSON (cJSON_Delete); skips the test when absent. */
-cJSON *wh_fixture_json(const char *rel);
-/* "sha256=<hex>" of body under secret into out. */
-void wh_github_sign(const char *secret, const void *body, size_t len, char out[72]);
-/* "v1,<base64>" Standard Webhooks signature of id.ts.body under a whsec_ secret into out. */
-void wh_swh_sign(const char *whsec, const char *id, const char *ts, const void *body, size_t len,
-                 char *out, size_t cap);
 /* POSTs body to ts's path with the given extra headers (NULL-terminated). */
 void wh_post(struct th_response *r, const struct th_server *ts, const char *path,
              const char *const *headers, const void *body, size_t len);

@@ -1,6 +1,8 @@
-/* Payload-to-job mapping: every Supabase and GitHub fixture, the UPDATE relevance rule, the
- * paths filter, service names, template columns and the derived Supabase delivery id. */
+/* Payload-to-job mapping: every Supabase and GitHub delivery the tests build (and the real ones
+ * beside the checkout, when present), the UPDATE relevance rule, the paths filter, service
+ * names, template columns and the derived Supabase delivery id. */
 #include "handlers/mapping.h"
+#include "support/deliveries.h"
 #include "support/harness.h"
 #include "util/util.h"
 
@@ -27,18 +29,33 @@ static void unload(void)
     config_free(&cfg);
 }
 
-static cJSON *fixture(const char *rel)
+static cJSON *parse(char *text, size_t len)
 {
-    char *path = th_fixture_path(rel);
-    if (!path)
-        cr_skip_test("fixture %s is absent (../shared/fixtures)", rel);
-    char *text = th_read_file(path, NULL);
-    cJSON *j = cJSON_Parse(text);
-    cr_assert_not_null(j, "%s", rel);
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    cr_assert_not_null(j, "a built delivery is not JSON: %s", text);
     free(text);
-    free(path);
     return j;
 }
+
+static cJSON *supabase(enum td_supabase_case c)
+{
+    size_t len = 0;
+    char *text = td_supabase(c, &len);
+    return parse(text, len);
+}
+
+static cJSON *github(enum td_github_case c)
+{
+    size_t len = 0;
+    char *text = td_github(c, &len);
+    return parse(text, len);
+}
+
+/* The real Supabase bodies beside the checkout, as extra cases. */
+#define SB_INSERT  "supabase/manifests.insert.body.json"
+#define SB_UPDATE  "supabase/manifests.update.body.json"
+#define SB_DELETE  "supabase/manifests.delete.body.json"
+#define SB_ESCAPES "supabase/manifests.insert-null-and-escapes.body.json"
 
 static const char *pstr(const cJSON *o, const char *key)
 {
@@ -142,21 +159,26 @@ Test(mapping, service_name_renders_columns)
     cJSON_Delete(rec);
 }
 
-Test(mapping, supabase_insert_fixture_is_a_provision_job, .fini = unload)
+static const char *row_str(const cJSON *body, const char *row, const char *key)
 {
-    load();
-    cJSON *body = fixture("supabase/manifests.insert.body.json");
+    return pstr(cJSON_GetObjectItemCaseSensitive(body, row), key);
+}
+
+/* An INSERT is one provision job for the service its record names. */
+static void expect_provision(cJSON *body, const char *name)
+{
     struct mapping_result res;
     mapping_result_init(&res);
-    cr_assert_eq(mapping_supabase(&rules, body, "d1", &res), RH_OK);
-    cr_assert_eq(res.outcome, MAPPING_JOBS);
-    cr_assert_eq(res.njobs, 1);
+    cr_assert_eq(mapping_supabase(&rules, body, "d1", &res), RH_OK, "%s", name);
+    cr_assert_eq(res.outcome, MAPPING_JOBS, "%s", name);
+    cr_assert_eq(res.njobs, 1, "%s", name);
     const struct mapping_job *j = &res.jobs[0];
+    char *service = xasprintf("osp-worker-%s", row_str(body, "record", "service_schema"));
     cr_assert_str_eq(j->kind, "provision");
-    cr_assert_str_eq(j->service_name, "osp-worker-billing_v2");
+    cr_assert_str_eq(j->service_name, service, "%s", name);
     cr_assert_str_eq(j->dedupe_key, "supabase:d1:provision");
-    cr_assert_str_eq(pstr(j->payload, "manifest_id"), "3f1c2b7e-9a4d-4c1e-8f2a-6b5d0e9c7a13");
-    cr_assert_str_eq(pstr(j->payload, "service_schema"), "billing_v2");
+    cr_assert_str_eq(pstr(j->payload, "manifest_id"), row_str(body, "record", "id"));
+    cr_assert_str_eq(pstr(j->payload, "service_schema"), row_str(body, "record", "service_schema"));
     cr_assert_str_eq(pstr(j->payload, "source"), "supabase");
     cr_assert_str_eq(pstr(j->payload, "delivery_id"), "d1");
     cr_assert(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(j->payload, "record"),
@@ -164,20 +186,60 @@ Test(mapping, supabase_insert_fixture_is_a_provision_job, .fini = unload)
     cr_assert_null(cJSON_GetObjectItemCaseSensitive(j->payload, "old_record"));
     mapping_result_free(&res);
     mapping_result_free(&res);
+    free(service);
     cJSON_Delete(body);
 }
 
-Test(mapping, supabase_update_fixture_changes_nothing_relevant, .fini = unload)
+Test(mapping, supabase_insert_is_a_provision_job, .fini = unload)
 {
     load();
-    cJSON *body = fixture("supabase/manifests.update.body.json");
+    cJSON *body = supabase(TD_SUPABASE_INSERT);
+    cr_assert_str_eq(row_str(body, "record", "id"), TD_MANIFEST_ID);
+    cr_assert_str_eq(row_str(body, "record", "service_schema"), TD_SCHEMA);
+    expect_provision(body, "built insert");
+    body = th_fixture_json(SB_INSERT);
+    if (body)
+        expect_provision(body, SB_INSERT);
+}
+
+/* An UPDATE that changes only status (no template reads it) is ignored. */
+static void expect_irrelevant_update(cJSON *body, const char *name)
+{
     struct mapping_result res;
     mapping_result_init(&res);
-    cr_assert_eq(mapping_supabase(&rules, body, "d2", &res), RH_OK);
-    cr_assert_eq(res.outcome, MAPPING_IGNORED);
+    cr_assert_eq(mapping_supabase(&rules, body, "d2", &res), RH_OK, "%s", name);
+    cr_assert_eq(res.outcome, MAPPING_IGNORED, "%s", name);
     cr_assert_str_eq(res.reason, "no relevant change");
     cr_assert_eq(res.njobs, 0);
     mapping_result_free(&res);
+    cJSON_Delete(body);
+}
+
+Test(mapping, supabase_update_changes_nothing_relevant, .fini = unload)
+{
+    load();
+    expect_irrelevant_update(supabase(TD_SUPABASE_UPDATE), "built update");
+    cJSON *body = th_fixture_json(SB_UPDATE);
+    if (body)
+        expect_irrelevant_update(body, SB_UPDATE);
+}
+
+/* The same UPDATE is an update job once a worker variable reads status. */
+static void expect_update_job(cJSON *body, const char *name)
+{
+    struct mapping_result res;
+    mapping_result_init(&res);
+    cr_assert_eq(mapping_supabase(&rules, body, "d3", &res), RH_OK, "%s", name);
+    cr_assert_eq(res.outcome, MAPPING_JOBS, "%s", name);
+    cr_assert_str_eq(res.jobs[0].kind, "update");
+    char *service = xasprintf("osp-worker-%s", row_str(body, "record", "service_schema"));
+    cr_assert_str_eq(res.jobs[0].service_name, service);
+    const cJSON *p = res.jobs[0].payload;
+    cr_assert_str_eq(pstr(cJSON_GetObjectItemCaseSensitive(p, "old_record"), "status"), "pending");
+    cr_assert_null(cJSON_GetObjectItemCaseSensitive(p, "old_service_name"),
+                   "same schema: no rename");
+    mapping_result_free(&res);
+    free(service);
     cJSON_Delete(body);
 }
 
@@ -186,76 +248,97 @@ Test(mapping, supabase_update_of_a_templated_column_is_an_update_job, .fini = un
     char *path = write_tmp("{\"STATUS\":\"{record.status}\"}");
     setenv("WORKER_VARIABLES_FILE", path, 1);
     load();
-    cJSON *body = fixture("supabase/manifests.update.body.json");
-    struct mapping_result res;
-    mapping_result_init(&res);
-    cr_assert_eq(mapping_supabase(&rules, body, "d3", &res), RH_OK);
-    cr_assert_eq(res.outcome, MAPPING_JOBS);
-    cr_assert_str_eq(res.jobs[0].kind, "update");
-    cr_assert_str_eq(res.jobs[0].service_name, "osp-worker-billing_v2");
-    const cJSON *p = res.jobs[0].payload;
-    cr_assert_str_eq(pstr(cJSON_GetObjectItemCaseSensitive(p, "old_record"), "status"), "pending");
-    cr_assert_null(cJSON_GetObjectItemCaseSensitive(p, "old_service_name"),
-                   "same schema: no rename");
-    mapping_result_free(&res);
-    cJSON_Delete(body);
+    expect_update_job(supabase(TD_SUPABASE_UPDATE), "built update");
+    cJSON *body = th_fixture_json(SB_UPDATE);
+    if (body)
+        expect_update_job(body, SB_UPDATE);
     unlink(path);
     free(path);
 }
 
-Test(mapping, supabase_update_of_service_schema_names_the_old_service, .fini = unload)
+/* An UPDATE that renames service_schema names the old service; without old_record it counts
+ * as relevant. */
+static void expect_rename(cJSON *body, const char *name)
 {
-    load();
-    cJSON *body = fixture("supabase/manifests.update.body.json");
+    char *old_service = xasprintf("osp-worker-%s", row_str(body, "old_record", "service_schema"));
     cJSON *rec = cJSON_GetObjectItemCaseSensitive(body, "record");
-    cJSON_ReplaceItemInObjectCaseSensitive(rec, "service_schema", cJSON_CreateString("billing_v3"));
+    cJSON_ReplaceItemInObjectCaseSensitive(rec, "service_schema", cJSON_CreateString("renamed_v9"));
     struct mapping_result res;
     mapping_result_init(&res);
-    cr_assert_eq(mapping_supabase(&rules, body, "d4", &res), RH_OK);
-    cr_assert_eq(res.outcome, MAPPING_JOBS);
+    cr_assert_eq(mapping_supabase(&rules, body, "d4", &res), RH_OK, "%s", name);
+    cr_assert_eq(res.outcome, MAPPING_JOBS, "%s", name);
     cr_assert_str_eq(res.jobs[0].kind, "update");
-    cr_assert_str_eq(res.jobs[0].service_name, "osp-worker-billing_v3");
-    cr_assert_str_eq(pstr(res.jobs[0].payload, "old_service_name"), "osp-worker-billing_v2");
+    cr_assert_str_eq(res.jobs[0].service_name, "osp-worker-renamed_v9");
+    cr_assert_str_eq(pstr(res.jobs[0].payload, "old_service_name"), old_service);
     mapping_result_free(&res);
 
-    /* Without the old row nobody can tell what changed: it counts as relevant. */
     cJSON_ReplaceItemInObjectCaseSensitive(body, "old_record", cJSON_CreateNull());
     mapping_result_init(&res);
     cr_assert_eq(mapping_supabase(&rules, body, "d5", &res), RH_OK);
     cr_assert_eq(res.outcome, MAPPING_JOBS);
     cr_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(res.jobs[0].payload, "old_record")));
     mapping_result_free(&res);
+    free(old_service);
     cJSON_Delete(body);
 }
 
-Test(mapping, supabase_delete_fixture_is_a_deprovision_from_old_record, .fini = unload)
+Test(mapping, supabase_update_of_service_schema_names_the_old_service, .fini = unload)
 {
     load();
-    cJSON *body = fixture("supabase/manifests.delete.body.json");
+    expect_rename(supabase(TD_SUPABASE_UPDATE), "built update");
+    cJSON *body = th_fixture_json(SB_UPDATE);
+    if (body)
+        expect_rename(body, SB_UPDATE);
+}
+
+/* A DELETE is a deprovision of the service its old_record names. */
+static void expect_deprovision(cJSON *body, const char *name)
+{
     struct mapping_result res;
     mapping_result_init(&res);
-    cr_assert_eq(mapping_supabase(&rules, body, "d6", &res), RH_OK);
-    cr_assert_eq(res.outcome, MAPPING_JOBS);
+    cr_assert_eq(mapping_supabase(&rules, body, "d6", &res), RH_OK, "%s", name);
+    cr_assert_eq(res.outcome, MAPPING_JOBS, "%s", name);
     cr_assert_str_eq(res.jobs[0].kind, "deprovision");
-    cr_assert_str_eq(res.jobs[0].service_name, "osp-worker-billing_v2");
-    cr_assert_str_eq(pstr(res.jobs[0].payload, "manifest_id"),
-                     "3f1c2b7e-9a4d-4c1e-8f2a-6b5d0e9c7a13");
+    char *service = xasprintf("osp-worker-%s", row_str(body, "old_record", "service_schema"));
+    cr_assert_str_eq(res.jobs[0].service_name, service);
+    cr_assert_str_eq(pstr(res.jobs[0].payload, "manifest_id"), row_str(body, "old_record", "id"));
     mapping_result_free(&res);
+    free(service);
     cJSON_Delete(body);
 }
 
-Test(mapping, supabase_escapes_fixture_fails_the_schema_pattern, .fini = unload)
+Test(mapping, supabase_delete_is_a_deprovision_from_old_record, .fini = unload)
 {
     load();
-    cJSON *body = fixture("supabase/manifests.insert-null-and-escapes.body.json");
+    expect_deprovision(supabase(TD_SUPABASE_DELETE), "built delete");
+    cJSON *body = th_fixture_json(SB_DELETE);
+    if (body)
+        expect_deprovision(body, SB_DELETE);
+}
+
+/* A service_schema with a quote, a backslash and non-ASCII fails the schema pattern. */
+static void expect_bad_schema(cJSON *body, const char *name)
+{
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(
+                  cJSON_GetObjectItemCaseSensitive(body, "record"), "spec")),
+              "%s keeps its NULL column", name);
     struct mapping_result res;
     mapping_result_init(&res);
-    cr_assert_eq(mapping_supabase(&rules, body, "d7", &res), RH_INVALID);
+    cr_assert_eq(mapping_supabase(&rules, body, "d7", &res), RH_INVALID, "%s", name);
     cr_assert_eq(res.outcome, MAPPING_INVALID);
     cr_assert_str_eq(res.field, "record.service_schema");
     cr_assert_eq(res.njobs, 0);
     mapping_result_free(&res);
     cJSON_Delete(body);
+}
+
+Test(mapping, supabase_escapes_fail_the_schema_pattern, .fini = unload)
+{
+    load();
+    expect_bad_schema(supabase(TD_SUPABASE_ESCAPES), "built escapes");
+    cJSON *body = th_fixture_json(SB_ESCAPES);
+    if (body)
+        expect_bad_schema(body, SB_ESCAPES);
 }
 
 static void expect_supabase(const char *json, enum mapping_outcome outcome, const char *field)
@@ -357,75 +440,116 @@ Test(mapping, supabase_derived_delivery_id_is_stable_and_body_bound)
     cJSON_Delete(jb);
 }
 
-static void expect_github(const char *file, const char *event, enum mapping_outcome outcome,
-                          const char *reason)
+static void expect_github(cJSON *body, const char *event, const char *name,
+                          enum mapping_outcome outcome, const char *reason)
 {
-    cJSON *body = fixture(file);
     struct mapping_result res;
     mapping_result_init(&res);
     mapping_github(&rules, event, body, "h:d", &res);
-    cr_assert_eq(res.outcome, outcome, "%s: outcome %d (%s%s)", file, res.outcome, res.reason,
+    cr_assert_eq(res.outcome, outcome, "%s: outcome %d (%s%s)", name, res.outcome, res.reason,
                  res.field);
     if (reason)
-        cr_assert_str_eq(res.reason, reason, "%s", file);
+        cr_assert_str_eq(res.reason, reason, "%s", name);
     mapping_result_free(&res);
     cJSON_Delete(body);
 }
 
-#define GH(x)     "github/" x ".payload.json"
-#define PUSH2015  GH("push/developer.github.com-push-branch-update-2015")
-#define PUSH2014  GH("push/developer.github.com-push-branch-update-2014")
-#define NEWBRANCH GH("push/octokit-api.github.com-push-with-new-branch")
-#define TAGDEL    GH("push/octokit-api.github.com-push-tag-deleted")
-#define TAGINST   GH("push/octokit-api.github.com-push-with-installation")
-#define TAGNEW    GH("push/octokit-ghes-35-push-tag-created")
+/* What each built delivery comes to for TD_REPO@TD_BRANCH (NULL reason: a fan-out). */
+static const char *const built_reasons[TD_GITHUB_CASES] = {
+    [TD_GITHUB_PUSH] = NULL,
+    [TD_GITHUB_PUSH_NEW_BRANCH] = NULL, /* cannot tell what changed: the paths filter passes */
+    [TD_GITHUB_PUSH_OTHER_BRANCH] = "other branch",
+    [TD_GITHUB_PUSH_OTHER_REPO] = "other repository",
+    [TD_GITHUB_PUSH_DELETED] = "branch deleted",
+    [TD_GITHUB_PUSH_TAG_CREATED] = "tag",
+    [TD_GITHUB_PUSH_TAG_DELETED] = "tag",
+    [TD_GITHUB_PING] = "ping",
+    [TD_GITHUB_PULL_REQUEST] = "event pull_request is not handled",
+};
 
-Test(mapping, github_fixtures_for_the_public_repo, .fini = unload)
+/* The real GitHub files beside the checkout, with what they come to for the two repositories
+ * they were sent from. */
+struct shared_github {
+    const char *file;
+    const char *event;
+    const char *public_repo; /* baxterthehacker/public-repo@changes; NULL: a fan-out */
+    const char *hello_world; /* Codertocat/Hello-World@master */
+};
+
+static const struct shared_github shared_github[] = {
+    {"ping/octokit-api.github.com-ping", "ping", "ping", "ping"},
+    {"ping/octokit-api.github.com-ping-with-app_id", "ping", "ping", "ping"},
+    {"pull_request/octokit-api.github.com-pull_request-opened", "pull_request",
+     "event pull_request is not handled", "event pull_request is not handled"},
+    {"push/developer.github.com-push-branch-update-2015", "push", NULL, "other repository"},
+    {"push/developer.github.com-push-branch-update-2014", "push", "other branch",
+     "other repository"},
+    {"push/octokit-api.github.com-push-with-new-branch", "push", "other repository", NULL},
+    {"push/octokit-api.github.com-push-tag-deleted", "push", "other repository", "tag"},
+    {"push/octokit-api.github.com-push-with-installation", "push", "other repository", "tag"},
+    {"push/octokit-ghes-35-push-tag-created", "push", "other repository", "tag"},
+};
+
+static void expect_shared_github(bool hello_world)
 {
-    setenv("WORKER_REPO", "BaxterTheHacker/Public-Repo", 1); /* case-insensitive */
-    setenv("WORKER_BRANCH", "changes", 1);
-    setenv("WORKER_ROOT_DIR", "/", 1);
-    load();
-    expect_github(GH("ping/octokit-api.github.com-ping"), "ping", MAPPING_IGNORED, "ping");
-    expect_github(GH("ping/octokit-api.github.com-ping-with-app_id"), "ping", MAPPING_IGNORED,
-                  "ping");
-    expect_github(GH("pull_request/octokit-api.github.com-pull_request-opened"), "pull_request",
-                  MAPPING_IGNORED, "event pull_request is not handled");
-    expect_github(PUSH2015, "push", MAPPING_FANOUT, NULL);
-    expect_github(PUSH2014, "push", MAPPING_IGNORED, "other branch");
-    expect_github(NEWBRANCH, "push", MAPPING_IGNORED, "other repository");
-    expect_github(TAGDEL, "push", MAPPING_IGNORED, "other repository");
+    for (size_t i = 0; i < sizeof(shared_github) / sizeof(shared_github[0]); i++) {
+        const struct shared_github *g = &shared_github[i];
+        char rel[160];
+        snprintf(rel, sizeof(rel), "github/%s.payload.json", g->file);
+        cJSON *body = th_fixture_json(rel);
+        if (!body)
+            continue;
+        const char *reason = hello_world ? g->hello_world : g->public_repo;
+        expect_github(body, g->event, rel, reason ? MAPPING_IGNORED : MAPPING_FANOUT, reason);
+    }
 }
 
-Test(mapping, github_fixtures_for_hello_world, .fini = unload)
+Test(mapping, github_every_delivery, .fini = unload)
 {
+    setenv("WORKER_REPO", "ACME-Labs/OSP-Workers", 1); /* case-insensitive */
+    setenv("WORKER_BRANCH", TD_BRANCH, 1);
+    setenv("WORKER_ROOT_DIR", "/", 1);
+    load();
+    for (int c = 0; c < TD_GITHUB_CASES; c++) {
+        const char *reason = built_reasons[c];
+        expect_github(github((enum td_github_case)c), td_github_event((enum td_github_case)c),
+                      td_github_name((enum td_github_case)c),
+                      reason ? MAPPING_IGNORED : MAPPING_FANOUT, reason);
+    }
+    unload();
+
+    setenv("WORKER_REPO", "BaxterTheHacker/Public-Repo", 1);
+    setenv("WORKER_BRANCH", "changes", 1);
+    load();
+    expect_shared_github(false);
+    unload();
     setenv("WORKER_REPO", "Codertocat/Hello-World", 1);
     setenv("WORKER_BRANCH", "master", 1);
     load();
-    /* A new branch cannot tell what changed: the paths filter lets it through. */
-    expect_github(NEWBRANCH, "push", MAPPING_FANOUT, NULL);
-    expect_github(TAGDEL, "push", MAPPING_IGNORED, "tag");
-    expect_github(TAGINST, "push", MAPPING_IGNORED, "tag");
-    expect_github(TAGNEW, "push", MAPPING_IGNORED, "tag");
-    expect_github(PUSH2015, "push", MAPPING_IGNORED, "other repository");
+    expect_shared_github(true);
+}
+
+static void env_repo(void)
+{
+    setenv("WORKER_REPO", TD_REPO, 1);
+    setenv("WORKER_BRANCH", TD_BRANCH, 1);
 }
 
 Test(mapping, github_push_payload_and_redeploy_fanout, .fini = unload)
 {
-    setenv("WORKER_REPO", "baxterthehacker/public-repo", 1);
-    setenv("WORKER_BRANCH", "changes", 1);
+    env_repo();
     setenv("WORKER_PATHS_FILTER", "off", 1);
     load();
-    cJSON *body = fixture(PUSH2015);
+    cJSON *body = github(TD_GITHUB_PUSH);
     struct mapping_result res;
     mapping_result_init(&res);
     cr_assert_eq(mapping_github(&rules, "push", body, "42:abc", &res), RH_OK);
     cr_assert_eq(res.outcome, MAPPING_FANOUT);
-    cr_assert_str_eq(pstr(res.redeploy, "commit_sha"), "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c");
-    cr_assert_str_eq(pstr(res.redeploy, "pusher"), "baxterthehacker");
-    cr_assert_str_eq(pstr(res.redeploy, "head_commit_message"), "Update README.md");
-    cr_assert_str_eq(pstr(res.redeploy, "repo"), "baxterthehacker/public-repo");
-    cr_assert_str_eq(pstr(res.redeploy, "branch"), "changes");
+    cr_assert_str_eq(pstr(res.redeploy, "commit_sha"), TD_SHA_AFTER);
+    cr_assert_str_eq(pstr(res.redeploy, "pusher"), TD_PUSHER);
+    cr_assert_str_eq(pstr(res.redeploy, "head_commit_message"), TD_COMMIT_MESSAGE);
+    cr_assert_str_eq(pstr(res.redeploy, "repo"), TD_REPO);
+    cr_assert_str_eq(pstr(res.redeploy, "branch"), TD_BRANCH);
     cr_assert_str_eq(pstr(res.redeploy, "source"), "github");
     cr_assert_str_eq(pstr(res.redeploy, "delivery_id"), "42:abc");
 
@@ -437,8 +561,7 @@ Test(mapping, github_push_payload_and_redeploy_fanout, .fini = unload)
         cr_assert_str_eq(res.jobs[i].kind, "redeploy");
         cr_assert_str_eq(res.jobs[i].service_name, services[i]);
         cr_assert_str_eq(pstr(res.jobs[i].payload, "service_name"), services[i]);
-        cr_assert_str_eq(pstr(res.jobs[i].payload, "commit_sha"),
-                         "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c");
+        cr_assert_str_eq(pstr(res.jobs[i].payload, "commit_sha"), TD_SHA_AFTER);
     }
     cr_assert_str_eq(res.jobs[1].dedupe_key, "github:42:abc:redeploy:osp-worker-b");
     mapping_result_free(&res);
@@ -452,13 +575,14 @@ Test(mapping, github_push_payload_and_redeploy_fanout, .fini = unload)
     cJSON_Delete(body);
 }
 
-/* A push to baxterthehacker/public-repo@changes whose one commit touches the given files. */
-static cJSON *push_touching(const char *files_json)
+/* A push to TD_REPO@TD_BRANCH whose one commit modifies the given files. */
+static cJSON *push_touching(const char *const *files)
 {
-    cJSON *body = fixture(PUSH2015);
-    cJSON *commit = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(body, "commits"), 0);
-    cJSON_ReplaceItemInObjectCaseSensitive(commit, "modified", cJSON_Parse(files_json));
-    return body;
+    struct td_push p = {TD_REPO, "refs/heads/" TD_BRANCH, TD_SHA_BEFORE, TD_SHA_AFTER, files,
+                        false};
+    size_t len = 0;
+    char *text = td_github_push(&p, &len);
+    return parse(text, len);
 }
 
 static enum mapping_outcome map_push(cJSON *body)
@@ -474,43 +598,43 @@ static enum mapping_outcome map_push(cJSON *body)
 
 Test(mapping, github_paths_filter, .fini = unload)
 {
-    setenv("WORKER_REPO", "baxterthehacker/public-repo", 1);
-    setenv("WORKER_BRANCH", "changes", 1);
+    static const char *const readme[] = {"README.md", NULL};
+    static const char *const root[] = {"workers", NULL};
+    static const char *const inside[] = {"workers/app/main.py", NULL};
+    static const char *const beside[] = {"workersx/main.py", "docs/workers/a", NULL};
+    env_repo();
     setenv("WORKER_ROOT_DIR", "/workers/", 1);
     load();
-    cr_assert_eq(map_push(push_touching("[\"README.md\"]")), MAPPING_IGNORED);
-    cr_assert_eq(map_push(push_touching("[\"workers\"]")), MAPPING_FANOUT);
-    cr_assert_eq(map_push(push_touching("[\"workers/app/main.py\"]")), MAPPING_FANOUT);
-    cr_assert_eq(map_push(push_touching("[\"workersx/main.py\", \"docs/workers/a\"]")),
-                 MAPPING_IGNORED);
+    cr_assert_eq(map_push(push_touching(readme)), MAPPING_IGNORED);
+    cr_assert_eq(map_push(push_touching(root)), MAPPING_FANOUT);
+    cr_assert_eq(map_push(push_touching(inside)), MAPPING_FANOUT);
+    cr_assert_eq(map_push(push_touching(beside)), MAPPING_IGNORED);
     /* What the payload cannot vouch for counts as touching. */
-    cJSON *b = push_touching("[\"README.md\"]");
+    cJSON *b = push_touching(readme);
     cJSON_ReplaceItemInObjectCaseSensitive(b, "forced", cJSON_CreateTrue());
     cr_assert_eq(map_push(b), MAPPING_FANOUT);
-    b = push_touching("[\"README.md\"]");
+    b = push_touching(readme);
     cJSON_DeleteItemFromObjectCaseSensitive(
         cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(b, "commits"), 0), "added");
     cr_assert_eq(map_push(b), MAPPING_FANOUT);
-    b = push_touching("[\"README.md\"]");
+    b = push_touching(readme);
     cJSON_AddNumberToObject(b, "size", 30);
     cr_assert_eq(map_push(b), MAPPING_FANOUT);
-    b = push_touching("[\"README.md\"]");
+    b = push_touching(readme);
     cJSON *commits = cJSON_GetObjectItemCaseSensitive(b, "commits");
     for (int i = 1; i < MAPPING_MAX_LISTED_COMMITS; i++)
         cJSON_AddItemToArray(commits, cJSON_Duplicate(cJSON_GetArrayItem(commits, 0), true));
     cr_assert_eq(map_push(b), MAPPING_FANOUT, "a full commit list may be truncated");
-    b = push_touching("[\"README.md\"]");
-    cJSON_ReplaceItemInObjectCaseSensitive(b, "commits", cJSON_CreateArray());
-    cr_assert_eq(map_push(b), MAPPING_FANOUT);
+    b = push_touching(NULL);
+    cr_assert_eq(map_push(b), MAPPING_FANOUT, "no commit listed");
 }
 
 Test(mapping, github_push_validation, .fini = unload)
 {
-    setenv("WORKER_REPO", "baxterthehacker/public-repo", 1);
-    setenv("WORKER_BRANCH", "changes", 1);
+    env_repo();
     setenv("WORKER_PATHS_FILTER", "off", 1);
     load();
-    cJSON *b = fixture(PUSH2015);
+    cJSON *b = github(TD_GITHUB_PUSH);
     cJSON_ReplaceItemInObjectCaseSensitive(b, "after", cJSON_CreateString("not-a-sha"));
     struct mapping_result res;
     mapping_result_init(&res);
@@ -519,7 +643,7 @@ Test(mapping, github_push_validation, .fini = unload)
     mapping_result_free(&res);
     cJSON_Delete(b);
 
-    b = fixture(PUSH2015);
+    b = github(TD_GITHUB_PUSH);
     cJSON_DeleteItemFromObjectCaseSensitive(b, "ref");
     mapping_result_init(&res);
     cr_assert_eq(mapping_github(&rules, "push", b, "x", &res), RH_INVALID);
@@ -527,7 +651,7 @@ Test(mapping, github_push_validation, .fini = unload)
     mapping_result_free(&res);
     cJSON_Delete(b);
 
-    b = fixture(PUSH2015);
+    b = github(TD_GITHUB_PUSH);
     cJSON_ReplaceItemInObjectCaseSensitive(b, "deleted", cJSON_CreateTrue());
     mapping_result_init(&res);
     mapping_github(&rules, "push", b, "x", &res);
@@ -536,8 +660,8 @@ Test(mapping, github_push_validation, .fini = unload)
     mapping_result_free(&res);
     cJSON_Delete(b);
 
-    /* No head commit (null) gives an empty message; a long one is cut. */
-    b = fixture(PUSH2015);
+    /* No head commit (null) gives an empty message. */
+    b = github(TD_GITHUB_PUSH);
     cJSON_ReplaceItemInObjectCaseSensitive(b, "head_commit", cJSON_CreateNull());
     mapping_result_init(&res);
     mapping_github(&rules, "push", b, "x", &res);
@@ -550,7 +674,8 @@ Test(mapping, github_push_validation, .fini = unload)
 Test(mapping, github_without_worker_repo_ignores_pushes, .fini = unload)
 {
     load();
-    expect_github(PUSH2015, "push", MAPPING_IGNORED, "WORKER_REPO is not set");
+    expect_github(github(TD_GITHUB_PUSH), "push", "built push", MAPPING_IGNORED,
+                  "WORKER_REPO is not set");
 }
 
 Test(mapping, utf8_validation)
