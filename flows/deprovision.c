@@ -3,8 +3,8 @@
 
 #include <stdlib.h>
 
-enum rh_status flows_deprovision_run(void *ctx, struct job_run *run, const struct job *job,
-                                     struct job_result *res)
+static enum rh_status deprovision_run(void *ctx, struct job_run *run, const struct job *job,
+                                      struct job_result *res)
 {
     struct flow fw;
     struct flow *f = &fw;
@@ -49,3 +49,6 @@ out:
     free(service_id);
     return st;
 }
+
+/* The deprovision kind's handler, for the kind table (flows/kinds.c). */
+const struct flows_handler flows_deprovision = {.run = deprovision_run};

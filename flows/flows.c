@@ -1,5 +1,6 @@
 /* The flows' shared state (the variable templates, the Railway rate limiter, each worker
- * thread's Railway client) and their registration with the queue, one handler per kind.
+ * thread's Railway client) and their registration with the queue, one handler per kind of
+ * the kind table (flows/kinds.c).
  *
  * Threading: flows_new() and flows_free() run before the queue starts and after it stopped;
  * in between struct flows is read-only but for the limiter (its own lock) and the
@@ -27,18 +28,15 @@ struct flows *flows_new(const struct config *cfg, char *err, size_t errlen)
     fl->templates = templates;
     fl->lim = railway_limiter_new(cfg->railway_max_rps, cfg->railway_hourly_budget);
     pthread_key_create(&fl->client_key, free_client);
-    fl->handlers[0] =
-        (struct job_handler){"provision", flows_provision_run, flows_provision_compensate, fl};
-    fl->handlers[1] = (struct job_handler){"update", flows_update_run, NULL, fl};
-    fl->handlers[2] = (struct job_handler){"redeploy", flows_redeploy_run, NULL, fl};
-    fl->handlers[3] = (struct job_handler){"deprovision", flows_deprovision_run, NULL, fl};
     return fl;
 }
 
 void flows_register(struct flows *fl, struct queue *q)
 {
-    for (size_t i = 0; i < 4; i++)
-        queue_register(q, &fl->handlers[i]);
+    for (const struct flows_kind *k = flows_kinds; k->name; k++) {
+        struct job_handler h = {k->name, k->handler->run, k->handler->compensate, fl};
+        queue_register(q, &h);
+    }
 }
 
 void flows_free(struct flows *fl)

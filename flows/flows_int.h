@@ -16,7 +16,15 @@ struct flows {
     struct railway_limiter *lim;
     cJSON *templates;
     pthread_key_t client_key;
-    struct job_handler handlers[4];
+};
+
+/* A kind's handler (see struct job_handler): each flow's file defines one for the kind table
+ * (flows/kinds.c). */
+struct flows_handler {
+    enum rh_status (*run)(void *ctx, struct job_run *run, const struct job *job,
+                          struct job_result *res);
+    void (*compensate)(void *ctx, struct job_run *run, const struct job *job,
+                       const struct job_result *cause);
 };
 
 /* One run of one job. */
@@ -85,17 +93,5 @@ enum rh_status flow_variables_upsert(struct flow *f, const char *service_id, con
  * and records it in the service row with digests (may be NULL). */
 enum rh_status flow_deploy_and_wait(struct flow *f, const char *name, const char *service_id,
                                     bool fresh, const char *commit_sha, const cJSON *digests);
-
-/* The flows, one file each: a queue handler's run (and compensation). */
-enum rh_status flows_provision_run(void *ctx, struct job_run *run, const struct job *job,
-                                   struct job_result *res);
-void flows_provision_compensate(void *ctx, struct job_run *run, const struct job *job,
-                                const struct job_result *cause);
-enum rh_status flows_update_run(void *ctx, struct job_run *run, const struct job *job,
-                                struct job_result *res);
-enum rh_status flows_redeploy_run(void *ctx, struct job_run *run, const struct job *job,
-                                  struct job_result *res);
-enum rh_status flows_deprovision_run(void *ctx, struct job_run *run, const struct job *job,
-                                     struct job_result *res);
 
 #endif

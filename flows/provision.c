@@ -200,8 +200,8 @@ static enum rh_status set_root_directory(struct flow *f, const char *service_id)
     }
 }
 
-enum rh_status flows_provision_run(void *ctx, struct job_run *run, const struct job *job,
-                                   struct job_result *res)
+static enum rh_status provision_run(void *ctx, struct job_run *run, const struct job *job,
+                                    struct job_result *res)
 {
     struct flow fw;
     struct flow *f = &fw;
@@ -302,8 +302,8 @@ out:
 }
 
 /* Rollback: delete the service only if this job created it, as its own recorded step. */
-void flows_provision_compensate(void *ctx, struct job_run *run, const struct job *job,
-                                const struct job_result *cause)
+static void provision_compensate(void *ctx, struct job_run *run, const struct job *job,
+                                 const struct job_result *cause)
 {
     struct job_result res = {0};
     struct flow fw;
@@ -357,3 +357,7 @@ out:
     cJSON_Delete(res.details);
     free(found);
 }
+
+/* The provision kind's handler, for the kind table (flows/kinds.c). */
+const struct flows_handler flows_provision = {.run = provision_run,
+                                              .compensate = provision_compensate};

@@ -28,8 +28,8 @@ static enum rh_status find_commit_deployment(struct flow *f, const char *service
     return st;
 }
 
-enum rh_status flows_redeploy_run(void *ctx, struct job_run *run, const struct job *job,
-                                  struct job_result *res)
+static enum rh_status redeploy_run(void *ctx, struct job_run *run, const struct job *job,
+                                   struct job_result *res)
 {
     struct flow fw;
     struct flow *f = &fw;
@@ -86,3 +86,6 @@ out:
     free(dep);
     return st;
 }
+
+/* The redeploy kind's handler, for the kind table (flows/kinds.c). */
+const struct flows_handler flows_redeploy = {.run = redeploy_run};

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum rh_status flows_update_run(void *ctx, struct job_run *run, const struct job *job,
-                                struct job_result *res)
+static enum rh_status update_run(void *ctx, struct job_run *run, const struct job *job,
+                                 struct job_result *res)
 {
     struct flow fw;
     struct flow *f = &fw;
@@ -121,3 +121,6 @@ out:
     free(service_id);
     return st;
 }
+
+/* The update kind's handler, for the kind table (flows/kinds.c). */
+const struct flows_handler flows_update = {.run = update_run};
