@@ -23,7 +23,7 @@ static enum rh_status deprovision_run(void *ctx, struct job_run *run, const stru
             cJSON *vars = cJSON_CreateObject();
             cJSON_AddStringToObject(vars, "id", service_id);
             cJSON_AddStringToObject(vars, "environmentId", f->fl->cfg->railway_environment_id);
-            st = flow_call(f, "ServiceDelete", vars, FLOW_CALL_QUIET_NOT_FOUND, NULL);
+            st = flow_call(f, RAILWAY_OP_SERVICE_DELETE, vars, FLOW_CALL_QUIET_NOT_FOUND, NULL);
             if (st != RH_OK && st != RH_NOT_FOUND)
                 goto out;
             job_event(run, "info",

@@ -70,7 +70,8 @@ enum rh_status flow_stop_with(struct flow *f, enum rh_status st);
  * copy of the answer's data (caller deletes). On failure the run's result is filled and an
  * event recorded; returns RH_NOT_FOUND (quietly, with FLOW_CALL_QUIET_NOT_FOUND, the message
  * in f->not_found) for Railway's "not found". */
-enum rh_status flow_call(struct flow *f, const char *op, cJSON *vars, unsigned flags, cJSON **data);
+enum rh_status flow_call(struct flow *f, enum railway_op op, cJSON *vars, unsigned flags,
+                         cJSON **data);
 
 /* Runs one SQL command on the worker's connection; a failure fills the result (transient). */
 enum rh_status flow_db_exec(struct flow *f, const char *sql, int n, const char *const *params);

@@ -77,12 +77,13 @@ static enum rh_status provision_create(struct flow *f, const char *name, const c
             cJSON_AddStringToObject(input, "branch", cfg->worker_branch);
         }
         cJSON *data = NULL;
-        st = flow_call(f, "ServiceCreate", vars, FLOW_CALL_ONCE, &data);
+        st = flow_call(f, RAILWAY_OP_SERVICE_CREATE, vars, FLOW_CALL_ONCE, &data);
         if (st == RH_OK) {
             const cJSON *id = cJSON_GetObjectItem(cJSON_GetObjectItem(data, "serviceCreate"), "id");
             if (!cJSON_IsString(id)) {
                 cJSON_Delete(data);
-                return job_result_fail(f->res, RH_TRANSIENT, "railway_bad_response",
+                return job_result_fail(f->res, RH_TRANSIENT,
+                                       railway_error_name(RAILWAY_ERR_BAD_RESPONSE),
                                        "serviceCreate returned no id");
             }
             *service_id = xstrdup(id->valuestring);
@@ -133,15 +134,15 @@ static enum rh_status provision_connect(struct flow *f, const char *service_id)
                                                              "no connect strategy is left to try")
                                            : f->res->status;
         cJSON *vars = cJSON_CreateObject();
-        const char *op;
+        enum railway_op op;
         if (strcmp(strategy, "connect") == 0) {
-            op = "ServiceConnect";
+            op = RAILWAY_OP_SERVICE_CONNECT;
             cJSON_AddStringToObject(vars, "id", service_id);
             cJSON *input = cJSON_AddObjectToObject(vars, "input");
             cJSON_AddStringToObject(input, "repo", cfg->worker_repo);
             cJSON_AddStringToObject(input, "branch", cfg->worker_branch);
         } else {
-            op = "DeploymentTriggerCreate";
+            op = RAILWAY_OP_DEPLOYMENT_TRIGGER_CREATE;
             cJSON *input = cJSON_AddObjectToObject(vars, "input");
             cJSON_AddStringToObject(input, "serviceId", service_id);
             cJSON_AddStringToObject(input, "projectId", cfg->railway_project_id);
@@ -182,11 +183,11 @@ static enum rh_status set_root_directory(struct flow *f, const char *service_id)
         cJSON *input = cJSON_AddObjectToObject(vars, "input");
         cJSON_AddStringToObject(input, "rootDirectory", cfg->worker_root_dir);
         enum rh_status st =
-            flow_call(f, "ServiceInstanceUpdate", vars, FLOW_CALL_QUIET_NOT_FOUND, NULL);
+            flow_call(f, RAILWAY_OP_SERVICE_INSTANCE_UPDATE, vars, FLOW_CALL_QUIET_NOT_FOUND, NULL);
         if (st != RH_NOT_FOUND)
             return st;
         if (!strcasestr(f->not_found, "instance"))
-            return job_result_fail(f->res, RH_PERMANENT, "railway_not_found",
+            return job_result_fail(f->res, RH_PERMANENT, railway_error_name(RAILWAY_ERR_NOT_FOUND),
                                    "ServiceInstanceUpdate failed: %s", f->not_found);
         /* Railway creates the instance asynchronously: "ServiceInstance not found" at first. */
         if (time_mono_ms() > deadline)
@@ -334,7 +335,7 @@ static void provision_compensate(void *ctx, struct job_run *run, const struct jo
         cJSON *vars = cJSON_CreateObject();
         cJSON_AddStringToObject(vars, "id", id);
         cJSON_AddStringToObject(vars, "environmentId", f->fl->cfg->railway_environment_id);
-        st = flow_call(f, "ServiceDelete", vars, FLOW_CALL_QUIET_NOT_FOUND, NULL);
+        st = flow_call(f, RAILWAY_OP_SERVICE_DELETE, vars, FLOW_CALL_QUIET_NOT_FOUND, NULL);
         if (st == RH_TRANSIENT && job_sleep(run, 2000 << i) != RH_OK)
             break;
     }

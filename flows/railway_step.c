@@ -83,7 +83,8 @@ enum rh_status flow_stop_with(struct flow *f, enum rh_status st)
 /* Sends one Railway operation; vars is consumed. On success *data (may be NULL) receives a
  * copy of the answer's data. On failure the run's result is filled and an event recorded;
  * returns RH_NOT_FOUND (quietly, with FLOW_CALL_QUIET_NOT_FOUND) for Railway's "not found". */
-enum rh_status flow_call(struct flow *f, const char *op, cJSON *vars, unsigned flags, cJSON **data)
+enum rh_status flow_call(struct flow *f, enum railway_op op, cJSON *vars, unsigned flags,
+                         cJSON **data)
 {
     enum rh_status st = RH_TRANSIENT;
     int backoff_ms = 1000;
@@ -98,23 +99,23 @@ enum rh_status flow_call(struct flow *f, const char *op, cJSON *vars, unsigned f
             railway_result_free(&r);
             break;
         }
-        bool not_found = strcmp(r.code, "railway_not_found") == 0;
+        bool not_found = r.error == RAILWAY_ERR_NOT_FOUND;
         if (not_found && (flags & FLOW_CALL_QUIET_NOT_FOUND)) {
             snprintf(f->not_found, sizeof(f->not_found), "%s", r.message);
             railway_result_free(&r);
             st = RH_NOT_FOUND;
             break;
         }
-        cJSON *details = railway_result_details(op, &r);
+        cJSON *details = railway_result_details(railway_ops[op].name, &r);
         cJSON_AddNumberToObject(details, "try", attempt);
         char msg[700];
-        snprintf(msg, sizeof(msg), "%s failed: %s", op, r.message);
+        snprintf(msg, sizeof(msg), "%s failed: %s", railway_ops[op].name, r.message);
         job_event(f->run, st == RH_TRANSIENT ? "warn" : "error", msg, details);
         int wait_ms = r.retry_after_ms > backoff_ms ? r.retry_after_ms : backoff_ms;
         bool retry = st == RH_TRANSIENT && !(flags & FLOW_CALL_ONCE) && attempt < CALL_TRIES &&
-                     strcmp(r.code, "railway_budget") != 0;
+                     r.error != RAILWAY_ERR_BUDGET;
         f->res->status = st;
-        snprintf(f->res->code, sizeof(f->res->code), "%s", r.code);
+        snprintf(f->res->code, sizeof(f->res->code), "%s", railway_error_name(r.error));
         snprintf(f->res->message, sizeof(f->res->message), "%.*s", (int)sizeof(f->res->message) - 1,
                  msg);
         f->res->retry_after_ms = r.retry_after_ms;
@@ -225,7 +226,7 @@ enum rh_status flow_service_find(struct flow *f, const char *name, char **id)
         if (after)
             cJSON_AddStringToObject(vars, "after", after);
         cJSON *data = NULL;
-        st = flow_call(f, "ProjectServices", vars, 0, &data);
+        st = flow_call(f, RAILWAY_OP_PROJECT_SERVICES, vars, 0, &data);
         if (st != RH_OK)
             break;
         const cJSON *services =
@@ -264,13 +265,13 @@ static enum rh_status deploy_now(struct flow *f, const char *service_id, const c
     if (commit_sha)
         cJSON_AddStringToObject(vars, "commitSha", commit_sha);
     cJSON *data = NULL;
-    enum rh_status st = flow_call(f, "ServiceInstanceDeploy", vars, 0, &data);
+    enum rh_status st = flow_call(f, RAILWAY_OP_SERVICE_INSTANCE_DEPLOY, vars, 0, &data);
     if (st != RH_OK)
         return st;
     const cJSON *id = cJSON_GetObjectItem(data, "serviceInstanceDeployV2");
     if (!cJSON_IsString(id)) {
         cJSON_Delete(data);
-        return job_result_fail(f->res, RH_TRANSIENT, "railway_bad_response",
+        return job_result_fail(f->res, RH_TRANSIENT, railway_error_name(RAILWAY_ERR_BAD_RESPONSE),
                                "serviceInstanceDeployV2 returned no deployment id");
     }
     *deployment_id = xstrdup(id->valuestring);
@@ -289,7 +290,7 @@ enum rh_status flow_deployments_list(struct flow *f, const char *service_id, int
     cJSON_AddStringToObject(input, "environmentId", f->fl->cfg->railway_environment_id);
     cJSON_AddNumberToObject(vars, "first", first);
     cJSON *data = NULL;
-    enum rh_status st = flow_call(f, "ServiceDeployments", vars, 0, &data);
+    enum rh_status st = flow_call(f, RAILWAY_OP_SERVICE_DEPLOYMENTS, vars, 0, &data);
     if (st != RH_OK)
         return st;
     const cJSON *edges = cJSON_GetObjectItem(cJSON_GetObjectItem(data, "deployments"), "edges");
@@ -333,7 +334,7 @@ static enum rh_status wait_deployment(struct flow *f, const char *deploy_step,
         cJSON *vars = cJSON_CreateObject();
         cJSON_AddStringToObject(vars, "id", deployment_id);
         cJSON *data = NULL;
-        enum rh_status st = flow_call(f, "Deployment", vars, 0, &data);
+        enum rh_status st = flow_call(f, RAILWAY_OP_DEPLOYMENT, vars, 0, &data);
         if (st != RH_OK)
             return st;
         const cJSON *status =
@@ -384,7 +385,7 @@ enum rh_status flow_variables_upsert(struct flow *f, const char *service_id, con
     cJSON_AddStringToObject(input, "serviceId", service_id);
     cJSON_AddItemToObject(input, "variables", cJSON_Duplicate(values, 1));
     cJSON_AddBoolToObject(input, "skipDeploys", true);
-    return flow_call(f, "VariableCollectionUpsert", vars, 0, NULL);
+    return flow_call(f, RAILWAY_OP_VARIABLE_COLLECTION_UPSERT, vars, 0, NULL);
 }
 
 /* Follows the deployment a fresh connection started, or starts one. */

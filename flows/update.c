@@ -53,7 +53,7 @@ static enum rh_status update_run(void *ctx, struct job_run *run, const struct jo
         cJSON_AddStringToObject(vars, "id", service_id);
         cJSON *input = cJSON_AddObjectToObject(vars, "input");
         cJSON_AddStringToObject(input, "name", name);
-        if ((st = flow_call(f, "ServiceUpdate", vars, 0, NULL)) != RH_OK)
+        if ((st = flow_call(f, RAILWAY_OP_SERVICE_UPDATE, vars, 0, NULL)) != RH_OK)
             goto out;
         const char *p[] = {old_name, name};
         if ((st = flow_db_exec(f,
