@@ -28,7 +28,11 @@ cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefin
         $(pkg-config --cflags libcjson libpq libcrypto))
 libs=($(pkg-config --libs libcjson libpq libcrypto) -lm -pthread)
 
-mkdir -p "$out/artifacts"
+mkdir -p "$out/artifacts" "$out/gen/railway"
+# The Railway operation table railway/railway.h includes, generated as in the CMake build.
+ops=$(printf "$PWD/%s;" railway/ops/*.graphql)
+cmake -DOUT_DIR="$out/gen/railway" "-DFILES=${ops%;}" -P cmake/railway_ops.cmake
+cflags+=(-I"$out/gen")
 for t in "${targets[@]}"; do
     echo "== build fuzz_$t"
     "$cc" "${cflags[@]}" -o "$out/fuzz_$t" "fuzz/fuzz_$t.c" "${sources[@]}" "${libs[@]}"
