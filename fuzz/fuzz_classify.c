@@ -76,7 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     enum rh_status st = railway_classify(&a, &res);
     if (st != res.status || (st != RH_OK && st != RH_TRANSIENT && st != RH_PERMANENT))
         abort();
-    if (!res.code[0] || memchr(res.message, '\0', sizeof(res.message)) == NULL)
+    if ((st == RH_OK) != (res.error == RAILWAY_ERR_NONE) ||
+        memchr(res.message, '\0', sizeof(res.message)) == NULL)
         abort();
     if (st == RH_OK && (a.http_status != 200 || !cJSON_IsObject(res.data)))
         abort();

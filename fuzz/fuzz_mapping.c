@@ -13,6 +13,16 @@
 static struct config cfg;
 static struct mapping_rules rules;
 
+/* The kind table's triggers and inputs without the flows (the target links the mapper only);
+ * the mapper reads nothing else of a kind. */
+static const struct flows_kind kinds[] = {
+    {"provision", NULL, true, FLOWS_TRIGGER_SUPABASE_INSERT, FLOWS_INPUT_ROW},
+    {"update", NULL, true, FLOWS_TRIGGER_SUPABASE_UPDATE, FLOWS_INPUT_ROW_CHANGE},
+    {"redeploy", NULL, true, FLOWS_TRIGGER_GITHUB_PUSH, FLOWS_INPUT_SERVICE},
+    {"deprovision", NULL, true, FLOWS_TRIGGER_SUPABASE_DELETE, FLOWS_INPUT_ROW},
+    {NULL, NULL, false, FLOWS_TRIGGER_NONE, FLOWS_INPUT_ROW},
+};
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -25,7 +35,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     setenv("WORKER_BRANCH", "changes", 1);
     setenv("WORKER_ROOT_DIR", "/workers", 1);
     if (!config_load(&cfg, CONFIG_NEED_NOTHING, err, sizeof(err)) ||
-        mapping_rules_load(&rules, &cfg, err, sizeof(err)) != RH_OK) {
+        mapping_rules_load(&rules, &cfg, kinds, err, sizeof(err)) != RH_OK) {
         fprintf(stderr, "fuzz_mapping: %s\n", err);
         abort();
     }

@@ -552,7 +552,7 @@ struct intake *intake_start(const struct config *cfg, char *err, size_t errlen)
     in->cfg = cfg;
     in->prepare = cfg->queue_listen;
     snprintf(in->max_attempts, sizeof(in->max_attempts), "%d", cfg->job_max_attempts);
-    if (mapping_rules_load(&in->rules, cfg, err, errlen) != RH_OK) {
+    if (mapping_rules_load(&in->rules, cfg, flows_kinds, err, errlen) != RH_OK) {
         free(in);
         return NULL;
     }

@@ -1,4 +1,5 @@
 /* Admin endpoints: POST /jobs (enqueue by hand), POST /jobs/{id}/retry, POST /jobs/{id}/cancel. */
+#include "flows/flows.h"
 #include "handlers/api.h"
 #include "handlers/intake.h"
 #include "handlers/jobcache.h"
@@ -76,8 +77,9 @@ void handle_job_cancel(struct app *app, struct http_request *req, struct http_re
     state_change(app, req, res, false);
 }
 
-/* A redeploy of one named service, mapped by hand (the webhook maps pushes to all). */
-static void map_redeploy(const cJSON *body, const char *delivery_id, struct mapping_result *out)
+/* A job of a kind made from a service: service_name and an optional commit_sha. */
+static void map_service(const struct flows_kind *kind, const cJSON *body, const char *delivery_id,
+                        struct mapping_result *out)
 {
     const cJSON *svc = cJSON_GetObjectItemCaseSensitive(body, "service_name");
     const cJSON *sha = cJSON_GetObjectItemCaseSensitive(body, "commit_sha");
@@ -85,7 +87,7 @@ static void map_redeploy(const cJSON *body, const char *delivery_id, struct mapp
         out->outcome = MAPPING_INVALID;
         snprintf(out->field, sizeof(out->field), "service_name");
         snprintf(out->message, sizeof(out->message),
-                 "service_name is required for a redeploy (at most 128 characters)");
+                 "service_name is required for a %s (at most 128 characters)", kind->name);
         return;
     }
     if (sha && (!cJSON_IsString(sha) || strlen(sha->valuestring) > 64)) {
@@ -103,22 +105,24 @@ static void map_redeploy(const cJSON *body, const char *delivery_id, struct mapp
     out->outcome = MAPPING_JOBS;
     out->jobs = xcalloc(1, sizeof(*out->jobs));
     out->njobs = 1;
-    out->jobs[0].kind = "redeploy";
+    out->jobs[0].kind = kind->name;
     out->jobs[0].payload = payload;
-    out->jobs[0].dedupe_key = xasprintf("api:%s:redeploy:%s", delivery_id, svc->valuestring);
+    out->jobs[0].dedupe_key = xasprintf("api:%s:%s:%s", delivery_id, kind->name, svc->valuestring);
     out->jobs[0].service_name = xstrdup(svc->valuestring);
 }
 
 void handle_job_create(struct app *app, struct http_request *req, struct http_response *res)
 {
-    static const char *const kinds[] = {"provision", "update", "deprovision"};
-    static const char *const types[] = {"INSERT", "UPDATE", "DELETE"};
+    char *message = NULL;
+    cJSON *body = NULL;
+    struct mapping_result mapped;
+    mapping_result_init(&mapped);
     if (!api_authorize(app, req, res, API_ADMIN))
-        return;
+        goto out;
     if (webhook_media_type(req->header(req, "Content-Type")) != WEBHOOK_MEDIA_JSON) {
         webhook_error(res, req, 415, "unsupported_media_type", NULL,
                       "send the job as application/json");
-        return;
+        goto out;
     }
     const char *key = req->header(req, "Idempotency-Key");
     char delivery_id[160];
@@ -126,65 +130,38 @@ void handle_job_create(struct app *app, struct http_request *req, struct http_re
         if (!*key || strlen(key) > 128) {
             webhook_error(res, req, 400, "invalid_header", "Idempotency-Key",
                           "Idempotency-Key must be 1 to 128 characters");
-            return;
+            goto out;
         }
         snprintf(delivery_id, sizeof(delivery_id), "%s", key);
     } else {
         uuid_v4(delivery_id);
     }
-    cJSON *body = NULL;
     if (webhook_parse_json(req, res, req->body, req->body_len, &body) != RH_OK)
-        return;
-    struct mapping_result mapped;
-    mapping_result_init(&mapped);
-    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(body, "kind");
-    if (!cJSON_IsObject(body) || !cJSON_IsString(kind)) {
-        webhook_error(res, req, 422, "invalid_field", "kind",
-                      "kind must be provision, update, redeploy or deprovision");
+        goto out;
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(body, "kind");
+    const struct flows_kind *kind =
+        cJSON_IsObject(body) && cJSON_IsString(name) ? flows_kind_find(name->valuestring) : NULL;
+    if (!kind || !kind->api_create) {
+        char *kinds = flows_kind_names(true);
+        message = xasprintf("kind must be one of: %s", kinds);
+        free(kinds);
+        webhook_error(res, req, 422, "invalid_field", "kind", message);
         goto out;
     }
-    if (strcmp(kind->valuestring, "redeploy") == 0) {
-        map_redeploy(body, delivery_id, &mapped);
+    if (kind->input == FLOWS_INPUT_SERVICE) {
+        map_service(kind, body, delivery_id, &mapped);
     } else {
-        size_t i = 0;
-        while (i < 3 && strcmp(kind->valuestring, kinds[i]) != 0)
-            i++;
-        if (i == 3) {
-            webhook_error(res, req, 422, "invalid_field", "kind",
-                          "kind must be provision, update, redeploy or deprovision");
-            goto out;
-        }
-        /* The same validation as a Supabase delivery of that row. */
-        const struct config *cfg = app->cfg;
-        cJSON *row = cJSON_GetObjectItemCaseSensitive(body, "record");
-        cJSON *old = cJSON_GetObjectItemCaseSensitive(body, "old_record");
-        cJSON *as_delivery = cJSON_CreateObject();
-        cJSON_AddStringToObject(as_delivery, "type", types[i]);
-        cJSON_AddStringToObject(as_delivery, "table", cfg->supabase_table);
-        cJSON_AddStringToObject(as_delivery, "schema", cfg->supabase_schema);
-        cJSON *r = row ? cJSON_Duplicate(row, 1) : cJSON_CreateNull();
-        cJSON *o = old ? cJSON_Duplicate(old, 1) : cJSON_CreateNull();
-        if (i == 2) {
-            /* A deprovision names the row that goes away. */
-            cJSON_AddItemToObject(as_delivery, "record", cJSON_CreateNull());
-            cJSON_AddItemToObject(as_delivery, "old_record", cJSON_IsNull(o) ? r : o);
-            cJSON_Delete(cJSON_IsNull(o) ? o : r);
-        } else {
-            cJSON_AddItemToObject(as_delivery, "record", r);
-            cJSON_AddItemToObject(as_delivery, "old_record", o);
-        }
-        mapping_supabase(intake_rules(app->intake), as_delivery, delivery_id, &mapped);
-        cJSON_Delete(as_delivery);
-        if (mapped.outcome == MAPPING_INVALID && strncmp(mapped.field, "old_record", 10) == 0 &&
-            i == 2) {
-            /* Name the field the caller sent ("record..." rather than "old_record..."). */
-            size_t rest = strlen(mapped.field + 10);
-            memmove(mapped.field, "record", 6);
-            memmove(mapped.field + 6, mapped.field + 10, rest + 1);
-        }
+        /* The same validation as a webhook delivery of that row. */
+        const cJSON *old = kind->input == FLOWS_INPUT_ROW_CHANGE
+                               ? cJSON_GetObjectItemCaseSensitive(body, "old_record")
+                               : NULL;
+        mapping_row_job(intake_rules(app->intake), kind,
+                        cJSON_GetObjectItemCaseSensitive(body, "record"), old, "record", "api",
+                        delivery_id, &mapped);
     }
-    webhook_deliver(app, req, res, "api", delivery_id, kind->valuestring, &mapped);
+    webhook_deliver(app, req, res, "api", delivery_id, kind->name, &mapped);
 out:
+    free(message);
     mapping_result_free(&mapped);
     cJSON_Delete(body);
 }

@@ -1,4 +1,5 @@
 /* GET /jobs/{id}, GET /jobs, GET /services, GET /services/{name}. */
+#include "flows/flows.h"
 #include "handlers/api.h"
 #include "handlers/jobcache.h"
 #include "handlers/longpoll.h"
@@ -141,7 +142,6 @@ void handle_jobs_list(struct app *app, struct http_request *req, struct http_res
 {
     static const char *const states[] = {"queued", "running",   "succeeded",
                                          "failed", "cancelled", NULL};
-    static const char *const kinds[] = {"provision", "update", "redeploy", "deprovision", NULL};
     if (!api_authorize(app, req, res, API_READ))
         return;
     struct job_filter f = {
@@ -165,9 +165,10 @@ void handle_jobs_list(struct app *app, struct http_request *req, struct http_res
                             "state must be queued, running, succeeded, failed or cancelled");
         return;
     }
-    if (f.kind && !one_of(f.kind, kinds)) {
-        http_response_error(res, req, 400, "invalid_kind",
-                            "kind must be provision, update, redeploy or deprovision");
+    if (f.kind && !flows_kind_find(f.kind)) {
+        char *kinds = flows_kind_names(false);
+        http_response_error(res, req, 400, "invalid_kind", "kind must be one of: %s", kinds);
+        free(kinds);
         return;
     }
     PGconn *c = acquire(app, req, res);

@@ -1,8 +1,8 @@
 /* Webhook payloads to queue jobs. */
 #include "handlers/mapping.h"
 
+#include "flows/variables.h"
 #include "util/util.h"
-#include "worker/variables.h"
 
 #include <math.h>
 #include <openssl/evp.h>
@@ -162,13 +162,14 @@ static char *normalize_root(const char *dir)
     return xstrndup(s, n);
 }
 
-enum rh_status mapping_rules_load(struct mapping_rules *rules, const struct config *cfg, char *err,
-                                  size_t errlen)
+enum rh_status mapping_rules_load(struct mapping_rules *rules, const struct config *cfg,
+                                  const struct flows_kind *kinds, char *err, size_t errlen)
 {
     enum rh_status st = RH_INVALID;
 
     memset(rules, 0, sizeof(*rules));
     rules->cfg = cfg;
+    rules->kinds = kinds;
     if (regcomp(&rules->schema_re, cfg->service_schema_pattern, REG_EXTENDED | REG_NOSUB) != 0) {
         snprintf(err, errlen, "SERVICE_SCHEMA_PATTERN is not a valid regular expression");
         goto out;
@@ -383,14 +384,12 @@ static void job_add(struct mapping_result *res, const char *kind, cJSON *payload
     res->outcome = MAPPING_JOBS;
 }
 
-enum rh_status mapping_supabase(const struct mapping_rules *rules, const cJSON *body,
-                                const char *delivery_id, struct mapping_result *res)
+enum rh_status mapping_row_job(const struct mapping_rules *rules, const struct flows_kind *kind,
+                               const cJSON *row, const cJSON *old, const char *rowname,
+                               const char *source, const char *delivery_id,
+                               struct mapping_result *res)
 {
     const struct config *cfg = rules->cfg;
-    const char *kind = NULL;
-    const char *rowname = "record";
-    const cJSON *row = NULL;
-    const cJSON *old = NULL;
     char *name = NULL;
     char *old_name = NULL;
     char id[MAPPING_MAX_SERVICE_NAME + 1];
@@ -398,44 +397,6 @@ enum rh_status mapping_supabase(const struct mapping_rules *rules, const cJSON *
     char field[sizeof(res->field)];
     cJSON *payload = NULL;
 
-    if (!cJSON_IsObject(body)) {
-        set_invalid(res, "body", "the body must be a JSON object");
-        goto out;
-    }
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(body, "type");
-    const cJSON *table = cJSON_GetObjectItemCaseSensitive(body, "table");
-    const cJSON *schema = cJSON_GetObjectItemCaseSensitive(body, "schema");
-    if (!cJSON_IsString(type)) {
-        set_invalid(res, "type", "type must be INSERT, UPDATE or DELETE");
-        goto out;
-    }
-    if (!cJSON_IsString(table)) {
-        set_invalid(res, "table", "table must be a string");
-        goto out;
-    }
-    if (!cJSON_IsString(schema)) {
-        set_invalid(res, "schema", "schema must be a string");
-        goto out;
-    }
-    if (strcmp(table->valuestring, cfg->supabase_table) != 0 ||
-        strcmp(schema->valuestring, cfg->supabase_schema) != 0) {
-        set_ignored(res, "table %.60s.%.60s is not tracked", schema->valuestring,
-                    table->valuestring);
-        goto out;
-    }
-    if (strcmp(type->valuestring, "INSERT") == 0) {
-        kind = "provision";
-    } else if (strcmp(type->valuestring, "UPDATE") == 0) {
-        kind = "update";
-        old = cJSON_GetObjectItemCaseSensitive(body, "old_record");
-    } else if (strcmp(type->valuestring, "DELETE") == 0) {
-        kind = "deprovision";
-        rowname = "old_record";
-    } else {
-        set_invalid(res, "type", "type must be INSERT, UPDATE or DELETE");
-        goto out;
-    }
-    row = cJSON_GetObjectItemCaseSensitive(body, rowname);
     if (!cJSON_IsObject(row)) {
         set_invalid(res, rowname, "%s must be an object (the row)", rowname);
         goto out;
@@ -468,7 +429,7 @@ enum rh_status mapping_supabase(const struct mapping_rules *rules, const cJSON *
     cJSON_AddStringToObject(payload, "manifest_id", id);
     cJSON_AddStringToObject(payload, "service_schema", ss->valuestring);
     cJSON_AddItemToObject(payload, "record", cJSON_Duplicate(row, true));
-    if (strcmp(kind, "update") == 0) {
+    if (kind->input == FLOWS_INPUT_ROW_CHANGE) {
         cJSON_AddItemToObject(payload, "old_record",
                               old ? cJSON_Duplicate(old, true) : cJSON_CreateNull());
         /* The old row named another service: the update renames (or replaces) it. */
@@ -477,15 +438,82 @@ enum rh_status mapping_supabase(const struct mapping_rules *rules, const cJSON *
             strcmp(old_name, name) != 0)
             cJSON_AddStringToObject(payload, "old_service_name", old_name);
     }
-    cJSON_AddStringToObject(payload, "source", "supabase");
+    cJSON_AddStringToObject(payload, "source", source);
     cJSON_AddStringToObject(payload, "delivery_id", delivery_id);
-    job_add(res, kind, payload, xasprintf("supabase:%s:%s", delivery_id, kind), name);
+    job_add(res, kind->name, payload, xasprintf("%s:%s:%s", source, delivery_id, kind->name), name);
     payload = NULL;
     name = NULL;
 out:
     cJSON_Delete(payload);
     free(name);
     free(old_name);
+    return res->outcome == MAPPING_INVALID ? RH_INVALID : RH_OK;
+}
+
+/* The kind a webhook event queues, or NULL. */
+static const struct flows_kind *kind_for(const struct mapping_rules *rules,
+                                         enum flows_trigger trigger)
+{
+    for (const struct flows_kind *k = rules->kinds; k && k->name; k++)
+        if (k->trigger == trigger)
+            return k;
+    return NULL;
+}
+
+enum rh_status mapping_supabase(const struct mapping_rules *rules, const cJSON *body,
+                                const char *delivery_id, struct mapping_result *res)
+{
+    const struct config *cfg = rules->cfg;
+    enum flows_trigger trigger;
+    const char *rowname = "record";
+    const cJSON *old = NULL;
+
+    if (!cJSON_IsObject(body)) {
+        set_invalid(res, "body", "the body must be a JSON object");
+        goto out;
+    }
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(body, "type");
+    const cJSON *table = cJSON_GetObjectItemCaseSensitive(body, "table");
+    const cJSON *schema = cJSON_GetObjectItemCaseSensitive(body, "schema");
+    if (!cJSON_IsString(type)) {
+        set_invalid(res, "type", "type must be INSERT, UPDATE or DELETE");
+        goto out;
+    }
+    if (!cJSON_IsString(table)) {
+        set_invalid(res, "table", "table must be a string");
+        goto out;
+    }
+    if (!cJSON_IsString(schema)) {
+        set_invalid(res, "schema", "schema must be a string");
+        goto out;
+    }
+    if (strcmp(table->valuestring, cfg->supabase_table) != 0 ||
+        strcmp(schema->valuestring, cfg->supabase_schema) != 0) {
+        set_ignored(res, "table %.60s.%.60s is not tracked", schema->valuestring,
+                    table->valuestring);
+        goto out;
+    }
+    if (strcmp(type->valuestring, "INSERT") == 0) {
+        trigger = FLOWS_TRIGGER_SUPABASE_INSERT;
+    } else if (strcmp(type->valuestring, "UPDATE") == 0) {
+        trigger = FLOWS_TRIGGER_SUPABASE_UPDATE;
+        old = cJSON_GetObjectItemCaseSensitive(body, "old_record");
+    } else if (strcmp(type->valuestring, "DELETE") == 0) {
+        /* A deleted row comes as old_record. */
+        trigger = FLOWS_TRIGGER_SUPABASE_DELETE;
+        rowname = "old_record";
+    } else {
+        set_invalid(res, "type", "type must be INSERT, UPDATE or DELETE");
+        goto out;
+    }
+    const struct flows_kind *kind = kind_for(rules, trigger);
+    if (!kind) {
+        set_ignored(res, "no job kind for %.16s", type->valuestring);
+        goto out;
+    }
+    mapping_row_job(rules, kind, cJSON_GetObjectItemCaseSensitive(body, rowname), old, rowname,
+                    "supabase", delivery_id, res);
+out:
     return res->outcome == MAPPING_INVALID ? RH_INVALID : RH_OK;
 }
 
@@ -579,6 +607,11 @@ enum rh_status mapping_github(const struct mapping_rules *rules, const char *eve
         set_ignored(res, "event %.60s is not handled", event);
         goto out;
     }
+    const struct flows_kind *kind = kind_for(rules, FLOWS_TRIGGER_GITHUB_PUSH);
+    if (!kind) {
+        set_ignored(res, "no job kind for a push");
+        goto out;
+    }
     if (!cJSON_IsObject(body)) {
         set_invalid(res, "body", "the body must be a JSON object");
         goto out;
@@ -642,6 +675,7 @@ enum rh_status mapping_github(const struct mapping_rules *rules, const char *eve
     cJSON_AddStringToObject(res->redeploy, "branch", cfg->worker_branch);
     cJSON_AddStringToObject(res->redeploy, "source", "github");
     cJSON_AddStringToObject(res->redeploy, "delivery_id", delivery_id);
+    res->fanout_kind = kind->name;
     res->outcome = MAPPING_FANOUT;
 out:
     free(message);
@@ -658,7 +692,8 @@ void mapping_redeploy_jobs(struct mapping_result *res, const char *const *servic
     for (size_t i = 0; i < n; i++) {
         cJSON *payload = cJSON_Duplicate(res->redeploy, true);
         cJSON_AddStringToObject(payload, "service_name", services[i]);
-        job_add(res, "redeploy", payload, xasprintf("github:%s:redeploy:%s", delivery, services[i]),
+        job_add(res, res->fanout_kind, payload,
+                xasprintf("github:%s:%s:%s", delivery, res->fanout_kind, services[i]),
                 xstrdup(services[i]));
     }
 out:

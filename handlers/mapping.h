@@ -5,6 +5,7 @@
 #ifndef RAILHOOK_HANDLERS_MAPPING_H
 #define RAILHOOK_HANDLERS_MAPPING_H
 
+#include "flows/flows.h"
 #include "util/config.h"
 #include "util/status.h"
 
@@ -19,13 +20,13 @@
 
 enum mapping_outcome {
     MAPPING_JOBS,    /* jobs[] holds the jobs to queue */
-    MAPPING_FANOUT,  /* a redeploy of every active service: see mapping_redeploy_jobs() */
+    MAPPING_FANOUT,  /* a job per active service: see mapping_redeploy_jobs() */
     MAPPING_IGNORED, /* reason says why (answer 200, store nothing) */
     MAPPING_INVALID, /* field and message say what is wrong (answer 422, store nothing) */
 };
 
 struct mapping_job {
-    const char *kind;   /* "provision", "update", "deprovision" or "redeploy" (static) */
+    const char *kind;   /* a name of the kind table (flows/flows.h; static) */
     cJSON *payload;     /* owned */
     char *dedupe_key;   /* owned: "<source>:<delivery id>:<kind>[:<service>]" */
     char *service_name; /* owned */
@@ -35,7 +36,8 @@ struct mapping_result {
     enum mapping_outcome outcome;
     struct mapping_job *jobs;
     size_t njobs;
-    cJSON *redeploy; /* MAPPING_FANOUT: the payload every redeploy job shares (owned) */
+    cJSON *redeploy;         /* MAPPING_FANOUT: the payload every job shares (owned) */
+    const char *fanout_kind; /* MAPPING_FANOUT: the kind of those jobs (static) */
     char reason[160];
     char field[96];
     char message[256];
@@ -44,7 +46,8 @@ struct mapping_result {
 /* What the mappers need from the configuration, prepared once. */
 struct mapping_rules {
     const struct config *cfg;
-    regex_t schema_re; /* SERVICE_SCHEMA_PATTERN */
+    const struct flows_kind *kinds; /* the kind table (flows_kinds, or a test's) */
+    regex_t schema_re;              /* SERVICE_SCHEMA_PATTERN */
     bool schema_re_ready;
     char **columns; /* manifest columns whose change makes an UPDATE relevant */
     size_t ncolumns;
@@ -60,10 +63,11 @@ enum rh_status mapping_template_columns(const struct config *cfg, char ***column
 /* Frees what mapping_template_columns() returned; NULL-safe. */
 void mapping_columns_free(char **columns, size_t n);
 
-/* Prepares rules from cfg (which must outlive them). RH_INVALID with err set on a bad
- * pattern or template. Free with mapping_rules_free(). Call before threads start. */
-enum rh_status mapping_rules_load(struct mapping_rules *rules, const struct config *cfg, char *err,
-                                  size_t errlen);
+/* Prepares rules from cfg and the kind table whose triggers pick the kinds (both must
+ * outlive the rules). RH_INVALID with err set on a bad pattern or template. Free with
+ * mapping_rules_free(). Call before threads start. */
+enum rh_status mapping_rules_load(struct mapping_rules *rules, const struct config *cfg,
+                                  const struct flows_kind *kinds, char *err, size_t errlen);
 /* Frees what mapping_rules_load() made; safe on a zeroed or freed struct. */
 void mapping_rules_free(struct mapping_rules *rules);
 
@@ -87,22 +91,32 @@ bool mapping_utf8_valid(const void *s, size_t len);
 void mapping_supabase_delivery_id(const cJSON *body, const void *raw, size_t len, char *out,
                                   size_t cap);
 
+/* Maps one manifest row to a job of kind (a kind made from a row): row is the row the job
+ * acts on, named rowname in messages and res->field; old (may be NULL) the row before an
+ * update, which ignores a change of no relevant column. The payload and dedupe key
+ * ("<source>:<delivery id>:<kind>") name source. RH_OK with res->outcome JOBS or IGNORED;
+ * RH_INVALID with outcome INVALID and res->field naming the offending field. */
+enum rh_status mapping_row_job(const struct mapping_rules *rules, const struct flows_kind *kind,
+                               const cJSON *row, const cJSON *old, const char *rowname,
+                               const char *source, const char *delivery_id,
+                               struct mapping_result *res);
+
 /* Maps a Supabase database webhook body ({type, table, schema, record, old_record}) to at
- * most one job: INSERT provision, UPDATE update (only when a relevant column changed),
- * DELETE deprovision. RH_OK with res->outcome JOBS or IGNORED; RH_INVALID with outcome
- * INVALID and res->field naming the offending field. */
+ * most one job, of the kind the table's trigger for that type names (the row of a DELETE is
+ * old_record; an UPDATE passes old_record as the row before). Results as mapping_row_job(). */
 enum rh_status mapping_supabase(const struct mapping_rules *rules, const cJSON *body,
                                 const char *delivery_id, struct mapping_result *res);
 
 /* Maps a GitHub delivery (X-GitHub-Event and parsed body). A push to WORKER_REPO's
- * WORKER_BRANCH that passes the paths filter gives outcome FANOUT (res->redeploy set);
+ * WORKER_BRANCH that passes the paths filter gives outcome FANOUT (res->redeploy and
+ * res->fanout_kind, the kind the push triggers, set);
  * ping, other events, repos, branches, tags and deletions give IGNORED. RH_INVALID (outcome
  * INVALID) when a push lacks a field it needs. */
 enum rh_status mapping_github(const struct mapping_rules *rules, const char *event,
                               const cJSON *body, const char *delivery_id,
                               struct mapping_result *res);
 
-/* Turns a FANOUT result into one redeploy job per service name (outcome JOBS), or into
+/* Turns a FANOUT result into one job per service name (outcome JOBS), or into
  * IGNORED "no active services" when n is 0. Other outcomes are left alone. */
 void mapping_redeploy_jobs(struct mapping_result *res, const char *const *services, size_t n);
 

@@ -1,7 +1,11 @@
 /* GET /: the built-in status page, served from the binary with no external assets. */
+#include "flows/flows.h"
 #include "handlers/handlers.h"
 
 #include <string.h>
+
+/* Where the page's kind filter takes its options, one per kind of the kind table. */
+#define KINDS_MARK "<!--job-kinds-->"
 
 struct embedded_file {
     const char *name;
@@ -19,7 +23,16 @@ void handle_status_page(struct app *app, struct http_request *req, struct http_r
         res->status = 200;
         res->content_type = "text/html; charset=utf-8";
         buf_reset(&res->body);
-        buf_append(&res->body, f->data, f->len);
+        const char *mark = memmem(f->data, f->len, KINDS_MARK, strlen(KINDS_MARK));
+        size_t head = mark ? (size_t)(mark - f->data) : f->len;
+        buf_append(&res->body, f->data, head);
+        if (mark) {
+            /* Kind names are plain lowercase words: nothing to escape. */
+            for (const struct flows_kind *k = flows_kinds; k->name; k++)
+                buf_printf(&res->body, "<option>%s</option>", k->name);
+            head += strlen(KINDS_MARK);
+            buf_append(&res->body, f->data + head, f->len - head);
+        }
         http_response_header(res, "Content-Security-Policy",
                              "default-src 'none'; script-src 'unsafe-inline'; "
                              "style-src 'unsafe-inline'; connect-src 'self'; "

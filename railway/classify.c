@@ -47,11 +47,38 @@ void railway_answer_header(struct railway_answer *a, const char *line, size_t le
         a->retry_after_s = num > 0 ? (int)(num > 3600 ? 3600 : num) : 1;
 }
 
-static void set_result(struct railway_result *res, enum rh_status st, const char *code,
+static const char *const error_names[] = {
+    [RAILWAY_ERR_NONE] = "ok",
+    [RAILWAY_ERR_INVALID_REQUEST] = "railway_invalid_request",
+    [RAILWAY_ERR_NOT_AUTHORIZED] = "railway_not_authorized",
+    [RAILWAY_ERR_NOT_FOUND] = "railway_not_found",
+    [RAILWAY_ERR_PROBLEM] = "railway_problem",
+    [RAILWAY_ERR_RATE_LIMITED] = "railway_rate_limited",
+    [RAILWAY_ERR_ERROR] = "railway_error",
+    [RAILWAY_ERR_UNAVAILABLE] = "railway_unavailable",
+    [RAILWAY_ERR_HTTP_ERROR] = "railway_http_error",
+    [RAILWAY_ERR_BAD_RESPONSE] = "railway_bad_response",
+    [RAILWAY_ERR_NOT_CONFIGURED] = "railway_not_configured",
+    [RAILWAY_ERR_BUDGET] = "railway_budget",
+    [RAILWAY_ERR_RESPONSE_TOO_LARGE] = "railway_response_too_large",
+    [RAILWAY_ERR_TIMEOUT] = "railway_timeout",
+    [RAILWAY_ERR_NETWORK] = "railway_network",
+};
+
+_Static_assert(sizeof(error_names) / sizeof(error_names[0]) == RAILWAY_ERR_NETWORK + 1,
+               "every railway_error has a name");
+
+const char *railway_error_name(enum railway_error e)
+{
+    size_t n = sizeof(error_names) / sizeof(error_names[0]);
+    return (size_t)e < n && error_names[e] ? error_names[e] : "railway_error";
+}
+
+static void set_result(struct railway_result *res, enum rh_status st, enum railway_error error,
                        const char *msg)
 {
     res->status = st;
-    snprintf(res->code, sizeof(res->code), "%s", code);
+    res->error = error;
     /* Redact before truncating, so a secret cut at the edge cannot leave its head behind. */
     char *clean = redact_string(msg ? msg : "");
     snprintf(res->message, sizeof(res->message), "%s", clean);
@@ -71,16 +98,16 @@ static void classify_errors(struct railway_result *res, const cJSON *errors)
     const char *msg = cJSON_IsString(m) ? m->valuestring : "Railway returned an error";
     if (contains(msg, "not authorized") || contains(msg, "unauthorized") ||
         contains(msg, "forbidden") || contains(msg, "invalid token"))
-        set_result(res, RH_PERMANENT, "railway_not_authorized", msg);
+        set_result(res, RH_PERMANENT, RAILWAY_ERR_NOT_AUTHORIZED, msg);
     else if (contains(msg, "not found"))
-        set_result(res, RH_PERMANENT, "railway_not_found", msg);
+        set_result(res, RH_PERMANENT, RAILWAY_ERR_NOT_FOUND, msg);
     else if (contains(msg, "problem processing request") || contains(msg, "try again") ||
              contains(msg, "timeout") || contains(msg, "temporarily"))
-        set_result(res, RH_TRANSIENT, "railway_problem", msg);
+        set_result(res, RH_TRANSIENT, RAILWAY_ERR_PROBLEM, msg);
     else if (contains(msg, "rate limit"))
-        set_result(res, RH_TRANSIENT, "railway_rate_limited", msg);
+        set_result(res, RH_TRANSIENT, RAILWAY_ERR_RATE_LIMITED, msg);
     else
-        set_result(res, RH_PERMANENT, "railway_error", msg);
+        set_result(res, RH_PERMANENT, RAILWAY_ERR_ERROR, msg);
 }
 
 void railway_result_excerpt(struct railway_result *res, const char *body, size_t len)
@@ -109,7 +136,7 @@ enum rh_status railway_classify(const struct railway_answer *a, struct railway_r
     res->body = cJSON_ParseWithLength(text, a->body_len);
 
     if (a->http_status == 429) {
-        set_result(res, RH_TRANSIENT, "railway_rate_limited",
+        set_result(res, RH_TRANSIENT, RAILWAY_ERR_RATE_LIMITED,
                    "Railway answered 429 Too Many Requests");
         res->retry_after_ms = (a->retry_after_s ? a->retry_after_s : 1) * 1000;
         goto out;
@@ -117,7 +144,7 @@ enum rh_status railway_classify(const struct railway_answer *a, struct railway_r
     if (a->http_status >= 500) {
         char msg[64];
         snprintf(msg, sizeof(msg), "Railway answered HTTP %ld", a->http_status);
-        set_result(res, RH_TRANSIENT, "railway_unavailable", msg);
+        set_result(res, RH_TRANSIENT, RAILWAY_ERR_UNAVAILABLE, msg);
         res->retry_after_ms = a->retry_after_s * 1000;
         goto out;
     }
@@ -126,22 +153,22 @@ enum rh_status railway_classify(const struct railway_answer *a, struct railway_r
         const cJSON *m = cJSON_GetObjectItem(cJSON_GetArrayItem(errors, 0), "message");
         char *msg = xasprintf("invalid request: %s",
                               cJSON_IsString(m) ? m->valuestring : "Railway answered HTTP 400");
-        set_result(res, RH_PERMANENT, "railway_invalid_request", msg);
+        set_result(res, RH_PERMANENT, RAILWAY_ERR_INVALID_REQUEST, msg);
         free(msg);
         goto out;
     }
     if (a->http_status == 401 || a->http_status == 403) {
-        set_result(res, RH_PERMANENT, "railway_not_authorized", "Railway refused the token");
+        set_result(res, RH_PERMANENT, RAILWAY_ERR_NOT_AUTHORIZED, "Railway refused the token");
         goto out;
     }
     if (a->http_status != 200) {
         char msg[64];
         snprintf(msg, sizeof(msg), "Railway answered HTTP %ld", a->http_status);
-        set_result(res, RH_PERMANENT, "railway_http_error", msg);
+        set_result(res, RH_PERMANENT, RAILWAY_ERR_HTTP_ERROR, msg);
         goto out;
     }
     if (!cJSON_IsObject(res->body)) {
-        set_result(res, RH_TRANSIENT, "railway_bad_response", "Railway's answer is not JSON");
+        set_result(res, RH_TRANSIENT, RAILWAY_ERR_BAD_RESPONSE, "Railway's answer is not JSON");
         goto out;
     }
     if (cJSON_GetArraySize(errors) > 0) {
@@ -151,20 +178,20 @@ enum rh_status railway_classify(const struct railway_answer *a, struct railway_r
     res->data = cJSON_GetObjectItem(res->body, "data");
     if (!cJSON_IsObject(res->data)) {
         res->data = NULL;
-        set_result(res, RH_TRANSIENT, "railway_bad_response", "Railway's answer has no data");
+        set_result(res, RH_TRANSIENT, RAILWAY_ERR_BAD_RESPONSE, "Railway's answer has no data");
         goto out;
     }
-    set_result(res, RH_OK, "ok", "");
+    set_result(res, RH_OK, RAILWAY_ERR_NONE, "");
 out:
     if (res->status != RH_OK)
         railway_result_excerpt(res, a->body, a->body_len);
     return res->status;
 }
 
-void railway_result_fail(struct railway_result *res, enum rh_status st, const char *code,
+void railway_result_fail(struct railway_result *res, enum rh_status st, enum railway_error error,
                          const char *msg)
 {
-    set_result(res, st, code, msg);
+    set_result(res, st, error, msg);
 }
 
 void railway_result_free(struct railway_result *res)
@@ -181,7 +208,7 @@ cJSON *railway_result_details(const char *op, const struct railway_result *res)
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "operation", op);
     cJSON_AddNumberToObject(d, "http_status", (double)res->http_status);
-    cJSON_AddStringToObject(d, "code", res->code);
+    cJSON_AddStringToObject(d, "code", railway_error_name(res->error));
     if (*res->message)
         cJSON_AddStringToObject(d, "message", res->message);
     const cJSON *errors = cJSON_GetObjectItem(res->body, "errors");

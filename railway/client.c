@@ -7,6 +7,7 @@
 #include "util/metrics.h"
 #include "util/util.h"
 
+#include <assert.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,7 +81,7 @@ static size_t on_header(char *ptr, size_t size, size_t n, void *ud)
     return size * n;
 }
 
-enum rh_status railway_call(struct railway_client *c, const char *op, const cJSON *variables,
+enum rh_status railway_call(struct railway_client *c, enum railway_op op, const cJSON *variables,
                             int64_t max_wait_ms, struct railway_result *res)
 {
     memset(res, 0, sizeof(*res));
@@ -90,13 +91,10 @@ enum rh_status railway_call(struct railway_client *c, const char *op, const cJSO
     char *payload = NULL;
     cJSON *req = NULL;
 
-    const char *doc = railway_op_document(op);
-    if (!doc) {
-        railway_result_fail(res, RH_PERMANENT, "railway_unknown_operation", op);
-        goto out;
-    }
+    assert((unsigned)op < RAILWAY_OP_COUNT);
+    const struct railway_op_document *doc = &railway_ops[op];
     if (!c->auth_header) {
-        railway_result_fail(res, RH_PERMANENT, "railway_not_configured",
+        railway_result_fail(res, RH_PERMANENT, RAILWAY_ERR_NOT_CONFIGURED,
                             "no RAILWAY_TOKEN or RAILWAY_PROJECT_TOKEN is configured");
         goto out;
     }
@@ -105,15 +103,15 @@ enum rh_status railway_call(struct railway_client *c, const char *op, const cJSO
     if (waited > 0)
         metrics_count("railhook_railway_limiter_wait_seconds_total", "", (double)waited / 1000.0);
     if (waited < 0) {
-        railway_result_fail(res, RH_TRANSIENT, "railway_budget",
+        railway_result_fail(res, RH_TRANSIENT, RAILWAY_ERR_BUDGET,
                             "Railway request budget exhausted for now; waiting for it to refill");
         res->retry_after_ms = (int)(retry_in > 86400000 ? 86400000 : retry_in);
         goto out;
     }
 
     req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "query", doc);
-    cJSON_AddStringToObject(req, "operationName", op);
+    cJSON_AddStringToObject(req, "query", doc->text);
+    cJSON_AddStringToObject(req, "operationName", doc->name);
     cJSON_AddItemToObject(req, "variables",
                           variables ? cJSON_Duplicate(variables, 1) : cJSON_CreateObject());
     payload = cJSON_PrintUnformatted(req);
@@ -165,26 +163,26 @@ enum rh_status railway_call(struct railway_client *c, const char *op, const cJSO
     res->rate_reset = a->rate_reset;
     railway_result_excerpt(res, a->body, a->body_len);
     if (rc == CURLE_WRITE_ERROR && c->body.len >= RESPONSE_CAP - 65536) {
-        railway_result_fail(res, RH_PERMANENT, "railway_response_too_large",
+        railway_result_fail(res, RH_PERMANENT, RAILWAY_ERR_RESPONSE_TOO_LARGE,
                             "Railway's answer exceeded the response cap");
         goto out;
     }
     char msg[CURL_ERROR_SIZE + 64];
     snprintf(msg, sizeof(msg), "%s", *c->errbuf ? c->errbuf : curl_easy_strerror(rc));
     railway_result_fail(res, RH_TRANSIENT,
-                        rc == CURLE_OPERATION_TIMEDOUT ? "railway_timeout" : "railway_network",
+                        rc == CURLE_OPERATION_TIMEDOUT ? RAILWAY_ERR_TIMEOUT : RAILWAY_ERR_NETWORK,
                         msg);
 out:
     if (payload) {
         /* A request went out: count it by operation and outcome. */
         char labels[128];
-        snprintf(labels, sizeof(labels), "operation=\"%s\",outcome=\"%s\"", op,
+        snprintf(labels, sizeof(labels), "operation=\"%s\",outcome=\"%s\"", railway_ops[op].name,
                  res->status == RH_OK          ? "ok"
                  : res->status == RH_TRANSIENT ? "transient"
                                                : "permanent");
         metrics_count("railhook_railway_requests_total", labels, 1);
         if (res->http_status == 429) {
-            snprintf(labels, sizeof(labels), "operation=\"%s\"", op);
+            snprintf(labels, sizeof(labels), "operation=\"%s\"", railway_ops[op].name);
             metrics_count("railhook_railway_rate_limited_total", labels, 1);
         }
     }

@@ -1,10 +1,13 @@
 /* Railway's public GraphQL API: the client (one per thread, over libcurl), the shared rate
  * limiter (one per process) and the classification of every answer into success, transient
  * or permanent failure. Every operation is a named document in railway/ops/, embedded at
- * build time and sent with variables; no document is ever built from strings. */
+ * build time as the operation table (railway/ops_gen.h: RAILWAY_OP_SERVICE_CREATE, ...) and
+ * sent with variables; no document is ever built from strings, and an operation without a
+ * document does not compile. */
 #ifndef RAILHOOK_RAILWAY_H
 #define RAILHOOK_RAILWAY_H
 
+#include "railway/ops_gen.h"
 #include "util/config.h"
 #include "util/status.h"
 
@@ -15,9 +18,8 @@
 
 /* ---- the embedded operations ---- */
 
-/* The text of the embedded document whose operation is named op ("ServiceCreate"), or NULL. */
-const char *railway_op_document(const char *op);
-/* Calls fn for every embedded document: its file name, operation name and text. */
+/* Calls fn for every document of the operation table (railway_ops[], generated from
+ * railway/ops/ with enum railway_op): its file name, operation name and text. */
 void railway_op_each(void (*fn)(void *ud, const char *file, const char *op, const char *text),
                      void *ud);
 
@@ -39,23 +41,48 @@ int64_t railway_limiter_acquire(struct railway_limiter *l, int64_t max_wait_ms,
 void railway_limiter_observe(struct railway_limiter *l, long remaining, int64_t reset_epoch,
                              int retry_after_s);
 
+/* ---- what a call ended with ---- */
+
+/* What kind of failure a Railway call met. Every comparison is on these; the stable string
+ * code of each (kept in job rows and events, shown by the API) is railway_error_name(). */
+enum railway_error {
+    RAILWAY_ERR_NONE,               /* "ok": the call succeeded */
+    RAILWAY_ERR_INVALID_REQUEST,    /* HTTP 400: the document or its variables */
+    RAILWAY_ERR_NOT_AUTHORIZED,     /* HTTP 401/403 or a "not authorized" error */
+    RAILWAY_ERR_NOT_FOUND,          /* a "not found" error */
+    RAILWAY_ERR_PROBLEM,            /* a "problem processing request" (transient) error */
+    RAILWAY_ERR_RATE_LIMITED,       /* HTTP 429 or a "rate limit" error */
+    RAILWAY_ERR_ERROR,              /* any other error in a 200 answer */
+    RAILWAY_ERR_UNAVAILABLE,        /* HTTP 5xx */
+    RAILWAY_ERR_HTTP_ERROR,         /* any other HTTP status */
+    RAILWAY_ERR_BAD_RESPONSE,       /* not JSON, no data, or data without what was asked */
+    RAILWAY_ERR_NOT_CONFIGURED,     /* no token */
+    RAILWAY_ERR_BUDGET,             /* the limiter's budget is spent for now */
+    RAILWAY_ERR_RESPONSE_TOO_LARGE, /* the answer passed the response cap */
+    RAILWAY_ERR_TIMEOUT,            /* no answer in time */
+    RAILWAY_ERR_NETWORK,            /* no answer: connection, TLS, DNS */
+};
+
+/* The stable code of e ("ok", "railway_not_found", ...): static storage. */
+const char *railway_error_name(enum railway_error e);
+
 /* ---- the client ---- */
 
 struct railway_client;
 
 /* One answer, classified. */
 struct railway_result {
-    enum rh_status status; /* RH_OK, RH_TRANSIENT or RH_PERMANENT */
-    long http_status;      /* 0 when no answer arrived */
-    int retry_after_ms;    /* transient: the wait Railway (or the limiter) asked for */
-    cJSON *data;           /* the "data" member on success (points into body) */
-    cJSON *body;           /* the parsed answer (owned), or NULL */
-    char *excerpt;         /* the answer's first bytes, redacted (owned), or NULL */
-    char code[64];         /* railway_invalid_request, railway_not_authorized, ... */
-    char message[512];     /* Railway's message or the transport error, redacted */
-    long rate_limit;       /* X-RateLimit-Limit of the answer, -1 when absent */
-    long rate_remaining;   /* X-RateLimit-Remaining, -1 when absent */
-    int64_t rate_reset;    /* X-RateLimit-Reset (epoch seconds), 0 when absent */
+    enum rh_status status;    /* RH_OK, RH_TRANSIENT or RH_PERMANENT */
+    long http_status;         /* 0 when no answer arrived */
+    int retry_after_ms;       /* transient: the wait Railway (or the limiter) asked for */
+    cJSON *data;              /* the "data" member on success (points into body) */
+    cJSON *body;              /* the parsed answer (owned), or NULL */
+    char *excerpt;            /* the answer's first bytes, redacted (owned), or NULL */
+    enum railway_error error; /* RAILWAY_ERR_NONE on success */
+    char message[512];        /* Railway's message or the transport error, redacted */
+    long rate_limit;          /* X-RateLimit-Limit of the answer, -1 when absent */
+    long rate_remaining;      /* X-RateLimit-Remaining, -1 when absent */
+    int64_t rate_reset;       /* X-RateLimit-Reset (epoch seconds), 0 when absent */
 };
 
 /* An answer as it arrived: the status line, the headers railhook reads, the body. */
@@ -78,8 +105,8 @@ void railway_answer_header(struct railway_answer *a, const char *line, size_t le
  * retry_after_ms, parsed body and data, rate-limit fields) without I/O: a pure function of
  * a (and the registered secrets). Free res with railway_result_free(). */
 enum rh_status railway_classify(const struct railway_answer *a, struct railway_result *res);
-/* Sets res's status, code and redacted message for a failure found before any answer. */
-void railway_result_fail(struct railway_result *res, enum rh_status st, const char *code,
+/* Sets res's status, error and redacted message for a failure found before any answer. */
+void railway_result_fail(struct railway_result *res, enum rh_status st, enum railway_error error,
                          const char *msg);
 /* Replaces res's excerpt with the redacted first bytes of body (nothing when len is 0). */
 void railway_result_excerpt(struct railway_result *res, const char *body, size_t len);
@@ -93,11 +120,12 @@ bool railway_client_has_token(const struct config *cfg);
 /* Sends the operation op with variables (may be NULL; not consumed) and classifies the
  * answer into res; free res with railway_result_free(). Waits for the limiter at most
  * max_wait_ms; a longer wait returns RH_TRANSIENT with retry_after_ms set. */
-enum rh_status railway_call(struct railway_client *c, const char *op, const cJSON *variables,
+enum rh_status railway_call(struct railway_client *c, enum railway_op op, const cJSON *variables,
                             int64_t max_wait_ms, struct railway_result *res);
 void railway_result_free(struct railway_result *res);
-/* The result's details for a job event: {"operation", "http_status", "code", "message",
- * "errors", "response_excerpt"} (new object, caller deletes). */
+/* The result's details for a job event: {"operation" (op, the operation's name),
+ * "http_status", "code", "message", "errors", "response_excerpt"} (new object, caller
+ * deletes). */
 cJSON *railway_result_details(const char *op, const struct railway_result *res);
 /* Requests sent by this client so far, and how many got 429 (metrics). */
 long railway_client_requests(const struct railway_client *c);

@@ -22,14 +22,18 @@ cc=$(command -v clang || command -v clang-14 || true)
 [[ -n "$cc" ]] || { echo "fuzz: clang not found" >&2; exit 1; }
 
 # The library sources the targets reach (mapping reads the flows' variable templates).
-sources=(handlers/verify.c handlers/form.c handlers/mapping.c worker/variables.c
+sources=(handlers/verify.c handlers/form.c handlers/mapping.c flows/variables.c
          railway/classify.c util/util.c util/config.c util/redact.c util/log.c)
 cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
         -fno-omit-frame-pointer -I. -D_GNU_SOURCE -DRAILHOOK_VERSION=\"fuzz\"
         $(pkg-config --cflags libcjson libpq libcrypto))
 libs=($(pkg-config --libs libcjson libpq libcrypto) -lm -pthread)
 
-mkdir -p "$out/artifacts"
+mkdir -p "$out/artifacts" "$out/gen/railway"
+# The Railway operation table railway/railway.h includes, generated as in the CMake build.
+ops=$(printf "$PWD/%s;" railway/ops/*.graphql)
+cmake -DOUT_DIR="$out/gen/railway" "-DFILES=${ops%;}" -P cmake/railway_ops.cmake
+cflags+=(-I"$out/gen")
 for t in "${targets[@]}"; do
     echo "== build fuzz_$t"
     "$cc" "${cflags[@]}" -o "$out/fuzz_$t" "fuzz/fuzz_$t.c" "${sources[@]}" "${libs[@]}"

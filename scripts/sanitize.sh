@@ -7,8 +7,9 @@
 #   tsan  Criterion's runner cannot run under TSan here ("Could not initialize inheritable
 #         arena"), so the tests that spawn `railhook serve|migrate|check` run from the normal
 #         test binary (build/) with RAILHOOK_BIN pointing at a TSan build of railhook
-#         (build-tsan/railhook): the server, process, migrate, queue_process, check and chaos
-#         suites and the kill -9 tests of flows and intake.
+#         (build-tsan/railhook) and RAILHOOK_TEST_SERVER at a TSan build of the test binary,
+#         whose `serve` mode the queue_process tests spawn: the server, process, migrate,
+#         queue_process, check and chaos suites and the kill -9 tests of flows and intake.
 # Usage: scripts/sanitize.sh asan|tsan
 # Build folders: ASAN_BUILD_DIR (build-asan), TSAN_BUILD_DIR (build-tsan), TEST_BUILD_DIR
 # (build: the normal test binary the tsan run uses).
@@ -47,9 +48,10 @@ tsan)
     scripts/deps.sh test
     tsan_build=${TSAN_BUILD_DIR:-build-tsan}
     cmake -S . -B "$tsan_build" -DCMAKE_BUILD_TYPE=Debug -DRAILHOOK_SANITIZE=thread \
-        -DRAILHOOK_TESTS=OFF >/dev/null
-    cmake --build "$tsan_build" -j"$(nproc)" --target railhook >/dev/null
+        -DRAILHOOK_TESTS=ON >/dev/null
+    cmake --build "$tsan_build" -j"$(nproc)" --target railhook railhook-tests >/dev/null
     export RAILHOOK_BIN=$PWD/$tsan_build/railhook
+    export RAILHOOK_TEST_SERVER=$PWD/$tsan_build/railhook-tests
     export TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1:log_path=$reports/tsan"
     filter='@(server/*|process/*|migrate/*|queue_process/*|check/*|chaos/*|flows/kill_9*|intake_github/kill_9*)'
     CRITERION_ARGS="--filter $filter" scripts/test.sh "${TEST_BUILD_DIR:-build}" \

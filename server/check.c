@@ -10,7 +10,7 @@
 #include "util/config.h"
 #include "util/redact.h"
 #include "util/util.h"
-#include "worker/variables.h"
+#include "flows/variables.h"
 
 #include <cjson/cJSON.h>
 #include <libpq-fe.h>
@@ -489,7 +489,7 @@ out:
 /* ---- Railway ---- */
 
 /* One Railway request, remembering what the answer says about the endpoint and the budget. */
-static enum rh_status call(struct check *ck, const char *op, const cJSON *vars,
+static enum rh_status call(struct check *ck, enum railway_op op, const cJSON *vars,
                            struct railway_result *res)
 {
     int64_t start = time_mono_ms();
@@ -510,11 +510,6 @@ static enum rh_status call(struct check *ck, const char *op, const cJSON *vars,
     return st;
 }
 
-static bool is_code(const struct railway_result *res, const char *code)
-{
-    return strcmp(res->code, code) == 0;
-}
-
 static const char *str_at(const cJSON *obj, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItem(obj, key);
@@ -533,7 +528,7 @@ static enum rh_status project_fetch(struct check *ck)
         ck->project_tried = true;
         cJSON *vars = cJSON_CreateObject();
         cJSON_AddStringToObject(vars, "id", ck->cfg.railway_project_id);
-        if (call(ck, "CheckProject", vars, &ck->project_res) == RH_OK)
+        if (call(ck, RAILWAY_OP_CHECK_PROJECT, vars, &ck->project_res) == RH_OK)
             ck->project = cJSON_GetObjectItem(ck->project_res.data, "project");
         cJSON_Delete(vars);
     }
@@ -550,7 +545,7 @@ static const char *token_hint(void)
 static void check_token_project_kind(struct check *ck)
 {
     struct railway_result res;
-    call(ck, "CheckProjectToken", NULL, &res);
+    call(ck, RAILWAY_OP_CHECK_PROJECT_TOKEN, NULL, &res);
     const cJSON *pt = cJSON_GetObjectItem(res.data, "projectToken");
     if (ck->unreachable) {
         /* reported by the endpoint item */
@@ -589,7 +584,7 @@ static void check_token(struct check *ck)
         return;
     }
     struct railway_result me;
-    call(ck, "CheckMe", NULL, &me);
+    call(ck, RAILWAY_OP_CHECK_ME, NULL, &me);
     const cJSON *user = cJSON_GetObjectItem(me.data, "me");
     const char *ignored = set(ck->cfg.railway_project_token)
                               ? " (RAILWAY_PROJECT_TOKEN is ignored while RAILWAY_TOKEN is set)"
@@ -601,7 +596,7 @@ static void check_token(struct check *ck)
         item_add(ck, "railway_token", ITEM_OK, NULL, "account token of %s <%s>%s",
                  str_at(user, "name") ? str_at(user, "name") : "?",
                  str_at(user, "email") ? str_at(user, "email") : "?", ignored);
-    } else if (!is_code(&me, "railway_not_authorized")) {
+    } else if (me.error != RAILWAY_ERR_NOT_AUTHORIZED) {
         ck->kind = TOKEN_REFUSED;
         item_add(ck, "railway_token", ITEM_FAIL, token_hint(), "`me` failed: %s", me.message);
     } else if (!set(ck->cfg.railway_project_id)) {
@@ -615,7 +610,7 @@ static void check_token(struct check *ck)
                  "workspace token (Authorization: Bearer; `me` is not available to workspace "
                  "tokens, the project is)%s",
                  ignored);
-    } else if (is_code(&ck->project_res, "railway_not_authorized")) {
+    } else if (ck->project_res.error == RAILWAY_ERR_NOT_AUTHORIZED) {
         ck->kind = TOKEN_REFUSED;
         item_add(ck, "railway_token", ITEM_FAIL, token_hint(),
                  "Railway refused RAILWAY_TOKEN: `me` and the project both answer \"%s\"",
@@ -655,7 +650,7 @@ static void check_project(struct check *ck)
     if (project_fetch(ck) != RH_OK) {
         if (ck->unreachable)
             return;
-        bool missing = is_code(&ck->project_res, "railway_not_found");
+        bool missing = ck->project_res.error == RAILWAY_ERR_NOT_FOUND;
         item_add(ck, "railway_project", ITEM_FAIL,
                  missing ? "copy the project id from Railway (Project Settings → General → "
                            "Project ID, or `railway status --json`); a workspace token must "
@@ -693,7 +688,7 @@ static void check_environment(struct check *ck)
     cJSON_AddStringToObject(vars, "id", c->railway_environment_id);
     if (set(c->railway_project_id))
         cJSON_AddStringToObject(vars, "projectId", c->railway_project_id);
-    enum rh_status st = call(ck, "CheckEnvironment", vars, &res);
+    enum rh_status st = call(ck, RAILWAY_OP_CHECK_ENVIRONMENT, vars, &res);
     const cJSON *env = cJSON_GetObjectItem(res.data, "environment");
     struct buf envs;
     buf_init(&envs, 2048);
@@ -736,11 +731,11 @@ static bool check_repo(struct check *ck)
         not_checked(ck, "github_repo", "Railway refused the token");
         goto out;
     }
-    enum rh_status st = call(ck, "CheckGithubRepos", NULL, &res);
+    enum rh_status st = call(ck, RAILWAY_OP_CHECK_GITHUB_REPOS, NULL, &res);
     if (ck->unreachable)
         goto out;
     if (st != RH_OK) {
-        if (is_code(&res, "railway_not_authorized"))
+        if (res.error == RAILWAY_ERR_NOT_AUTHORIZED)
             item_add(ck, "github_repo", ITEM_WARN,
                      "an account token (RAILWAY_TOKEN) can list them; otherwise the first "
                      "provision shows whether Railway can reach the repo",
@@ -792,7 +787,7 @@ static void check_branch(struct check *ck, bool repo_visible)
     cJSON_AddStringToObject(vars, "owner", owner);
     cJSON_AddStringToObject(vars, "repo", slash + 1);
     struct railway_result res;
-    enum rh_status st = call(ck, "CheckGithubBranches", vars, &res);
+    enum rh_status st = call(ck, RAILWAY_OP_CHECK_GITHUB_BRANCHES, vars, &res);
     struct buf names;
     buf_init(&names, 1024);
     bool found = false;
@@ -835,7 +830,7 @@ static void check_drift(struct check *ck)
     buf_init(&warnings, DETAIL_MAX);
     char err[512] = "";
     int documents = 0, nerr = 0, nwarn = 0;
-    enum rh_status st = call(ck, "CheckSchema", NULL, &res);
+    enum rh_status st = call(ck, RAILWAY_OP_CHECK_SCHEMA, NULL, &res);
     if (ck->unreachable)
         goto out;
     if (st != RH_OK) {

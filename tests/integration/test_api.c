@@ -197,7 +197,11 @@ Test(api, list_rejects_bad_parameters_by_name, .init = start, .fini = stop)
     cJSON_Delete(j);
     cJSON_Delete(get_json("/jobs?limit=201", 400, read_auth));
     cJSON_Delete(get_json("/jobs?state=sleeping", 400, read_auth));
-    cJSON_Delete(get_json("/jobs?kind=explode", 400, read_auth));
+    j = get_json("/jobs?kind=noop", 400, read_auth);
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "message")->valuestring,
+                     "kind must be one of: provision, update, redeploy, deprovision",
+                     "the test-only kind is not the service's");
+    cJSON_Delete(j);
     cJSON_Delete(get_json("/jobs?cursor=garbage", 400, read_auth));
 }
 
@@ -423,7 +427,12 @@ Test(api, create_job_validates_like_the_webhooks_and_is_idempotent, .init = star
     th_response_free(&r);
     r = post("/jobs", admin_json, "{\"kind\":\"explode\"}");
     cr_assert_eq(r.status, 422);
-    cr_assert_not_null(strstr(r.body, "kind"));
+    cr_assert_not_null(
+        strstr(r.body, "kind must be one of: provision, update, redeploy, deprovision"), "%s",
+        r.body);
+    th_response_free(&r);
+    r = post("/jobs", admin_json, "{\"kind\":\"noop\"}");
+    cr_assert_eq(r.status, 422, "the test-only kind cannot be created: %s", r.body);
     th_response_free(&r);
     r = post("/jobs", admin_json, "{\"kind\":\"redeploy\"}");
     cr_assert_eq(r.status, 422);
@@ -439,4 +448,38 @@ Test(api, create_job_validates_like_the_webhooks_and_is_idempotent, .init = star
     cr_assert_eq(r.status, 403);
     th_response_free(&r);
     cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM jobs"), 2, "nothing else was stored");
+}
+
+Test(api, create_job_builds_each_kind_from_its_input, .init = start, .fini = stop)
+{
+    struct th_response r = post("/jobs", admin_json,
+                                "{\"kind\":\"update\",\"record\":{\"id\":\"m-1\","
+                                "\"service_schema\":\"newname\"},\"old_record\":{\"id\":\"m-1\","
+                                "\"service_schema\":\"oldname\"}}");
+    cr_assert_eq(r.status, 202, "%s", r.body);
+    th_response_free(&r);
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM jobs WHERE kind = 'update' AND "
+                                 "service_name = 'osp-worker-newname' AND "
+                                 "payload->>'old_service_name' = 'osp-worker-oldname' AND "
+                                 "payload->>'source' = 'api'"),
+                 1);
+    r = post("/jobs", admin_json,
+             "{\"kind\":\"update\",\"record\":{\"id\":\"m-1\",\"service_schema\":\"same\"},"
+             "\"old_record\":{\"id\":\"m-1\",\"service_schema\":\"same\"}}");
+    cr_assert_eq(r.status, 200, "no relevant change: %s", r.body);
+    cr_assert_not_null(strstr(r.body, "\"ignored\""), "%s", r.body);
+    th_response_free(&r);
+    r = post("/jobs", admin_json,
+             "{\"kind\":\"deprovision\",\"record\":{\"id\":\"m-2\",\"service_schema\":\"gone\"}}");
+    cr_assert_eq(r.status, 202, "%s", r.body);
+    th_response_free(&r);
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM jobs WHERE kind = 'deprovision' AND "
+                                 "service_name = 'osp-worker-gone'"),
+                 1);
+    r = post("/jobs", admin_json, "{\"kind\":\"deprovision\",\"record\":{\"id\":\"m-3\"}}");
+    cr_assert_eq(r.status, 422, "%s", r.body);
+    cr_assert_not_null(strstr(r.body, "\"record.service_schema\""), "names the field sent: %s",
+                       r.body);
+    th_response_free(&r);
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM jobs"), 2);
 }

@@ -84,10 +84,37 @@ Test(railway_classify, status_codes)
         struct railway_result r;
         enum rh_status st = classify(cases[i].status, cases[i].headers, cases[i].body, &r);
         cr_assert_eq(st, cases[i].want, "case %zu (HTTP %ld)", i, cases[i].status);
-        cr_assert_str_eq(r.code, cases[i].code, "case %zu", i);
+        cr_assert_str_eq(railway_error_name(r.error), cases[i].code, "case %zu", i);
         cr_assert_eq(r.retry_after_ms, cases[i].retry_ms, "case %zu", i);
         railway_result_free(&r);
     }
+}
+
+/* The codes are stored in job rows and events and shown by the API: they must not change. */
+Test(railway_classify, error_names_are_the_stable_codes)
+{
+    static const struct {
+        enum railway_error error;
+        const char *name;
+    } stable[] = {
+        {RAILWAY_ERR_NONE, "ok"},
+        {RAILWAY_ERR_INVALID_REQUEST, "railway_invalid_request"},
+        {RAILWAY_ERR_NOT_AUTHORIZED, "railway_not_authorized"},
+        {RAILWAY_ERR_NOT_FOUND, "railway_not_found"},
+        {RAILWAY_ERR_PROBLEM, "railway_problem"},
+        {RAILWAY_ERR_RATE_LIMITED, "railway_rate_limited"},
+        {RAILWAY_ERR_ERROR, "railway_error"},
+        {RAILWAY_ERR_UNAVAILABLE, "railway_unavailable"},
+        {RAILWAY_ERR_HTTP_ERROR, "railway_http_error"},
+        {RAILWAY_ERR_BAD_RESPONSE, "railway_bad_response"},
+        {RAILWAY_ERR_NOT_CONFIGURED, "railway_not_configured"},
+        {RAILWAY_ERR_BUDGET, "railway_budget"},
+        {RAILWAY_ERR_RESPONSE_TOO_LARGE, "railway_response_too_large"},
+        {RAILWAY_ERR_TIMEOUT, "railway_timeout"},
+        {RAILWAY_ERR_NETWORK, "railway_network"},
+    };
+    for (size_t i = 0; i < sizeof(stable) / sizeof(stable[0]); i++)
+        cr_assert_str_eq(railway_error_name(stable[i].error), stable[i].name);
 }
 
 Test(railway_classify, a_secret_across_the_excerpt_cut_leaves_no_head)

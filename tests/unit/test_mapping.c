@@ -20,7 +20,8 @@ static void load(void)
 {
     char err[256];
     cr_assert(config_load(&cfg, CONFIG_NEED_NOTHING, err, sizeof(err)), "config: %s", err);
-    cr_assert_eq(mapping_rules_load(&rules, &cfg, err, sizeof(err)), RH_OK, "rules: %s", err);
+    cr_assert_eq(mapping_rules_load(&rules, &cfg, flows_kinds, err, sizeof(err)), RH_OK,
+                 "rules: %s", err);
 }
 
 static void unload(void)
@@ -111,14 +112,14 @@ Test(mapping, bad_templates_are_refused_at_load)
     char err[256] = "";
     setenv("SERVICE_NAME_TEMPLATE", "osp-{service_schema", 1);
     cr_assert(config_load(&cfg, CONFIG_NEED_NOTHING, err, sizeof(err)));
-    cr_assert_eq(mapping_rules_load(&rules, &cfg, err, sizeof(err)), RH_INVALID);
+    cr_assert_eq(mapping_rules_load(&rules, &cfg, flows_kinds, err, sizeof(err)), RH_INVALID);
     cr_assert_not_null(strstr(err, "SERVICE_NAME_TEMPLATE"), "%s", err);
     config_free(&cfg);
 
     setenv("SERVICE_NAME_TEMPLATE", "osp-{service_schema}", 1);
     setenv("WORKER_VARIABLES_FILE", "/nonexistent/vars.json", 1);
     cr_assert(config_load(&cfg, CONFIG_NEED_NOTHING, err, sizeof(err)));
-    cr_assert_eq(mapping_rules_load(&rules, &cfg, err, sizeof(err)), RH_INVALID);
+    cr_assert_eq(mapping_rules_load(&rules, &cfg, flows_kinds, err, sizeof(err)), RH_INVALID);
     cr_assert_not_null(strstr(err, "WORKER_VARIABLES_FILE"), "%s", err);
     mapping_rules_free(&rules);
     config_free(&cfg);
