@@ -3,9 +3,10 @@
 // lists and follows to `succeeded` with its event timeline; a failed job offers Retry, which
 // a read token may not use and an admin token re-queues; a running job offers Cancel.
 //
-// Usage: node tests/browser/status-page.mjs [BUILD_DIR]
-// scripts/test.sh runs it with its throwaway cluster (RAILHOOK_TEST_PGURL and
-// RAILHOOK_TEST_TEMPLATE); run alone, it starts a cluster of its own with scripts/pg.sh.
+// Usage: node tests/browser/status-page.mjs [BUILD_DIR]   (default build/debug)
+// CTest (browser/status-page) runs it with scripts/test.sh's throwaway cluster
+// (RAILHOOK_TEST_PGURL and RAILHOOK_TEST_TEMPLATE); run alone, it starts a cluster of its own
+// with scripts/pg.sh.
 // Screenshots go to $RAILHOOK_BROWSER_OUT, else to the test tmp folder. Ends with the line
 // "browser: N passed, N failed" and exits non-zero on any failure. Needs Debian's chromium.
 import { spawn, spawnSync } from 'node:child_process';
@@ -19,7 +20,7 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const build = path.resolve(root, process.argv[2] || 'build');
+const build = path.resolve(root, process.argv[2] || 'build/debug');
 const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const fixture = path.resolve(root, '../shared/fixtures/supabase/manifests.insert.body.json');
 
