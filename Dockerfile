@@ -6,8 +6,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DRAILHOOK_TESTS=OFF \
- && cmake --build /build -j"$(nproc)" --target railhook
+RUN cmake --preset release \
+ && cmake --build --preset release -j"$(nproc)" --target railhook
 
 FROM debian:bookworm-slim
 # The runtime libraries; tests/docker/check-runtime-libs.sh checks that they cover every
@@ -19,7 +19,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 # runtime-packages: end
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin railhook
-COPY --from=build /build/railhook /usr/local/bin/railhook
+COPY --from=build /src/build/release/railhook /usr/local/bin/railhook
 USER railhook
 ENV PORT=8080
 EXPOSE 8080

@@ -11,11 +11,13 @@
 #            durable cluster, alternating BENCH_ROUNDS rounds, best of each
 #   railway  5 provisions at once against railway-sim with 3-minute builds and railhook's
 #            default deployment polling: Railway requests per provision (target <= 15)
-# Environment: BUILD_DIR (build-release), BENCH_SECONDS (10), BENCH_ROUNDS (3 for intake and
+# The release preset's build (`make bench` builds it) and bench/graphile's packages
+# (scripts/deps.sh bench installs them) must be there.
+# Environment: BUILD_DIR (build/release), BENCH_SECONDS (10), BENCH_ROUNDS (3 for intake and
 # api, 2 for the queue), BENCH_JOBS (20000), BENCH_PROVISION_BUILD_MS (180000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export BUILD_DIR=${BUILD_DIR:-build-release}
+export BUILD_DIR=${BUILD_DIR:-build/release}
 build=$BUILD_DIR
 secs=${BENCH_SECONDS:-10}
 jobs=${BENCH_JOBS:-20000}
@@ -23,7 +25,6 @@ queue_rounds=${BENCH_QUEUE_ROUNDS:-2}
 build_ms=${BENCH_PROVISION_BUILD_MS:-180000}
 report=bench/report.md
 
-scripts/deps.sh bench
 tmp=$(mktemp -d /tmp/railhook-report.XXXXXX)
 chmod 755 "$tmp"
 pids=()
@@ -101,8 +102,6 @@ fi
 
 # ---- one durable cluster for the queue and the provisions
 echo "== make bench: queue"
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DRAILHOOK_TESTS=OFF -DRAILHOOK_BENCH=ON >/dev/null
-cmake --build "$build" -j"$(nproc)" --target railhook bench-queue railway-sim >/dev/null
 pgport=$(scripts/free-port.sh)
 scripts/pg.sh start "$tmp/pg" "$pgport"
 admin=$(scripts/pg.sh url "$tmp/pg" "$pgport" postgres)
@@ -111,9 +110,6 @@ for d in railhook graphile provision; do
 done
 db=$(scripts/pg.sh url "$tmp/pg" "$pgport" railhook)
 DATABASE_URL=$db LOG_LEVEL=warn "$build/railhook" migrate
-if [[ ! -d bench/graphile/node_modules/graphile-worker || bench/graphile/package-lock.json -nt bench/graphile/node_modules/.package-lock.json ]]; then
-    npm ci --silent --no-audit --no-fund --prefix bench/graphile >/dev/null
-fi
 q_best=0 g_best=0 g_version=
 for round in $(seq 1 "$queue_rounds"); do
     DATABASE_URL=$db BENCH_WORKERS=10 BENCH_JOBS=$jobs BENCH_LATENCY_JOBS=200 \

@@ -1,19 +1,15 @@
 #!/usr/bin/env bash
-# Benchmarks (not timed tests): each case builds a release railhook, starts a throwaway but
-# durable PostgreSQL cluster (fsync on), measures, prints its figures and cleans up.
+# Benchmarks (not timed tests): each case starts a throwaway but durable PostgreSQL cluster
+# (fsync on) for the release preset's railhook (`make bench-*` builds it), measures, prints its
+# figures and cleans up.
 # Usage: scripts/bench.sh CASE      cases: intake, queue, api
-# Environment: BUILD_DIR (default build-release), BENCH_SECONDS (default 20; intake, api: per
+# Environment: BUILD_DIR (default build/release), BENCH_SECONDS (default 20; intake, api: per
 # round, default 10), BENCH_ROUNDS (intake, api: default 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case_name=${1:-}
-build=${BUILD_DIR:-build-release}
+build=${BUILD_DIR:-build/release}
 seconds=${BENCH_SECONDS:-20}
-
-release_build() {
-    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DRAILHOOK_TESTS=OFF >/dev/null
-    cmake --build "$build" -j"$(nproc)" >/dev/null
-}
 
 # A durable cluster in a temp folder, stopped and removed on exit; sets tmp, pgport, db_url.
 start_cluster() {
@@ -56,7 +52,6 @@ bench_intake() {
     local secs=${BENCH_SECONDS:-10}
     local secret="bench-secret-$RANDOM$RANDOM"
     local conns=32
-    release_build
     start_cluster
     # A push to acme-labs/osp-workers@main, built and signed by railhook-delivery.
     local body="$tmp/push.json" signature
@@ -127,9 +122,6 @@ bench_intake() {
 # The job queue: a no-op handler linked into bench/bench_queue.c (not into the service) drains
 # BENCH_JOBS (20000) jobs with 4 and 10 workers, then measures commit-to-start delays.
 bench_queue() {
-    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DRAILHOOK_TESTS=OFF -DRAILHOOK_BENCH=ON \
-        >/dev/null
-    cmake --build "$build" -j"$(nproc)" --target railhook bench-queue >/dev/null
     start_cluster
     DATABASE_URL=$db_url "$build/bench-queue"
 }
@@ -144,7 +136,6 @@ bench_api() {
     local secs=${BENCH_SECONDS:-10}
     local conns=16
     local token="bench-read-$RANDOM$RANDOM$RANDOM"
-    release_build
     start_cluster
     local job running_job
     job=$(psql -qtA -v state=succeeded "$db_url" -f bench/api_job.sql)
@@ -216,15 +207,12 @@ bench_api() {
 
 case "$case_name" in
 queue)
-    scripts/deps.sh run
     bench_queue
     ;;
 intake)
-    scripts/deps.sh bench
     bench_intake
     ;;
 api)
-    scripts/deps.sh bench
     bench_api
     ;;
 *)

@@ -1,52 +1,33 @@
 #!/usr/bin/env bash
-# `make fuzz` / `make fuzz-smoke`: builds the libFuzzer targets in fuzz/ with clang
-# (ASan + UBSan) against the library sources they exercise, makes a seed corpus from the
-# deliveries railhook-delivery builds (and the real files in ../shared/fixtures, when present),
-# and runs each target for FUZZ_SECONDS (default 60).
-# Exits non-zero when a target finds a crash, a leak or undefined behaviour; the input that
-# did it is left in BUILD_DIR/artifacts/.
-# Usage: scripts/fuzz.sh [BUILD_DIR] [TARGET...]   (targets: verify form mapping classify redact)
+# `make fuzz` / `make fuzz-smoke` (which build the fuzz preset first): seeds a corpus for each
+# libFuzzer target (fuzz/*.c) from the deliveries railhook-delivery builds, small built-in inputs
+# and, when present, ../shared/fixtures (never committed), and runs each target for FUZZ_SECONDS (default 60). Exits non-zero when a
+# target finds a crash, a leak or undefined behaviour; the input that did it is left in
+# BUILD_DIR/artifacts/.
+# Usage: scripts/fuzz.sh BUILD_DIR [TARGET...]   (targets: fuzz/fuzz_<TARGET>.c; default all)
 # classify: Railway's answers through railway_classify() and railway_result_details();
 # redact: what is stored around jobs, through redact_json() and redact_string().
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=${1:-build-fuzz}
-shift || true
+out=${1:?usage: scripts/fuzz.sh BUILD_DIR [TARGET...]}
+shift
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(verify form mapping classify redact)
+if [[ ${#targets[@]} -eq 0 ]]; then
+    for f in fuzz/fuzz_*.c; do
+        t=${f#fuzz/fuzz_}
+        targets+=("${t%.c}")
+    done
+fi
 seconds=${FUZZ_SECONDS:-60}
 fixtures=${RAILHOOK_FIXTURES:-../shared/fixtures}
-
-scripts/deps.sh fuzz
-cc=$(command -v clang || command -v clang-14 || true)
-[[ -n "$cc" ]] || { echo "fuzz: clang not found" >&2; exit 1; }
-
-# The library sources the targets reach (mapping reads the flows' variable templates).
-sources=(handlers/verify.c handlers/form.c handlers/mapping.c flows/variables.c
-         railway/classify.c util/util.c util/config.c util/redact.c util/log.c)
-cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-        -fno-omit-frame-pointer -I. -D_GNU_SOURCE -DRAILHOOK_VERSION=\"fuzz\"
-        $(pkg-config --cflags libcjson libpq libcrypto))
-libs=($(pkg-config --libs libcjson libpq libcrypto) -lm -pthread)
-
-mkdir -p "$out/artifacts" "$out/gen/railway"
-# The Railway operation table railway/railway.h includes, generated as in the CMake build.
-ops=$(printf "$PWD/%s;" railway/ops/*.graphql)
-cmake -DOUT_DIR="$out/gen/railway" "-DFILES=${ops%;}" -P cmake/railway_ops.cmake
-cflags+=(-I"$out/gen")
-for t in "${targets[@]}"; do
-    echo "== build fuzz_$t"
-    "$cc" "${cflags[@]}" -o "$out/fuzz_$t" "fuzz/fuzz_$t.c" "${sources[@]}" "${libs[@]}"
-done
+mkdir -p "$out/artifacts"
 
 # Seeds: deliveries' bodies and headers in each target's input format.
 seed() { # target name < bytes
     mkdir -p "$out/corpus/$1"
     cat >"$out/corpus/$1/$2"
 }
-# The deliveries the tests build, signed by railhook-delivery (built here without sanitizers).
-"$cc" -O1 -I. -Itests -D_GNU_SOURCE -o "$out/railhook-delivery" tools/railhook-delivery/main.c \
-    tests/support/deliveries.c util/util.c $(pkg-config --cflags --libs libcjson libcrypto) -lm
+# The deliveries the tests build, signed by railhook-delivery (built with the fuzz preset).
 gh_secret=fuzz-github-secret
 whsec=whsec_ZnV6ei1zdGFuZGFyZC13ZWJob29rcy1rZXkhISEhISE=
 for c in $("$out/railhook-delivery" --list); do

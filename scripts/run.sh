@@ -1,13 +1,10 @@
 #!/usr/bin/env bash
-# `make run`: builds, starts (or reuses) a local PostgreSQL cluster in .local/pg when
-# DATABASE_URL is unset, applies migrations and runs railhook in the foreground.
-# Ctrl-C stops railhook and everything this script started.
+# `make run` (which builds the release preset first): starts (or reuses) a local PostgreSQL
+# cluster in .local/pg when DATABASE_URL is unset, applies migrations and runs railhook in the
+# foreground. Ctrl-C stops railhook and everything this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-scripts/deps.sh run
-cmake -S . -B build -DRAILHOOK_TESTS=OFF >/dev/null
-cmake --build build -j"$(nproc)" --target railhook railway-sim >/dev/null
+build=build/release
 
 mkdir -p .local
 chmod 755 .local
@@ -40,7 +37,7 @@ export API_AUTH
 if [[ -z "${RAILWAY_TOKEN:-}" && -z "${RAILWAY_PROJECT_TOKEN:-}" ]]; then
     # No Railway token: run against the project's Railway simulator instead.
     simport=$(scripts/free-port.sh)
-    build/railway-sim --port "$simport" --build-ms "${SIM_BUILD_MS:-8000}" \
+    "$build/railway-sim" --port "$simport" --build-ms "${SIM_BUILD_MS:-8000}" \
         >.local/railway-sim.out 2>.local/railway-sim.log &
     sim=$!
     for _ in $(seq 1 50); do
@@ -60,10 +57,10 @@ fi
 : "${SUPABASE_WEBHOOK_SECRET:=dev-supabase-secret}"
 export GITHUB_WEBHOOK_SECRET SUPABASE_WEBHOOK_SECRET
 
-build/railhook migrate
+"$build/railhook" migrate
 # The operator's preflight (README: "Preflight: railhook check"); problems do not stop `make run`.
-build/railhook check || echo "run: railhook check found problems (above); serving anyway" >&2
-build/railhook serve &
+"$build/railhook" check || echo "run: railhook check found problems (above); serving anyway" >&2
+"$build/railhook" serve &
 child=$!
 wait "$child" || true
 child=""

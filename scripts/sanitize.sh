@@ -1,18 +1,17 @@
 #!/usr/bin/env bash
-# `make asan` / `make tsan`: the suite under sanitizers, failing on any report, including
-# those of the railhook processes the tests spawn (they write to report files, not to a
-# terminal anyone reads).
-#   asan  the whole suite built with ASan+UBSan (leaks fail; tests/sanitizers/lsan.supp
-#         suppresses third-party leaks only), in build-asan.
+# `make asan` / `make tsan` (which build the presets first): the suites under sanitizers,
+# failing on any report, including those of the railhook processes the tests spawn (they write
+# to report files, not to a terminal anyone reads).
+#   asan  every suite but the browser test, built with ASan+UBSan (the asan preset; leaks fail;
+#         tests/sanitizers/lsan.supp suppresses third-party leaks only).
 #   tsan  Criterion's runner cannot run under TSan here ("Could not initialize inheritable
-#         arena"), so the tests that spawn `railhook serve|migrate|check` run from the normal
-#         test binary (build/) with RAILHOOK_BIN pointing at a TSan build of railhook
-#         (build-tsan/railhook) and RAILHOOK_TEST_SERVER at a TSan build of the test binary,
-#         whose `serve` mode the queue_process tests spawn: the server, process, migrate,
-#         queue_process, check and chaos suites and the kill -9 tests of flows and intake.
+#         arena"), so the tests that spawn `railhook serve|migrate|check` run from the debug
+#         preset's suites with RAILHOOK_BIN pointing at the tsan preset's railhook, and
+#         RAILHOOK_TEST_SERVER at the tsan preset's queue_process test executable (whose `serve`
+#         mode, with the test-only job kinds, the queue_process tests spawn): the server,
+#         process, migrate, queue_process, check and chaos suites and the kill -9 tests of
+#         flows and intake.
 # Usage: scripts/sanitize.sh asan|tsan
-# Build folders: ASAN_BUILD_DIR (build-asan), TSAN_BUILD_DIR (build-tsan), TEST_BUILD_DIR
-# (build: the normal test binary the tsan run uses).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:-}
@@ -40,22 +39,15 @@ asan)
     export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$reports/asan"
     export LSAN_OPTIONS="suppressions=$PWD/tests/sanitizers/lsan.supp:print_suppressions=0"
     export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan"
-    BROWSER_TEST=off scripts/test.sh "${ASAN_BUILD_DIR:-build-asan}" -DCMAKE_BUILD_TYPE=Debug \
-        -DRAILHOOK_SANITIZE=address || status=1
+    scripts/test.sh asan -LE browser || status=1
     check_reports || status=1
     ;;
 tsan)
-    scripts/deps.sh test
-    tsan_build=${TSAN_BUILD_DIR:-build-tsan}
-    cmake -S . -B "$tsan_build" -DCMAKE_BUILD_TYPE=Debug -DRAILHOOK_SANITIZE=thread \
-        -DRAILHOOK_TESTS=ON >/dev/null
-    cmake --build "$tsan_build" -j"$(nproc)" --target railhook railhook-tests >/dev/null
-    export RAILHOOK_BIN=$PWD/$tsan_build/railhook
-    export RAILHOOK_TEST_SERVER=$PWD/$tsan_build/railhook-tests
+    export RAILHOOK_BIN=$PWD/build/tsan/railhook
+    export RAILHOOK_TEST_SERVER=$PWD/build/tsan/test_integration_queue_process
     export TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1:log_path=$reports/tsan"
     filter='@(server/*|process/*|migrate/*|queue_process/*|check/*|chaos/*|flows/kill_9*|intake_github/kill_9*)'
-    CRITERION_ARGS="--filter $filter" scripts/test.sh "${TEST_BUILD_DIR:-build}" \
-        -DCMAKE_BUILD_TYPE=Debug || status=1
+    CRITERION_TEST_PATTERN=$filter scripts/test.sh debug -L 'integration|chaos' || status=1
     check_reports || status=1
     ;;
 *)

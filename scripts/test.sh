@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
-# `make test`: builds, starts a throwaway PostgreSQL cluster, runs every test suite (Criterion
-# and the GraphQL schema check), stops the cluster. Exits non-zero on any failure.
-# Usage: scripts/test.sh BUILD_DIR [cmake options...]
+# Runs CTest on a preset's build (built already: `make test` builds it) against a throwaway
+# PostgreSQL cluster: starts the cluster, migrates its template database, exports what the
+# suites read (RAILHOOK_TEST_PGURL, RAILHOOK_TEST_TEMPLATE, RAILHOOK_TEST_TMP), runs ctest,
+# stops the cluster. Then prints each Criterion suite's summary and their total, and exits
+# non-zero on any failure.
+# Usage: scripts/test.sh PRESET [ctest options...]
+#   scripts/test.sh debug                 every suite
+#   scripts/test.sh debug -L unit         a label: unit integration sim chaos js docker browser
+#   scripts/test.sh debug -R integration/flows -LE browser
+# CRITERION_TEST_PATTERN (e.g. 'flows/kill_9*') filters the tests inside each Criterion suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=${1:-build}
-shift || true
-
-scripts/deps.sh test
-cmake -S . -B "$build" -DRAILHOOK_TESTS=ON "$@" >/dev/null
-cmake --build "$build" -j"$(nproc)" >/dev/null || cmake --build "$build" -j1
+preset=${1:?usage: scripts/test.sh PRESET [ctest options...]}
+shift
+build=build/$preset
+[[ -f "$build/CTestTestfile.cmake" && -x "$build/railhook" ]] || {
+    echo "test: build the $preset preset first (make test does)" >&2
+    exit 1
+}
 
 tmp=$(mktemp -d /tmp/railhook-test.XXXXXX)
 chmod 755 "$tmp"
@@ -30,38 +38,29 @@ export RAILHOOK_TEST_TEMPLATE=railhook_template
 export RAILHOOK_TEST_TMP="$tmp"
 
 status=0
-echo "== GraphQL documents against Railway's schema"
-if [[ ! -d tests/js/node_modules/.bin || tests/js/package-lock.json -nt tests/js/node_modules/.package-lock.json ]]; then
-    npm ci --silent --no-audit --no-fund --prefix tests/js >/dev/null
-fi
-node tests/js/validate-ops.mjs || status=1
+ctest --preset "$preset" "$@" || status=1
 
-echo "== OpenAPI lint"
-tests/js/node_modules/.bin/redocly lint --format=summary openapi.yaml 2>&1 |
-    grep -E "error|warning|valid" || true
-tests/js/node_modules/.bin/redocly lint openapi.yaml >/dev/null 2>&1 || {
-    echo "openapi.yaml does not lint"
-    status=1
-}
-
-echo "== Dockerfile runtime stage covers the binary's libraries"
-if grep -q '^RAILHOOK_SANITIZE:STRING=.' "$build/CMakeCache.txt"; then
-    echo "skipped: a sanitizer build (the check is about the shipped binary)"
-else
-    tests/docker/check-runtime-libs.sh "$build/railhook" Dockerfile || status=1
-fi
-
-echo "== Criterion suite"
-"$build/railhook-tests" ${CRITERION_ARGS:-} || status=1
-
-# The status page in headless Chromium (Debian's chromium through playwright-core). It runs
-# in the full suite; a filtered run (CRITERION_ARGS set) skips it unless BROWSER_TEST=on, and
-# BROWSER_TEST=off always skips it.
-if [[ "${BROWSER_TEST:-}" == on || ( -z "${CRITERION_ARGS:-}" && "${BROWSER_TEST:-}" != off ) ]]; then
-    echo "== Status page in headless Chromium"
-    node tests/browser/status-page.mjs "$build" || status=1
-fi
-
-echo "== Recorded responses against openapi.yaml"
-node tests/js/check-responses.mjs "$tmp/responses" || status=1
+# Each Criterion suite's summary (ctest keeps every test's output in LastTest.log), then their
+# total in Criterion's own words.
+log=$build/Testing/Temporary/LastTest.log
+[[ -f "$log" ]] && awk '
+    /^[0-9]+\/[0-9]+ Test: / { name = $3 }
+    /Synthesis: Tested:/ {
+        line = $0
+        sub(/.*Synthesis: /, "", line)
+        printf "%-28s %s\n", name, line
+        n = split(line, f, /[ |:]+/)
+        for (i = 1; i < n; i++) {
+            if (f[i] == "Tested") tested += f[i + 1]
+            if (f[i] == "Passing") passing += f[i + 1]
+            if (f[i] == "Failing") failing += f[i + 1]
+            if (f[i] == "Crashing") crashing += f[i + 1]
+        }
+        suites++
+    }
+    END {
+        if (suites)
+            printf "[====] Synthesis: Tested: %d | Passing: %d | Failing: %d | Crashing: %d " \
+                "(%d Criterion suites)\n", tested, passing, failing, crashing, suites
+    }' "$log"
 exit $status

@@ -5,9 +5,10 @@
 // running job offers Cancel. A real INSERT body beside the checkout ($RAILHOOK_FIXTURES, else
 // ../shared/fixtures) is an extra case when present.
 //
-// Usage: node tests/browser/status-page.mjs [BUILD_DIR]
-// scripts/test.sh runs it with its throwaway cluster (RAILHOOK_TEST_PGURL and
-// RAILHOOK_TEST_TEMPLATE); run alone, it starts a cluster of its own with scripts/pg.sh.
+// Usage: node tests/browser/status-page.mjs [BUILD_DIR]   (default build/debug)
+// CTest (browser/status-page) runs it with scripts/test.sh's throwaway cluster
+// (RAILHOOK_TEST_PGURL and RAILHOOK_TEST_TEMPLATE); run alone, it starts a cluster of its own
+// with scripts/pg.sh.
 // Screenshots go to $RAILHOOK_BROWSER_OUT, else to the test tmp folder. Ends with the line
 // "browser: N passed, N failed" and exits non-zero on any failure. Needs Debian's chromium.
 import { spawn, spawnSync } from 'node:child_process';
@@ -21,7 +22,7 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const build = path.resolve(root, process.argv[2] || 'build');
+const build = path.resolve(root, process.argv[2] || 'build/debug');
 const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 // A real Supabase INSERT body that may sit beside the checkout: an extra case when present.
 const realFixtures = process.env.RAILHOOK_FIXTURES || path.resolve(root, '../shared/fixtures');

@@ -1,6 +1,6 @@
 // Checks every HTTP response the integration tests recorded against openapi.yaml: the
 // path and method exist, the status is documented, and a JSON body matches its schema.
-// Usage: node check-responses.mjs <responses-dir>
+// Usage: node check-responses.mjs [responses-dir]   (default: $RAILHOOK_TEST_TMP/responses)
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,8 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const dir = process.argv[2];
+const dir = process.argv[2] ||
+  (process.env.RAILHOOK_TEST_TMP && path.join(process.env.RAILHOOK_TEST_TMP, 'responses'));
 const spec = YAML.parse(fs.readFileSync(path.join(root, 'openapi.yaml'), 'utf8'));
 
 const ajv = new Ajv2020({ strict: false, allErrors: true });
