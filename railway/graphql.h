@@ -150,6 +150,8 @@ const struct graphql_operation *graphql_operation_pick(const struct graphql_docu
                                                        const char *name, cJSON *errors);
 /* Writes t as GraphQL spells it ("[String!]!") into buf, cut to fit. */
 void graphql_type_print(const struct graphql_type *t, char *buf, size_t size);
+/* The name of the named type under t's list and non-null wrappers ("" for none). */
+const char *graphql_type_name(const struct graphql_type *t);
 
 /* ---- schemas ---- */
 

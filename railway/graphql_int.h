@@ -14,7 +14,5 @@ void graphql_arena_free(struct graphql_arena **arena);
 /* Parses text as one constant value (an introspection answer's defaultValue) into the arena;
  * NULL when it is not exactly one. */
 const struct graphql_value *graphql_value_parse(struct graphql_arena **arena, const char *text);
-/* The name of the named type under t's list and non-null wrappers. */
-const char *graphql_type_name(const struct graphql_type *t);
 
 #endif
