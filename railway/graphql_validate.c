@@ -1,67 +1,18 @@
 /* Validation of GraphQL documents against a schema: graphql-js 16's rules and messages, checked
- * in one walk of each operation through the fragments it spreads. Interfaces and unions count
- * through their possible types; overlapping fields are compared by name only. */
+ * in one walk of each operation through the fragments it spreads (which is why they all live in
+ * this one file). Interfaces and unions count through their possible types; overlapping fields
+ * are compared by name only. */
 #include "railway/graphql_int.h"
 
 #include "util/util.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ERRORS 100
 #define MAX_DEPTH  200 /* nested selections, fragments included */
 #define TYPE_TEXT  128
 #define VALUE_TEXT 256
-
-/* ---- errors ---- */
-
-static bool error_exists(const cJSON *errors, const char *msg, int line, int column)
-{
-    const cJSON *e;
-    cJSON_ArrayForEach(e, errors)
-    {
-        const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
-        const cJSON *loc = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(e, "locations"), 0);
-        int l = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(loc, "line"));
-        int c = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(loc, "column"));
-        if (cJSON_IsString(m) && strcmp(m->valuestring, msg) == 0 &&
-            (!loc || (l == line && c == column)))
-            return true;
-    }
-    return false;
-}
-
-void graphql_error_add(cJSON *errors, int line, int column, const char *fmt, ...)
-{
-    char msg[1024];
-    int n = cJSON_GetArraySize(errors);
-    if (n > MAX_ERRORS)
-        return;
-    if (n == MAX_ERRORS) {
-        /* graphql-js stops at 100 errors the same way. */
-        snprintf(msg, sizeof(msg),
-                 "Too many validation errors, error limit reached. Validation aborted.");
-        line = 0;
-    } else {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        if (error_exists(errors, msg, line, column))
-            return; /* a fragment spread by several operations reports once */
-    }
-    cJSON *e = cJSON_CreateObject();
-    cJSON_AddStringToObject(e, "message", msg);
-    if (line > 0) {
-        cJSON *loc = cJSON_CreateObject();
-        cJSON_AddNumberToObject(loc, "line", line);
-        cJSON_AddNumberToObject(loc, "column", column);
-        cJSON_AddItemToArray(cJSON_AddArrayToObject(e, "locations"), loc);
-    }
-    cJSON_AddItemToArray(errors, e);
-}
 
 /* A value as graphql-js prints it in messages, cut to fit buf. */
 static void value_print(const struct graphql_value *v, struct buf *b)
