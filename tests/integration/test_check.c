@@ -1,5 +1,6 @@
 /* `railhook check` end to end: the real binary against a throwaway database and the Railway
- * simulator, passing, then failing item by item with its precise message, never printing a
+ * simulator (serving the schema snapshot, and ../shared's full introspection as an extra case
+ * when present), passing, then failing item by item with its precise message, never printing a
  * secret and never spending more than ten Railway requests. */
 #include "support/harness.h"
 
@@ -177,6 +178,19 @@ Test(check, passes_against_the_simulator_within_ten_requests)
     cr_assert_not_null(strstr(r.out, "ok    railway_token: account token"), "%s", r.out);
     cr_assert_not_null(strstr(r.out, "railhook check: passed"), "%s", r.out);
     run_free(&r);
+
+    /* Railway's full introspection as the live schema, when it is beside the checkout. */
+    char *shared = xasprintf("%s/../shared/railway/railway-public-schema.introspection.json",
+                             RAILHOOK_SOURCE_DIR);
+    if (access(shared, R_OK) == 0) {
+        struct th_sim full;
+        th_sim_start(&full, (const char *const[]){"--schema", shared, NULL});
+        run_check(&r, true, NULL);
+        expect_item(&r, "schema_drift", "ok", "documents match Railway's live schema");
+        run_free(&r);
+        th_sim_stop(&full);
+    }
+    free(shared);
 }
 
 Test(check, workspace_and_project_tokens_are_recognised)
@@ -276,7 +290,8 @@ Test(check, drifted_field_names_the_document)
     expect_only_failure(&r, "schema_drift");
     expect_item(&r, "schema_drift", "fail",
                 "1 problem in railhook's documents against Railway's live schema: ServiceConnect "
-                "(service_connect.graphql): ServiceConnectInput.repo: input field is gone");
+                "(service_connect.graphql): line 2: Field \"repo\" is not defined by type "
+                "\"ServiceConnectInput\".");
     run_free(&r);
 
     /* A removed argument names every document that passes it. */
@@ -284,12 +299,14 @@ Test(check, drifted_field_names_the_document)
     run_check(&r, true, NULL);
     expect_only_failure(&r, "schema_drift");
     expect_item(&r, "schema_drift", "fail",
-                "Deployment (deployment.graphql): Query.deployment(id:): argument is gone");
+                "Deployment (deployment.graphql): line 3: Unknown argument \"id\" on field "
+                "\"Query.deployment\".");
     expect_item(&r, "schema_drift", "fail",
-                "ServiceDeployments (service_deployments.graphql): Deployment.status: field is "
-                "gone");
+                "ServiceDeployments (service_deployments.graphql): line 8: Cannot query field "
+                "\"status\" on type \"Deployment\".");
     expect_item(&r, "schema_drift", "fail",
-                "ServiceInstance (service_instance.graphql): Deployment.status: field is gone");
+                "ServiceInstance (service_instance.graphql): line 12: Cannot query field "
+                "\"status\" on type \"Deployment\".");
     run_free(&r);
 }
 

@@ -1,6 +1,7 @@
 /* Tests of railway-sim: each test starts the simulator binary on an ephemeral loopback port and
  * drives it over HTTP with libcurl. The binary is $RAILWAY_SIM, else RAILWAY_SIM_PATH (set at
- * compile time); with neither the tests are skipped. */
+ * compile time); with neither the tests are skipped. It answers from the schema snapshot in
+ * railway/schema/, and from ../shared's full introspection as an extra case when present. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -977,11 +978,6 @@ Test(railway_sim, introspection_serves_railway_schema_and_drops_on_request)
 
     sim_start(&the_sim, NULL);
     gql_as(&the_sim, NULL, DOC_SCHEMA_TYPES, NULL, &r);
-    if (r.status == 200 && strstr(first_error(&r), "no introspection schema") != NULL) {
-        reply_free(&r);
-        sim_stop(&the_sim, true);
-        cr_skip_test("Railway's introspection JSON is not beside the checkout");
-    }
     /* Introspection needs no token, as on Railway. */
     cr_assert_eq(r.status, 200, "%s", r.body);
     cr_assert_str_eq(jstr(r.json, "data.__schema.queryType.name"), "Query");
@@ -1040,6 +1036,50 @@ Test(railway_sim, introspection_serves_railway_schema_and_drops_on_request)
     cr_assert_eq(r.status, 400);
     cr_assert(strstr(first_error(&r), "Cannot query field \"nope\" on type \"__Schema\".") != NULL,
               "%s", r.body);
+    reply_free(&r);
+    sim_stop(&the_sim, true);
+
+    /* Railway's full introspection, descriptions included, when it is beside the checkout. */
+    char shared[512];
+    snprintf(shared, sizeof(shared),
+             "%s/../shared/railway/railway-public-schema.introspection.json", RAILHOOK_SOURCE_DIR);
+    if (access(shared, R_OK) != 0)
+        return;
+    sim_start(&the_sim, (const char *const[]){"--schema", shared, NULL});
+    gql(&the_sim, "{ __type(name: \"ServiceConnectInput\") { inputFields { name description } } }",
+        NULL, &r);
+    fields = jpath(r.json, "data.__type.inputFields");
+    cr_assert(names_have(fields, "repo"), "%s", r.body);
+    cr_assert_not_null(jstr(cJSON_GetArrayItem(fields, 2), "description"), "%s", r.body);
+    reply_free(&r);
+    gql(&the_sim, DOC_SERVICE_CONNECT, "{\"id\":\"x\",\"input\":{\"repo\":\"acme/osp\"}}", &r);
+    cr_assert_str_eq(first_error(&r), "Service not found", "%s", r.body);
+    reply_free(&r);
+    sim_stop(&the_sim, true);
+}
+
+Test(railway_sim, fields_railway_has_but_the_simulator_does_not_answer)
+{
+    struct http_reply r;
+
+    sim_start(&the_sim, NULL);
+    /* A root field: refused before anything runs. */
+    gql(&the_sim, "{ regions { name } }", NULL, &r);
+    cr_assert_eq(r.status, 400, "%s", r.body);
+    cr_assert_str_eq(first_error(&r), "Cannot query field \"regions\" on type \"Query\": it "
+                                      "exists in Railway's schema but railway-sim does not "
+                                      "simulate it.");
+    reply_free(&r);
+    /* A non-null field the simulated object does not carry: an error, no data. */
+    gql(&the_sim, "{ project(id: \"proj-sim\") { id isPublic } }", NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(first_error(&r), "railway-sim does not simulate Project.isPublic");
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(r.json, "data")), "%s", r.body);
+    reply_free(&r);
+    /* A nullable one is null. */
+    gql(&the_sim, "{ project(id: \"proj-sim\") { id description } }", NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert(cJSON_IsNull(jpath(r.json, "data.project.description")), "%s", r.body);
     reply_free(&r);
     sim_stop(&the_sim, true);
 }

@@ -3,9 +3,9 @@
  * Threading: libmicrohttpd runs one thread per connection, so a delayed answer never holds up
  * the others. All simulator state lives in one struct sim behind sim.lock; a request takes the
  * lock for its rate-limit charge and fault draw, and again for the whole of its execution, but
- * never while it sleeps for a delay fault. Parsing and validating a document touch no shared
- * state. The command-line config and token lists are built before the daemon starts and are
- * read-only afterwards. The main thread only waits for SIGINT/SIGTERM. */
+ * never while it sleeps for a delay fault. Parsing and validating a document read only the
+ * schema, which main() loads before the daemon starts; it, the command-line config and the
+ * token lists are read-only afterwards. The main thread only waits for SIGINT/SIGTERM. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -23,24 +23,25 @@
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 
-#include "gql.h"
-#include "schema.h"
+#include "execute.h"
+#include "railway/graphql.h"
 #include "sim.h"
-#include "util.h"
+#include "util/util.h"
 
 #define BODY_MAX     (1024 * 1024)
 #define GRAPHQL_PATH "/graphql/v2"
 
-/* Railway's introspection as the repository ships it: ../shared/railway/ beside the checkout,
- * found from this file's own folder (tools/railway-sim) at build time. */
-#ifndef RAILWAY_SIM_SOURCE_DIR
-#define RAILWAY_SIM_SOURCE_DIR "."
+/* The snapshot of Railway's schema the repository carries (railway/schema/), located at build
+ * time. */
+#ifndef RAILWAY_SIM_SCHEMA
+#define RAILWAY_SIM_SCHEMA "railway/schema/railway-schema.json"
 #endif
-#define DEFAULT_SCHEMA                                                                             \
-    RAILWAY_SIM_SOURCE_DIR "/../../../shared/railway/railway-public-schema.introspection.json"
+#define SCHEMA_MAX (64u << 20)
 
 struct server {
     struct sim sim;
+    cJSON *introspection;         /* the schema file as parsed; sim.schema points into it */
+    struct graphql_schema schema; /* the same, for validation */
     char **tokens;
     size_t token_count;
     char **project_tokens;
@@ -52,7 +53,8 @@ struct server {
 
 /* One per HTTP request: created on the first callback, freed in on_completed(). */
 struct request {
-    struct strbuf body;
+    struct buf body;
+    bool too_big; /* the body passed BODY_MAX */
     int64_t start_ms;
     bool rejected; /* a response was queued before the body arrived */
 };
@@ -94,6 +96,18 @@ static void reply_text(struct reply *r, unsigned status, const char *content_typ
     r->content_type = content_type;
 }
 
+/* Sets extensions.code on every error of the list that has none. */
+static void errors_code(cJSON *errors, const char *code)
+{
+    cJSON *e;
+
+    cJSON_ArrayForEach(e, errors)
+    {
+        if (cJSON_GetObjectItemCaseSensitive(e, "extensions") == NULL)
+            cJSON_AddStringToObject(cJSON_AddObjectToObject(e, "extensions"), "code", code);
+    }
+}
+
 /* {"errors":[{"message", "extensions":{"code"}}]} with an optional "data": null. */
 static void reply_error(struct reply *r, unsigned status, const char *code, bool with_data,
                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -109,7 +123,8 @@ static void reply_error(struct reply *r, unsigned status, const char *code, bool
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    schema_error_add(errors, code, 0, 0, "%s", msg);
+    graphql_error_add(errors, 0, 0, "%s", msg);
+    errors_code(errors, code);
     if (with_data)
         cJSON_AddNullToObject(doc, "data");
     r->error_count = 1;
@@ -180,18 +195,18 @@ static enum MHD_Result reply_send(struct MHD_Connection *conn, struct reply *r)
 static void log_request(const struct server *srv, const char *method, const char *url,
                         const struct reply *r, int64_t start_ms)
 {
-    char line[640], ts[40];
+    char line[640], ts[32];
     int n;
 
     if (srv->quiet)
         return;
-    util_iso8601(util_wall_ms(), ts, sizeof(ts));
+    time_format_utc(ts, time_wall_ms());
     n = snprintf(line, sizeof(line),
                  "%s railway-sim: method=%s path=%.64s op=%s fields=%s status=%u errors=%d%s%s "
                  "ms=%lld\n",
                  ts, method, url, r->op[0] ? r->op : "-", r->fields[0] ? r->fields : "-",
                  r->reset ? 0u : r->status, r->error_count, r->note[0] ? " note=" : "", r->note,
-                 (long long)(util_monotonic_ms() - start_ms));
+                 (long long)(time_mono_ms() - start_ms));
     if (n > 0) {
         size_t len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
         ssize_t w = write(STDERR_FILENO, line, len);
@@ -245,7 +260,7 @@ static enum sim_caller request_authorize(const struct server *srv, struct MHD_Co
     return SIM_CALLER_NONE;
 }
 
-static void exec_error(cJSON *errors, const struct schema_collected *c, const char *message)
+static void exec_error(cJSON *errors, const struct exec_field *c, const char *message)
 {
     cJSON *e = cJSON_CreateObject(), *locs, *loc, *path, *ext;
 
@@ -269,25 +284,41 @@ static void fields_note(struct reply *r, const char *name)
     snprintf(r->fields + n, sizeof(r->fields) - n, "%s%s", n ? "," : "", name);
 }
 
+/* The root fields of op as they will run (fragments followed, @skip/@include applied with
+ * vars); free with exec_fields_cleanup(). */
+static void root_fields(const struct server *srv, const struct graphql_document *doc,
+                        const struct graphql_operation *op, const cJSON *vars,
+                        struct exec_fields *out)
+{
+    struct exec x = {.schema = &srv->schema, .doc = doc, .vars = vars};
+    const struct graphql_schema_type *root = graphql_schema_root(&srv->schema, op->kind);
+    const struct graphql_selection_set *sets[1] = {op->selections};
+
+    *out = (struct exec_fields){0};
+    if (root != NULL)
+        exec_fields_collect(&x, root, sets, 1, out);
+}
+
 /* Runs the operation's root fields in order (the caller holds the sim lock). Every root field
  * railway-sim serves is non-null, so any error nulls the whole of data. Introspection
  * (__schema, __type, __typename) needs no token, as on Railway. */
-static cJSON *operation_execute(struct server *srv, const struct gql_document *doc,
-                                const struct gql_operation *op, const cJSON *vars,
+static cJSON *operation_execute(struct server *srv, const struct graphql_document *doc,
+                                const struct graphql_operation *op, const cJSON *vars,
                                 enum sim_caller caller, bool generic_fault, struct reply *r)
 {
-    const struct schema_type *root = schema_root_type(op->type);
-    const struct gql_selection_set *sets[1] = {op->selections};
-    struct schema_collection roots;
+    const struct graphql_schema_type *root = graphql_schema_root(&srv->schema, op->kind);
     cJSON *out = cJSON_CreateObject();
     cJSON *errors = cJSON_CreateArray();
     cJSON *data = cJSON_CreateObject();
+    struct exec x = {.schema = &srv->schema, .doc = doc, .vars = vars, .errors = errors};
+    struct exec_fields roots;
 
     srv->sim.caller = caller;
-    schema_fields_collect(doc, sets, 1, vars, &roots);
+    root_fields(srv, doc, op, vars, &roots);
     for (size_t i = 0; i < roots.count; i++) {
-        const struct schema_collected *c = &roots.items[i];
-        const struct schema_field *def;
+        const struct exec_field *c = &roots.items[i];
+        const struct graphql_field *def =
+            graphql_schema_field_find(&srv->schema, root, c->field->name);
         char msg[256];
         cJSON *args, *src = NULL;
 
@@ -295,7 +326,6 @@ static cJSON *operation_execute(struct server *srv, const struct gql_document *d
             cJSON_AddStringToObject(data, c->key, root->name);
             continue;
         }
-        def = schema_field_find(root, c->field->name);
         if (caller == SIM_CALLER_NONE && strncmp(c->field->name, "__", 2) != 0) {
             exec_error(errors, c, "Not Authorized");
             continue;
@@ -308,16 +338,16 @@ static cJSON *operation_execute(struct server *srv, const struct gql_document *d
             exec_error(errors, c, msg);
             continue;
         }
-        args = schema_arguments_eval(def, c->field, vars);
+        args = exec_arguments(&x, def, c->field);
         if (sim_field_resolve(&srv->sim, c->field->name, args, &src, msg, sizeof(msg)) < 0)
             exec_error(errors, c, msg);
         else
-            cJSON_AddItemToObject(data, c->key,
-                                  schema_value_complete(doc, def->type, c, src, vars));
+            cJSON_AddItemToObject(data, c->key, exec_value_complete(&x, def->type, c, args, src));
         cJSON_Delete(src);
         cJSON_Delete(args);
     }
-    schema_collection_cleanup(&roots);
+    exec_fields_cleanup(&roots);
+    errors_code(errors, "INTERNAL_SERVER_ERROR");
     r->error_count = cJSON_GetArraySize(errors);
     if (r->error_count > 0) {
         cJSON_AddItemToObject(out, "errors", errors);
@@ -340,12 +370,11 @@ static void sleep_ms(long ms)
 
 /* Counts a parsed request under its operation and root fields, valid or not, so tests can see
  * what a client sent. */
-static void request_count(struct server *srv, const struct gql_document *doc, const char *name,
+static void request_count(struct server *srv, const struct graphql_document *doc, const char *name,
                           struct reply *r)
 {
-    const struct gql_operation *op = NULL;
-    struct schema_collection roots;
-    const struct gql_selection_set *sets[1];
+    const struct graphql_operation *op = NULL;
+    struct exec_fields roots;
 
     for (size_t i = 0; i < doc->operation_count; i++)
         if (name == NULL ? doc->operation_count == 1
@@ -354,8 +383,7 @@ static void request_count(struct server *srv, const struct gql_document *doc, co
     if (op == NULL)
         return;
     snprintf(r->op, sizeof(r->op), "%s", op->name ? op->name : "(anonymous)");
-    sets[0] = op->selections;
-    schema_fields_collect(doc, sets, 1, NULL, &roots);
+    root_fields(srv, doc, op, NULL, &roots);
     pthread_mutex_lock(&srv->sim.lock);
     sim_count_operation(&srv->sim, op->name);
     for (size_t i = 0; i < roots.count; i++) {
@@ -364,14 +392,40 @@ static void request_count(struct server *srv, const struct gql_document *doc, co
         fields_note(r, roots.items[i].field->name);
     }
     pthread_mutex_unlock(&srv->sim.lock);
-    schema_collection_cleanup(&roots);
+    exec_fields_cleanup(&roots);
+}
+
+/* Refuses, like validation, root fields Railway has and railway-sim does not answer. Returns
+ * the number of errors appended. */
+static int simulated_check(const struct server *srv, const struct graphql_document *doc,
+                           const struct graphql_operation *op, const cJSON *vars, cJSON *errors)
+{
+    const struct graphql_schema_type *root = graphql_schema_root(&srv->schema, op->kind);
+    struct exec_fields roots;
+    int n = 0;
+
+    root_fields(srv, doc, op, vars, &roots);
+    for (size_t i = 0; i < roots.count; i++) {
+        const struct graphql_selection *f = roots.items[i].field;
+
+        if (strcmp(f->name, "__typename") == 0 || sim_field_simulated(f->name))
+            continue;
+        graphql_error_add(errors, f->line, f->column,
+                          "Cannot query field \"%s\" on type \"%s\": it exists in Railway's "
+                          "schema but railway-sim does not simulate it.",
+                          f->name, root->name);
+        n++;
+    }
+    exec_fields_cleanup(&roots);
+    return n;
 }
 
 /* Answers a list of GraphQL errors with HTTP 400 (document or variables rejected). */
-static void reply_errors_400(struct server *srv, struct reply *r, cJSON *errors)
+static void reply_errors_400(struct server *srv, struct reply *r, cJSON *errors, const char *code)
 {
     cJSON *doc = cJSON_CreateObject();
 
+    errors_code(errors, code);
     r->error_count = cJSON_GetArraySize(errors);
     cJSON_AddItemToObject(doc, "errors", errors);
     reply_json(r, MHD_HTTP_BAD_REQUEST, doc);
@@ -389,13 +443,14 @@ static void graphql_handle(struct server *srv, struct MHD_Connection *conn, stru
     long delay_ms;
     cJSON *body = NULL, *errors = NULL, *vars = NULL, *result;
     const cJSON *query, *opname, *variables;
-    struct gql_document doc;
-    const struct gql_operation *op;
+    const char *name;
+    struct graphql_document doc;
+    const struct graphql_operation *op = NULL;
     bool have_doc = false;
 
     pthread_mutex_lock(&srv->sim.lock);
     srv->sim.requests++;
-    if (req->body.too_big) {
+    if (req->too_big) {
         srv->sim.status_413++;
         pthread_mutex_unlock(&srv->sim.lock);
         reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "PAYLOAD_TOO_LARGE", false,
@@ -487,27 +542,20 @@ static void graphql_handle(struct server *srv, struct MHD_Connection *conn, stru
 
     errors = cJSON_CreateArray();
     have_doc = true;
-    if (gql_document_parse(&doc, query->valuestring, strlen(query->valuestring)) < 0) {
-        schema_error_add(errors, "GRAPHQL_PARSE_FAILED", doc.error_line, doc.error_column, "%s",
-                         doc.error);
-        reply_errors_400(srv, r, errors);
+    if (graphql_document_parse(&doc, query->valuestring, strlen(query->valuestring)) != RH_OK) {
+        graphql_error_add(errors, doc.error_line, doc.error_column, "%s", doc.error);
+        reply_errors_400(srv, r, errors, "GRAPHQL_PARSE_FAILED");
         errors = NULL;
         goto out;
     }
-    request_count(srv, &doc, cJSON_IsString(opname) ? opname->valuestring : NULL, r);
-    if (schema_document_validate(&doc, errors) > 0) {
-        reply_errors_400(srv, r, errors);
-        errors = NULL;
-        goto out;
-    }
-    op = schema_operation_select(&doc, cJSON_IsString(opname) ? opname->valuestring : NULL, errors);
-    if (op == NULL) {
-        reply_errors_400(srv, r, errors);
-        errors = NULL;
-        goto out;
-    }
-    if (schema_variables_coerce(op, variables, &vars, errors) > 0) {
-        reply_errors_400(srv, r, errors);
+    name = cJSON_IsString(opname) ? opname->valuestring : NULL;
+    request_count(srv, &doc, name, r);
+    /* Validation reads only the schema, which no one changes after start: no lock. */
+    if (graphql_document_validate(&srv->schema, &doc, errors, NULL) > 0 ||
+        (op = graphql_operation_pick(&doc, name, errors)) == NULL ||
+        graphql_variables_coerce(&srv->schema, op, variables, &vars, errors) > 0 ||
+        simulated_check(srv, &doc, op, vars, errors) > 0) {
+        reply_errors_400(srv, r, errors, "GRAPHQL_VALIDATION_FAILED");
         errors = NULL;
         goto out;
     }
@@ -526,7 +574,7 @@ count_400:
     pthread_mutex_unlock(&srv->sim.lock);
 out:
     if (have_doc)
-        gql_document_cleanup(&doc);
+        graphql_document_cleanup(&doc);
     cJSON_Delete(errors);
     cJSON_Delete(vars);
     cJSON_Delete(body);
@@ -608,22 +656,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)version;
     if (req == NULL) {
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        long len = 0;
+        int64_t len = 0;
 
-        req = xmalloc(sizeof(*req));
-        strbuf_init(&req->body, BODY_MAX);
-        req->start_ms = util_monotonic_ms();
-        req->rejected = false;
+        req = xcalloc(1, sizeof(*req));
+        buf_init(&req->body, BODY_MAX);
+        req->start_ms = time_mono_ms();
         *con_cls = req;
-        if (cl != NULL && util_parse_long(cl, 0, 1L << 40, &len) == 0 && len > BODY_MAX) {
+        if (cl != NULL && parse_i64(cl, 0, INT64_C(1) << 40, &len) && len > BODY_MAX) {
             /* Refuse before reading a body that is too big. */
-            req->body.too_big = true;
+            req->too_big = true;
         } else {
             return MHD_YES;
         }
     }
     if (*upload_data_size > 0) {
-        strbuf_append(&req->body, upload_data, *upload_data_size);
+        if (!buf_append(&req->body, upload_data, *upload_data_size))
+            req->too_big = true;
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -641,7 +689,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         "railway-sim accepts GraphQL requests by POST only.");
         }
     } else {
-        if (req->body.too_big) {
+        if (req->too_big) {
             reply_error(&r, MHD_HTTP_CONTENT_TOO_LARGE, "PAYLOAD_TOO_LARGE", false,
                         "Request body exceeds %d bytes", BODY_MAX);
         } else {
@@ -665,7 +713,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     if (req == NULL)
         return;
-    strbuf_cleanup(&req->body);
+    buf_free(&req->body);
     free(req);
     *con_cls = NULL;
 }
@@ -697,7 +745,7 @@ static const struct flag flags[] = {
     {"project-id", FLAG_STRING, 0, 0, "the project's id (default proj-sim)"},
     {"environment-id", FLAG_STRING, 0, 0, "the environment's id (default env-sim)"},
     {"repos", FLAG_STRING, 0, 0, "visible repos: owner/name:b1,b2;owner2/name2:main"},
-    {"schema", FLAG_STRING, 0, 0, "introspection JSON for __schema/__type (Railway's, if found)"},
+    {"schema", FLAG_STRING, 0, 0, "Railway's schema (introspection JSON) to validate and serve"},
     {"instance-delay-ms", FLAG_LONG, 0, 3600000, "delay before a service instance exists (300)"},
     {"build-ms", FLAG_LONG, 0, 3600000, "QUEUED to SUCCESS duration of a deployment (1500)"},
     {"fail-builds", FLAG_STRING, 0, 0, "builds of services whose name contains this fail"},
@@ -718,7 +766,6 @@ struct options {
     long port;
     char *bind;
     bool help;
-    bool schema_given; /* --schema, even empty (no schema) */
 };
 
 static void usage(FILE *to)
@@ -741,15 +788,29 @@ static void list_free(char **list, size_t count)
     free(list);
 }
 
+/* Parses a whole decimal floating-point number in [min, max]. */
+static bool parse_double(const char *s, double min, double max, double *out)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (s[0] == '\0' || errno != 0 || *end != '\0' || !(v >= min && v <= max))
+        return false;
+    *out = v;
+    return true;
+}
+
 static int flag_apply(struct options *o, struct server *srv, const struct flag *f,
                       const char *value)
 {
-    long l = 0;
+    int64_t l = 0;
     double d = 0;
 
-    if (f->kind == FLAG_LONG && util_parse_long(value, f->min, f->max, &l) < 0)
+    if (f->kind == FLAG_LONG && !parse_i64(value, f->min, f->max, &l))
         return -1;
-    if (f->kind == FLAG_DOUBLE && util_parse_double(value, (double)f->min, (double)f->max, &d) < 0)
+    if (f->kind == FLAG_DOUBLE && !parse_double(value, (double)f->min, (double)f->max, &d))
         return -1;
     if (strcmp(f->name, "port") == 0) {
         o->port = l;
@@ -769,9 +830,10 @@ static int flag_apply(struct options *o, struct server *srv, const struct flag *
             return -1;
         list_add(&srv->workspace_tokens, &srv->workspace_token_count, value);
     } else if (strcmp(f->name, "schema") == 0) {
+        if (value[0] == '\0')
+            return -1;
         free(o->config.schema_path);
-        o->config.schema_path = value[0] ? xstrdup(value) : NULL;
-        o->schema_given = true;
+        o->config.schema_path = xstrdup(value);
     } else if (strcmp(f->name, "project-token") == 0) {
         if (value[0] == '\0')
             return -1;
@@ -880,9 +942,42 @@ static int options_parse(struct options *o, struct server *srv, int argc, char *
         list_add(&srv->project_tokens, &srv->project_token_count, "sim-project-token");
     if (srv->workspace_token_count == 0)
         list_add(&srv->workspace_tokens, &srv->workspace_token_count, "sim-workspace-token");
-    if (!o->schema_given && access(DEFAULT_SCHEMA, R_OK) == 0)
-        o->config.schema_path = xstrdup(DEFAULT_SCHEMA);
+    if (o->config.schema_path == NULL)
+        o->config.schema_path = xstrdup(RAILWAY_SIM_SCHEMA);
     return 0;
+}
+
+/* Loads the introspection answer at path ({"data":{"__schema":...}}) into srv->introspection
+ * and srv->schema and returns its "__schema", or NULL after saying why on stderr. */
+static const cJSON *schema_load(struct server *srv, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    struct buf text;
+    char chunk[65536], err[256] = "";
+    size_t got;
+    const cJSON *schema = NULL;
+    bool too_big = false;
+
+    buf_init(&text, SCHEMA_MAX);
+    if (f == NULL) {
+        fprintf(stderr, "railway-sim: cannot read the schema %s: %s\n", path, strerror(errno));
+        goto out;
+    }
+    while (!too_big && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        too_big = !buf_append(&text, chunk, got);
+    srv->introspection = cJSON_ParseWithLength(text.data ? text.data : "", text.len);
+    schema = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(srv->introspection, "data"), "__schema");
+    if (too_big || graphql_schema_load(&srv->schema, schema, err, sizeof(err)) != RH_OK) {
+        fprintf(stderr, "railway-sim: the schema %s is not an introspection answer: %s\n", path,
+                too_big ? "too big" : err);
+        schema = NULL;
+    }
+out:
+    if (f != NULL)
+        fclose(f);
+    buf_free(&text);
+    return schema;
 }
 
 int main(int argc, char **argv)
@@ -893,6 +988,7 @@ int main(int argc, char **argv)
     const union MHD_DaemonInfo *info;
     struct sockaddr_in addr;
     sigset_t sigs;
+    const cJSON *schema;
     int sig = 0, rc = 1;
     bool sim_ready = false;
 
@@ -918,7 +1014,11 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
+    schema = schema_load(&srv, opts.config.schema_path);
+    if (schema == NULL)
+        goto out;
     sim_init(&srv.sim, &opts.config);
+    srv.sim.schema = schema;
     sim_ready = true;
     memset(&addr, 0, sizeof(addr));
     addr.sin_family = AF_INET;
@@ -953,6 +1053,8 @@ out:
         MHD_stop_daemon(daemon);
     if (sim_ready)
         sim_cleanup(&srv.sim);
+    graphql_schema_cleanup(&srv.schema);
+    cJSON_Delete(srv.introspection);
     sim_config_cleanup(&opts.config);
     free(opts.bind);
     list_free(srv.tokens, srv.token_count);

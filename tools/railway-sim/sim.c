@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "util.h"
+#include "util/util.h"
 
 #define MAX_BUCKETS      1024
 #define MAX_SERVICES     10000
@@ -126,20 +126,15 @@ static void set_str(char **slot, const char *value)
     *slot = dup_or_null(value);
 }
 
-static void iso(int64_t wall_ms, char *buf, size_t size)
-{
-    util_iso8601(wall_ms, buf, size);
-}
-
 static void add_time(cJSON *obj, const char *key, int64_t wall_ms)
 {
-    char buf[40];
+    char buf[32];
 
     if (wall_ms <= 0) {
         cJSON_AddNullToObject(obj, key);
         return;
     }
-    iso(wall_ms, buf, sizeof(buf));
+    time_format_utc(buf, wall_ms);
     cJSON_AddStringToObject(obj, key, buf);
 }
 
@@ -711,8 +706,6 @@ void sim_cleanup(struct sim *s)
     s->shared_variables = s->by_operation = s->by_root_field = NULL;
     sim_config_cleanup(&s->config);
     sim_config_cleanup(&s->initial);
-    cJSON_Delete(s->schema);
-    s->schema = NULL;
     pthread_mutex_destroy(&s->lock);
 }
 
@@ -720,7 +713,7 @@ void sim_cleanup(struct sim *s)
 
 void sim_rate_take(struct sim *s, const char *key, struct sim_rate *out)
 {
-    int64_t mono = util_monotonic_ms(), wall = util_wall_ms();
+    int64_t mono = time_mono_ms(), wall = time_wall_ms();
     struct sim_bucket *b = NULL;
     double rps = (double)s->config.rps;
 
@@ -858,7 +851,7 @@ static const char *status_base(const struct sim_deployment *d, int64_t now, int6
 static const char *deployment_status(const struct sim *s, const struct sim_deployment *d,
                                      int64_t *status_wall)
 {
-    int64_t now = util_monotonic_ms(), since = 0, other_since = 0;
+    int64_t now = time_mono_ms(), since = 0, other_since = 0;
     const char *st = status_base(d, now, &since);
     bool newer = false;
 
@@ -907,8 +900,8 @@ static struct sim_deployment *deployment_start(struct sim *s, struct sim_service
     else if (svc->repo != NULL && svc->branch != NULL)
         d->commit_hash = branch_head(svc->repo, svc->branch);
     d->reason = reason;
-    d->created_mono = util_monotonic_ms();
-    d->created_wall = util_wall_ms();
+    d->created_mono = time_mono_ms();
+    d->created_wall = time_wall_ms();
     d->build_ms = s->config.build_ms;
     d->fail = (s->config.fail_builds != NULL && strstr(svc->name, s->config.fail_builds)) ||
               (svc->repo == NULL && svc->image == NULL); /* nothing to build */
@@ -989,7 +982,7 @@ static cJSON *service_json(const struct sim *s, const struct sim_service *svc, b
 
 static bool instance_ready(const struct sim_service *svc)
 {
-    return !svc->deleted && util_monotonic_ms() >= svc->instance_ready_mono;
+    return !svc->deleted && time_mono_ms() >= svc->instance_ready_mono;
 }
 
 static cJSON *instance_json(const struct sim *s, const struct sim_service *svc)
@@ -1273,39 +1266,6 @@ static int resolve_github_repo_branches(struct sim *s, const cJSON *args, cJSON 
 /* ---- introspection ----------------------------------------------------------------------------
  */
 
-/* Reads the introspection file once; NULL when there is none or it is not an answer to
- * __schema. */
-static const cJSON *schema_get(struct sim *s)
-{
-    FILE *f;
-    struct strbuf sb;
-    char chunk[65536];
-    size_t got;
-
-    if (s->schema_loaded)
-        return s->schema;
-    s->schema_loaded = true;
-    if (s->config.schema_path == NULL || (f = fopen(s->config.schema_path, "rb")) == NULL)
-        return NULL;
-    strbuf_init(&sb, 64u << 20);
-    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        if (strbuf_append(&sb, chunk, got) < 0)
-            break;
-    fclose(f);
-    if (!sb.too_big && sb.data != NULL) {
-        cJSON *root = cJSON_ParseWithLength(sb.data, sb.len);
-        const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
-        const cJSON *schema = cJSON_GetObjectItemCaseSensitive(data ? data : root, "__schema");
-
-        if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(schema, "types")))
-            s->schema = cJSON_DetachItemFromObjectCaseSensitive(
-                data ? (cJSON *)(uintptr_t)data : root, "__schema");
-        cJSON_Delete(root);
-    }
-    strbuf_cleanup(&sb);
-    return s->schema;
-}
-
 static void list_drop_named(cJSON *list, const char *name)
 {
     cJSON *it = list ? list->child : NULL;
@@ -1369,14 +1329,12 @@ static bool type_dropped(const struct sim *s, const char *name)
 
 static int resolve_intro_schema(struct sim *s, const cJSON *args, cJSON **out, char *err, size_t n)
 {
-    const cJSON *schema = schema_get(s);
     cJSON *copy, *types, *t;
 
     (void)args;
-    if (schema == NULL)
-        return fail(err, n,
-                    "railway-sim has no introspection schema (start it with --schema FILE)");
-    copy = cJSON_Duplicate(schema, true);
+    (void)err;
+    (void)n;
+    copy = cJSON_Duplicate(s->schema, true);
     types = cJSON_GetObjectItemCaseSensitive(copy, "types");
     t = types ? types->child : NULL;
     while (t != NULL) {
@@ -1395,14 +1353,12 @@ static int resolve_intro_schema(struct sim *s, const cJSON *args, cJSON **out, c
 
 static int resolve_intro_type(struct sim *s, const cJSON *args, cJSON **out, char *err, size_t n)
 {
-    const cJSON *schema = schema_get(s);
     const char *name = arg_str(args, "name");
     const cJSON *t;
 
-    if (schema == NULL)
-        return fail(err, n,
-                    "railway-sim has no introspection schema (start it with --schema FILE)");
-    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(schema, "types"))
+    (void)err;
+    (void)n;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(s->schema, "types"))
     {
         const cJSON *tn = cJSON_GetObjectItemCaseSensitive(t, "name");
 
@@ -1537,7 +1493,7 @@ static int resolve_service_create(struct sim *s, const cJSON *args, cJSON **out,
     const char *repo = arg_str(source, "repo"), *image = arg_str(source, "image");
     const char *name = arg_str(input, "name"), *branch = NULL;
     struct sim_service *svc;
-    int64_t mono = util_monotonic_ms(), wall = util_wall_ms();
+    int64_t mono = time_mono_ms(), wall = time_wall_ms();
     char generated[32];
 
     if (check_project(s, arg_str(input, "projectId"), err, n) < 0 ||
@@ -1623,7 +1579,7 @@ static int resolve_service_instance_update(struct sim *s, const cJSON *args, cJS
                 cJSON_AddItemToObject(svc->settings, v->string, cJSON_Duplicate(v, true));
         }
     }
-    svc->updated_wall = util_wall_ms();
+    svc->updated_wall = time_wall_ms();
     *out = cJSON_CreateTrue();
     return 0;
 }
@@ -1659,7 +1615,7 @@ static int resolve_variable_collection_upsert(struct sim *s, const cJSON *args, 
     }
     variables_merge(target, cJSON_GetObjectItemCaseSensitive(input, "variables"));
     if (svc != NULL) {
-        svc->updated_wall = util_wall_ms();
+        svc->updated_wall = time_wall_ms();
         if (!arg_true(input, "skipDeploys") && (svc->repo != NULL || svc->image != NULL))
             deployment_start(s, svc, NULL, "variables");
     }
@@ -1690,7 +1646,7 @@ static int resolve_service_connect(struct sim *s, const cJSON *args, cJSON **out
         set_str(&svc->repo, NULL);
         set_str(&svc->branch, NULL);
     }
-    svc->updated_wall = util_wall_ms();
+    svc->updated_wall = time_wall_ms();
     if (s->config.autodeploy_on_connect)
         deployment_start(s, svc, NULL, "connect");
     *out = service_json(s, svc, true);
@@ -1724,7 +1680,7 @@ static int resolve_deployment_trigger_create(struct sim *s, const cJSON *args, c
     set_str(&svc->image, NULL);
     if (root != NULL)
         set_str(&svc->root_directory, root);
-    svc->updated_wall = util_wall_ms();
+    svc->updated_wall = time_wall_ms();
     deployment_start(s, svc, NULL, "trigger");
     id_new(s, id, sizeof(id));
     o = cJSON_CreateObject();
@@ -1777,7 +1733,7 @@ static int resolve_service_update(struct sim *s, const cJSON *args, cJSON **out,
     }
     if (cJSON_GetObjectItemCaseSensitive(input, "icon") != NULL)
         set_str(&svc->icon, arg_str(input, "icon"));
-    svc->updated_wall = util_wall_ms();
+    svc->updated_wall = time_wall_ms();
     *out = service_json(s, svc, true);
     return 0;
 }
@@ -1786,7 +1742,7 @@ static int resolve_service_delete(struct sim *s, const cJSON *args, cJSON **out,
                                   size_t n)
 {
     struct sim_service *svc;
-    int64_t wall = util_wall_ms();
+    int64_t wall = time_wall_ms();
 
     if (check_environment(s, arg_str(args, "environmentId"), err, n) < 0)
         return -1;
@@ -1831,6 +1787,14 @@ static const struct {
     {"serviceUpdate", resolve_service_update},
     {"variableCollectionUpsert", resolve_variable_collection_upsert},
 };
+
+bool sim_field_simulated(const char *field)
+{
+    for (size_t i = 0; i < sizeof(resolvers) / sizeof(resolvers[0]); i++)
+        if (strcmp(resolvers[i].field, field) == 0)
+            return true;
+    return false;
+}
 
 int sim_field_resolve(struct sim *s, const char *field, const cJSON *args, cJSON **out, char *err,
                       size_t errsize)

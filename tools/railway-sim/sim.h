@@ -61,7 +61,7 @@ struct sim_config {
     size_t repo_count;
     struct sim_forced_error *forced;
     size_t forced_count;
-    char *schema_path;  /* introspection JSON served for __schema/__type; NULL: none */
+    char *schema_path;  /* the schema snapshot validated against and served for introspection */
     char **drop_schema; /* "Type", "Type.field" or "Type.field.arg" left out of it */
     size_t drop_count;
 };
@@ -87,9 +87,9 @@ struct sim {
     long faults_by_kind[SIM_FAULT_COUNT];
     cJSON *by_operation;
     cJSON *by_root_field;
-    /* the introspection schema, loaded from config.schema_path on first use */
-    cJSON *schema;
-    bool schema_loaded;
+    /* the "__schema" answered for introspection: main.c loads it from config.schema_path before
+     * the first request, owns it, and no one changes it afterwards */
+    const cJSON *schema;
     /* set by main.c before each execution */
     enum sim_caller caller;
 };
@@ -145,6 +145,10 @@ bool sim_forced_error_take(struct sim *s, const char *field, char *msg, size_t m
 /* Counts a request by operation name (NULL: anonymous) and root field. */
 void sim_count_operation(struct sim *s, const char *operation);
 void sim_count_root_field(struct sim *s, const char *field);
+
+/* Whether railway-sim answers the root field (of Query, Mutation or Subscription). Needs no
+ * lock. */
+bool sim_field_simulated(const char *field);
 
 /* Runs one root field with evaluated arguments. Returns 0 with *out (the full object the
  * schema shapes; caller frees), or -1 with a Railway-style message in err. */
