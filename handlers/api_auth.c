@@ -63,6 +63,11 @@ bool api_authorize(struct app *app, const struct http_request *req, struct http_
     return true;
 }
 
+bool api_admit_admin(struct app *app, const struct http_request *req, struct http_response *res)
+{
+    return api_authorize(app, req, res, API_ADMIN);
+}
+
 void api_cors(struct app *app, const struct http_request *req, struct http_response *res)
 {
     const char *origin = req->header(req, "Origin");
