@@ -318,11 +318,10 @@ bool config_load(struct config *cfg, enum config_need need, char *err, size_t er
         free(cfg->instance_id);
         cfg->instance_id = xasprintf("%.*s-%d", INSTANCE_ID_MAX - 12, host, (int)getpid());
     }
-    size_t ilen = strlen(cfg->instance_id);
-    for (size_t i = 0; i < ilen; i++)
-        if (!instance_char(cfg->instance_id[i]))
-            ilen = INSTANCE_ID_MAX + 1;
-    if (ilen > INSTANCE_ID_MAX) {
+    bool instance_ok = strlen(cfg->instance_id) <= INSTANCE_ID_MAX;
+    for (const char *c = cfg->instance_id; *c; c++)
+        instance_ok = instance_ok && instance_char(*c);
+    if (!instance_ok) {
         snprintf(err, errlen, "INSTANCE_ID must be 1 to %d of A-Z a-z 0-9 . _ -", INSTANCE_ID_MAX);
         config_free(cfg);
         return false;
