@@ -10,6 +10,9 @@ enum api_access { API_READ, API_ADMIN };
  * res and returns false. API_AUTH=none lets everything through. */
 bool api_authorize(struct app *app, const struct http_request *req, struct http_response *res,
                    enum api_access need);
+/* The admit check of admin routes: api_authorize(API_ADMIN) on the headers, so a request
+ * without an admin token is refused before its body is read. */
+bool api_admit_admin(struct app *app, const struct http_request *req, struct http_response *res);
 /* False when the configuration leaves the API open without API_AUTH=none (err says why). */
 bool api_auth_configured(const struct config *cfg, char *err, size_t errlen);
 /* Adds CORS headers when the request's Origin is listed in CORS_ORIGINS. */

@@ -4,23 +4,17 @@
 #include <string.h>
 #include <strings.h>
 
-/* True when token equals one entry of the comma-separated list (constant time per entry). */
-static bool in_list(const char *list, const char *token)
+/* True when token equals one entry of the comma-separated list. Every entry is compared, each
+ * through the hashes of both sides, so the time taken tells nothing of the entries' lengths
+ * or of which one matched. */
+static bool in_list(const char *list, const char *token, size_t tlen)
 {
     bool found = false;
-    size_t tlen = strlen(token);
-    const char *p = list;
-    while (p && *p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        size_t n = strcspn(p, ",");
-        size_t len = n;
-        while (len && p[len - 1] == ' ')
-            len--;
-        if (len && ct_equal(p, len, token, tlen))
-            found = true;
-        p += n;
-    }
+    const char *cur = list;
+    const char *s;
+    size_t n;
+    while (secret_list_next(&cur, &s, &n))
+        found |= ct_token_equal(s, n, token, tlen);
     return found;
 }
 
@@ -44,13 +38,17 @@ bool api_authorize(struct app *app, const struct http_request *req, struct http_
         return true;
     const char *h = req->header(req, "Authorization");
     const char *token = NULL;
+    size_t tlen = 0;
     if (h && strncasecmp(h, "Bearer ", 7) == 0) {
         token = h + 7;
-        while (*token == ' ')
+        while (*token == ' ' || *token == '\t')
             token++;
+        tlen = strlen(token);
+        while (tlen && (token[tlen - 1] == ' ' || token[tlen - 1] == '\t'))
+            tlen--;
     }
-    bool admin = token && *token && in_list(cfg->api_admin_token, token);
-    bool reader = admin || (token && *token && in_list(cfg->api_token, token));
+    bool admin = tlen && in_list(cfg->api_admin_token, token, tlen);
+    bool reader = admin || (tlen && in_list(cfg->api_token, token, tlen));
     if (!reader) {
         http_response_header(res, "WWW-Authenticate", "Bearer realm=\"railhook\"");
         http_response_error(res, req, 401, "unauthorized",
@@ -65,10 +63,16 @@ bool api_authorize(struct app *app, const struct http_request *req, struct http_
     return true;
 }
 
+bool api_admit_admin(struct app *app, const struct http_request *req, struct http_response *res)
+{
+    return api_authorize(app, req, res, API_ADMIN);
+}
+
 void api_cors(struct app *app, const struct http_request *req, struct http_response *res)
 {
     const char *origin = req->header(req, "Origin");
-    if (!origin || !*app->cfg->cors_origins || !in_list(app->cfg->cors_origins, origin))
+    if (!origin || !*app->cfg->cors_origins ||
+        !in_list(app->cfg->cors_origins, origin, strlen(origin)))
         return;
     http_response_header(res, "Access-Control-Allow-Origin", origin);
     http_response_header(res, "Vary", "Origin");

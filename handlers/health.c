@@ -1,5 +1,6 @@
 /* GET /healthz (the process is alive) and GET /readyz (database reachable, schema current). */
 #include "handlers/handlers.h"
+#include "util/log.h"
 
 void handle_healthz(struct app *app, struct http_request *req, struct http_response *res)
 {
@@ -24,7 +25,12 @@ void handle_readyz(struct app *app, struct http_request *req, struct http_respon
     int pending = store_migrations_pending(c, err, sizeof(err));
     store_conn_release(app->store, c);
     if (pending < 0) {
-        http_response_error(res, req, 503, "database_unavailable", "%s", err);
+        /* The database's own words go to the log, never to the caller. */
+        log_warn("readiness check failed", LOG_STR("error", err),
+                 LOG_STR("request_id", req->request_id));
+        http_response_header(res, "Retry-After", "5");
+        http_response_error(res, req, 503, "database_unavailable",
+                            "the schema version could not be read");
         return;
     }
     if (pending > 0) {

@@ -138,6 +138,20 @@ static const char *empty_to_null(const char *s)
     return s && *s ? s : NULL;
 }
 
+/* The time part of a cursor must be a time PostgreSQL can hold (before the year 10000), or
+ * the query fails as if the database were down. */
+static bool cursor_in_range(const char *cursor)
+{
+    char micros[24];
+    int64_t n;
+    size_t len = strcspn(cursor, "_");
+    if (len == 0 || len >= sizeof(micros))
+        return false;
+    memcpy(micros, cursor, len);
+    micros[len] = '\0';
+    return parse_i64(micros, 0, 253402300799999999, &n);
+}
+
 void handle_jobs_list(struct app *app, struct http_request *req, struct http_response *res)
 {
     static const char *const states[] = {"queued", "running",   "succeeded",
@@ -169,6 +183,10 @@ void handle_jobs_list(struct app *app, struct http_request *req, struct http_res
         char *kinds = flows_kind_names(false);
         http_response_error(res, req, 400, "invalid_kind", "kind must be one of: %s", kinds);
         free(kinds);
+        return;
+    }
+    if (f.cursor && !cursor_in_range(f.cursor)) {
+        http_response_error(res, req, 400, "invalid_cursor", "cursor is malformed or out of range");
         return;
     }
     PGconn *c = acquire(app, req, res);

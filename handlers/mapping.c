@@ -175,6 +175,11 @@ enum rh_status mapping_rules_load(struct mapping_rules *rules, const struct conf
         goto out;
     }
     rules->schema_re_ready = true;
+    if (regcomp(&rules->id_re, cfg->manifest_id_pattern, REG_EXTENDED | REG_NOSUB) != 0) {
+        snprintf(err, errlen, "MANIFEST_ID_PATTERN is not a valid regular expression");
+        goto out;
+    }
+    rules->id_re_ready = true;
     if (mapping_template_columns(cfg, &rules->columns, &rules->ncolumns, err, errlen) != RH_OK)
         goto out;
     rules->root_dir = normalize_root(cfg->worker_root_dir);
@@ -190,6 +195,9 @@ void mapping_rules_free(struct mapping_rules *rules)
     if (rules->schema_re_ready)
         regfree(&rules->schema_re);
     rules->schema_re_ready = false;
+    if (rules->id_re_ready)
+        regfree(&rules->id_re);
+    rules->id_re_ready = false;
     mapping_columns_free(rules->columns, rules->ncolumns);
     rules->columns = NULL;
     rules->ncolumns = 0;
@@ -384,29 +392,63 @@ static void job_add(struct mapping_result *res, const char *kind, cJSON *payload
     res->outcome = MAPPING_JOBS;
 }
 
-enum rh_status mapping_row_job(const struct mapping_rules *rules, const struct flows_kind *kind,
-                               const cJSON *row, const cJSON *old, const char *rowname,
-                               const char *source, const char *delivery_id,
-                               struct mapping_result *res)
+/* True when a string anywhere in v (keys too) holds "${{": Railway would resolve it as a
+ * reference to another service's variable. */
+static bool holds_reference(const cJSON *v)
+{
+    bool found = (v->string && strstr(v->string, "${{")) ||
+                 (cJSON_IsString(v) && v->valuestring && strstr(v->valuestring, "${{"));
+    for (const cJSON *c = v->child; c && !found; c = c->next)
+        found = holds_reference(c);
+    return found;
+}
+
+/* A row id is a UUID, an integer (a JSON integer or its decimal text) or a string that matches
+ * MANIFEST_ID_PATTERN. */
+static bool id_valid(const struct mapping_rules *rules, const cJSON *v, const char *text)
+{
+    int64_t n;
+    if (cJSON_IsNumber(v))
+        return floor(v->valuedouble) == v->valuedouble;
+    return uuid_valid(text) || parse_i64(text, INT64_MIN, INT64_MAX, &n) ||
+           regexec(&rules->id_re, text, 0, NULL, 0) == 0;
+}
+
+/* Checks one manifest row (record, or an update's old_record) and renders its service name
+ * into *name (free()). False with res naming "<rowname>.<column>" when the row is unusable.
+ * id (idcap bytes) gets the row id's text. */
+static bool row_check(const struct mapping_rules *rules, const cJSON *row, const char *rowname,
+                      char *id, size_t idcap, char **name, struct mapping_result *res)
 {
     const struct config *cfg = rules->cfg;
-    char *name = NULL;
-    char *old_name = NULL;
-    char id[MAPPING_MAX_SERVICE_NAME + 1];
-    char bad[MAX_COLUMN + 1];
     char field[sizeof(res->field)];
-    cJSON *payload = NULL;
+    char bad[MAX_COLUMN + 1];
+    bool ok = false;
 
-    if (!cJSON_IsObject(row)) {
-        set_invalid(res, rowname, "%s must be an object (the row)", rowname);
-        goto out;
-    }
+    *name = NULL;
     const cJSON *idv = cJSON_GetObjectItemCaseSensitive(row, "id");
-    if ((!cJSON_IsString(idv) && !cJSON_IsNumber(idv)) || !scalar_text(idv, id, sizeof(id)) ||
-        !*id) {
-        snprintf(field, sizeof(field), "%s.id", rowname);
+    snprintf(field, sizeof(field), "%s.id", rowname);
+    if ((!cJSON_IsString(idv) && !cJSON_IsNumber(idv)) || !scalar_text(idv, id, idcap) || !*id) {
         set_invalid(res, field, "%s is missing, empty, too long or not an exact string or number",
                     field);
+        goto out;
+    }
+    for (size_t i = 0; i <= rules->ncolumns; i++) {
+        const char *col = i < rules->ncolumns ? rules->columns[i] : "id";
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, col);
+        if (v && holds_reference(v)) {
+            snprintf(field, sizeof(field), "%s.%.60s", rowname, col);
+            set_invalid(res, field,
+                        "%s holds \"${{\", Railway's variable reference syntax: manifest values "
+                        "stay data",
+                        field);
+            goto out;
+        }
+    }
+    if (!id_valid(rules, idv, id)) {
+        snprintf(field, sizeof(field), "%s.id", rowname);
+        set_invalid(res, field, "%s must be a UUID, an integer or match %.100s", field,
+                    cfg->manifest_id_pattern);
         goto out;
     }
     const cJSON *ss = cJSON_GetObjectItemCaseSensitive(row, "service_schema");
@@ -415,10 +457,101 @@ enum rh_status mapping_row_job(const struct mapping_rules *rules, const struct f
         set_invalid(res, field, "%s must match %.120s", field, cfg->service_schema_pattern);
         goto out;
     }
-    if (render_name(cfg->service_name_template, row, &name, bad, sizeof(bad)) != RH_OK) {
+    if (render_name(cfg->service_name_template, row, name, bad, sizeof(bad)) != RH_OK) {
         snprintf(field, sizeof(field), "%s.%.60s", rowname, *bad ? bad : "service_schema");
         set_invalid(res, field, "SERVICE_NAME_TEMPLATE gives no usable name from %s", field);
         goto out;
+    }
+    ok = true;
+out:
+    return ok;
+}
+
+static int key_order(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Depth-first search for a repeated key; path holds the way down to j and, on success, to the
+ * repeated key. */
+static bool duplicate_walk(const cJSON *j, struct buf *path)
+{
+    bool found = false;
+    size_t mark = path->len;
+    size_t n = 0;
+    size_t i = 0;
+    const cJSON *c;
+
+    if (cJSON_IsObject(j)) {
+        for (c = j->child; c; c = c->next)
+            n++;
+        /* Sorted keys put any repeat side by side: n log n for objects of any width. */
+        const char **keys = n > 1 ? xmalloc(n * sizeof(*keys)) : NULL;
+        for (c = j->child; c && n > 1; c = c->next)
+            keys[i++] = c->string ? c->string : "";
+        if (n > 1)
+            qsort(keys, n, sizeof(*keys), key_order);
+        for (i = 1; i < n && !found; i++) {
+            if (strcmp(keys[i - 1], keys[i]) == 0) {
+                buf_printf(path, "%s%s", mark ? "." : "", keys[i]);
+                found = true;
+            }
+        }
+        free(keys);
+        for (c = j->child; c && !found; c = c->next) {
+            buf_printf(path, "%s%s", mark ? "." : "", c->string ? c->string : "");
+            found = duplicate_walk(c, path);
+            if (!found)
+                path->len = mark;
+        }
+    } else if (cJSON_IsArray(j)) {
+        for (c = j->child; c && !found; c = c->next, i++) {
+            buf_printf(path, "[%zu]", i);
+            found = duplicate_walk(c, path);
+            if (!found)
+                path->len = mark;
+        }
+    }
+    if (path->data)
+        path->data[path->len] = '\0';
+    return found;
+}
+
+bool mapping_json_duplicate_key(const cJSON *j, char *path, size_t cap)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    bool found = duplicate_walk(j, &b);
+    if (cap)
+        snprintf(path, cap, "%s", found && b.data ? b.data : "");
+    buf_free(&b);
+    return found;
+}
+
+enum rh_status mapping_row_job(const struct mapping_rules *rules, const struct flows_kind *kind,
+                               const cJSON *row, const cJSON *old, const char *rowname,
+                               const char *source, const char *delivery_id,
+                               struct mapping_result *res)
+{
+    char *name = NULL;
+    char *old_name = NULL;
+    char id[MAPPING_MAX_SERVICE_NAME + 1];
+    char old_id[MAPPING_MAX_SERVICE_NAME + 1];
+    cJSON *payload = NULL;
+
+    if (!cJSON_IsObject(row)) {
+        set_invalid(res, rowname, "%s must be an object (the row)", rowname);
+        goto out;
+    }
+    if (!row_check(rules, row, rowname, id, sizeof(id), &name, res))
+        goto out;
+    if (old && !cJSON_IsNull(old)) {
+        if (!cJSON_IsObject(old)) {
+            set_invalid(res, "old_record", "old_record must be an object (the row before) or null");
+            goto out;
+        }
+        if (!row_check(rules, old, "old_record", old_id, sizeof(old_id), &old_name, res))
+            goto out;
     }
     if (old && !relevant_change(rules, row, old)) {
         set_ignored(res, "no relevant change");
@@ -427,15 +560,14 @@ enum rh_status mapping_row_job(const struct mapping_rules *rules, const struct f
 
     payload = cJSON_CreateObject();
     cJSON_AddStringToObject(payload, "manifest_id", id);
-    cJSON_AddStringToObject(payload, "service_schema", ss->valuestring);
+    cJSON_AddStringToObject(payload, "service_schema",
+                            cJSON_GetObjectItemCaseSensitive(row, "service_schema")->valuestring);
     cJSON_AddItemToObject(payload, "record", cJSON_Duplicate(row, true));
     if (kind->input == FLOWS_INPUT_ROW_CHANGE) {
         cJSON_AddItemToObject(payload, "old_record",
                               old ? cJSON_Duplicate(old, true) : cJSON_CreateNull());
         /* The old row named another service: the update renames (or replaces) it. */
-        if (cJSON_IsObject(old) &&
-            render_name(cfg->service_name_template, old, &old_name, bad, sizeof(bad)) == RH_OK &&
-            strcmp(old_name, name) != 0)
+        if (old_name && strcmp(old_name, name) != 0)
             cJSON_AddStringToObject(payload, "old_service_name", old_name);
     }
     cJSON_AddStringToObject(payload, "source", source);

@@ -49,6 +49,8 @@ struct mapping_rules {
     const struct flows_kind *kinds; /* the kind table (flows_kinds, or a test's) */
     regex_t schema_re;              /* SERVICE_SCHEMA_PATTERN */
     bool schema_re_ready;
+    regex_t id_re; /* MANIFEST_ID_PATTERN */
+    bool id_re_ready;
     char **columns; /* manifest columns whose change makes an UPDATE relevant */
     size_t ncolumns;
     char *root_dir; /* WORKER_ROOT_DIR without leading/trailing '/' ("" = whole repo) */
@@ -91,11 +93,20 @@ bool mapping_utf8_valid(const void *s, size_t len);
 void mapping_supabase_delivery_id(const cJSON *body, const void *raw, size_t len, char *out,
                                   size_t cap);
 
+/* Looks for an object, at any depth of j, that holds the same key twice (cJSON reads the first,
+ * PostgreSQL's jsonb keeps the last, so such a document means two things). True with path set
+ * to where the repeated key is ("record.id", "a[2].b"; cut to cap bytes) when there is one. */
+bool mapping_json_duplicate_key(const cJSON *j, char *path, size_t cap);
+
 /* Maps one manifest row to a job of kind (a kind made from a row): row is the row the job
  * acts on, named rowname in messages and res->field; old (may be NULL) the row before an
- * update, which ignores a change of no relevant column. The payload and dedupe key
- * ("<source>:<delivery id>:<kind>") name source. RH_OK with res->outcome JOBS or IGNORED;
- * RH_INVALID with outcome INVALID and res->field naming the offending field. */
+ * update, which ignores a change of no relevant column. Every row used (row, and old) is
+ * checked alike: id a UUID, an integer or a MANIFEST_ID_PATTERN match; service_schema a
+ * SERVICE_SCHEMA_PATTERN match; a usable service name; and no "${{" (Railway's reference
+ * syntax, resolved inside variable values) in the id or any column the service name or the
+ * variable templates read. The payload and dedupe key ("<source>:<delivery id>:<kind>") name
+ * source. RH_OK with res->outcome JOBS or IGNORED; RH_INVALID with outcome INVALID and
+ * res->field naming the offending field. */
 enum rh_status mapping_row_job(const struct mapping_rules *rules, const struct flows_kind *kind,
                                const cJSON *row, const cJSON *old, const char *rowname,
                                const char *source, const char *delivery_id,

@@ -6,19 +6,19 @@
 #include <string.h>
 
 static const struct route routes[] = {
-    {"GET", "/", handle_status_page},
-    {"GET", "/healthz", handle_healthz},
-    {"GET", "/readyz", handle_readyz},
-    {"GET", "/metrics", handle_metrics},
-    {"GET", "/jobs", handle_jobs_list},
-    {"POST", "/jobs", handle_job_create},
-    {"GET", "/jobs/{}", handle_job_get},
-    {"POST", "/jobs/{}/retry", handle_job_retry},
-    {"POST", "/jobs/{}/cancel", handle_job_cancel},
-    {"GET", "/services", handle_services_list},
-    {"GET", "/services/{}", handle_service_get},
-    {"POST", "/webhooks/github", handle_webhook_github},
-    {"POST", "/webhooks/supabase", handle_webhook_supabase},
+    {"GET", "/", handle_status_page, false, NULL},
+    {"GET", "/healthz", handle_healthz, false, NULL},
+    {"GET", "/readyz", handle_readyz, false, NULL},
+    {"GET", "/metrics", handle_metrics, false, NULL},
+    {"GET", "/jobs", handle_jobs_list, false, NULL},
+    {"POST", "/jobs", handle_job_create, true, api_admit_admin},
+    {"GET", "/jobs/{}", handle_job_get, false, NULL},
+    {"POST", "/jobs/{}/retry", handle_job_retry, false, api_admit_admin},
+    {"POST", "/jobs/{}/cancel", handle_job_cancel, false, api_admit_admin},
+    {"GET", "/services", handle_services_list, false, NULL},
+    {"GET", "/services/{}", handle_service_get, false, NULL},
+    {"POST", "/webhooks/github", handle_webhook_github, true, webhook_github_admit},
+    {"POST", "/webhooks/supabase", handle_webhook_supabase, true, webhook_supabase_admit},
 };
 
 /* Matches path against pattern, capturing "{}" segments into req->params (pointing into
@@ -52,35 +52,47 @@ static bool match(const char *pattern, const char *path, struct http_request *re
     return true;
 }
 
-void handlers_dispatch(struct app *app, struct http_request *req, struct http_response *res)
+/* The route for req's method and path (HEAD is served as GET), with req->params pointing into
+ * scratch (strlen(path) + 1 bytes); NULL when there is none. Then *other is a route of that
+ * path under another method (or NULL) and allow lists the path's methods. */
+static const struct route *route_find(struct http_request *req, char *scratch,
+                                      const struct route **other, char *allow, size_t allowlen)
 {
-    size_t len = strlen(req->path);
-    char *scratch = xmalloc(len + 1);
-    const struct route *path_match = NULL;
-    char allow[128] = "";
+    *other = NULL;
+    allow[0] = '\0';
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         const struct route *r = &routes[i];
         if (!match(r->pattern, req->path, req, scratch))
             continue;
         if (strcmp(r->method, req->method) == 0 ||
-            (strcmp(req->method, "HEAD") == 0 && strcmp(r->method, "GET") == 0)) {
-            req->route = r->pattern;
-            r->fn(app, req, res);
-            api_cors(app, req, res);
-            /* Params point into scratch, which the handler no longer needs. */
-            req->nparams = 0;
-            free(scratch);
-            return;
-        }
-        path_match = r;
-        if (strlen(allow) + strlen(r->method) + 3 < sizeof(allow)) {
+            (strcmp(req->method, "HEAD") == 0 && strcmp(r->method, "GET") == 0))
+            return r;
+        *other = r;
+        if (strlen(allow) + strlen(r->method) + 3 < allowlen) {
             if (*allow)
-                strncat(allow, ", ", sizeof(allow) - strlen(allow) - 1);
-            strncat(allow, r->method, sizeof(allow) - strlen(allow) - 1);
+                strncat(allow, ", ", allowlen - strlen(allow) - 1);
+            strncat(allow, r->method, allowlen - strlen(allow) - 1);
         }
     }
-    free(scratch);
+    return NULL;
+}
+
+void handlers_dispatch(struct app *app, struct http_request *req, struct http_response *res)
+{
+    char *scratch = xmalloc(strlen(req->path) + 1);
+    const struct route *path_match = NULL;
+    char allow[128];
+    const struct route *r = route_find(req, scratch, &path_match, allow, sizeof(allow));
+    if (r) {
+        req->route = r->pattern;
+        r->fn(app, req, res);
+        api_cors(app, req, res);
+    }
+    /* Params point into scratch, which no handler needs any more. */
     req->nparams = 0;
+    free(scratch);
+    if (r)
+        return;
     if (path_match && strcmp(req->method, "OPTIONS") == 0) {
         /* CORS preflight: the headers say whether the origin may call. */
         req->route = path_match->pattern;
@@ -102,4 +114,38 @@ void handlers_dispatch(struct app *app, struct http_request *req, struct http_re
     }
     req->route = "unmatched";
     http_response_error(res, req, 404, "not_found", "no such endpoint: %s", req->path);
+}
+
+bool handlers_admit(struct app *app, struct http_request *req, bool has_body, size_t *body_cap,
+                    struct http_response *res)
+{
+    char *scratch = xmalloc(strlen(req->path) + 1);
+    const struct route *other = NULL;
+    char allow[128];
+    const struct route *r = route_find(req, scratch, &other, allow, sizeof(allow));
+    bool ok = false;
+
+    *body_cap = 0;
+    req->route = r ? r->pattern : other ? other->pattern : "unmatched";
+    if (!r && has_body) {
+        /* Nothing here reads a body: answer now and leave it unread. */
+        handlers_dispatch(app, req, res);
+        goto out;
+    }
+    if (r && has_body && !r->takes_body) {
+        http_response_error(res, req, 413, "body_not_allowed", "%s %s takes no request body",
+                            r->method, r->pattern);
+        api_cors(app, req, res);
+        goto out;
+    }
+    if (r && r->admit && !r->admit(app, req, res)) {
+        api_cors(app, req, res);
+        goto out;
+    }
+    *body_cap = r && r->takes_body ? (size_t)app->cfg->max_body_bytes : 0;
+    ok = true;
+out:
+    req->nparams = 0;
+    free(scratch);
+    return ok;
 }

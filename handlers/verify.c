@@ -12,38 +12,12 @@
 #define SWH_MAX_ID        256
 #define SWH_MAX_TIMESTAMP 19
 
-/* Steps *cursor to the next non-empty secret of a comma-separated list, trimming blanks. */
-static bool next_secret(const char **cursor, const char **start, size_t *len)
-{
-    const char *p = *cursor;
-    while (*p) {
-        size_t n = strcspn(p, ",");
-        const char *s = p;
-        const char *e = p + n;
-        p += n;
-        if (*p == ',')
-            p++;
-        while (s < e && (*s == ' ' || *s == '\t'))
-            s++;
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        if (e > s) {
-            *start = s;
-            *len = (size_t)(e - s);
-            *cursor = p;
-            return true;
-        }
-    }
-    *cursor = p;
-    return false;
-}
-
 bool verify_secrets_configured(const char *csv)
 {
     const char *cur = csv ? csv : "";
     const char *s;
     size_t n;
-    return next_secret(&cur, &s, &n);
+    return secret_list_next(&cur, &s, &n);
 }
 
 static void hmac_sha256(const void *key, size_t keylen, const void *msg, size_t len,
@@ -102,7 +76,7 @@ enum rh_status verify_github(const char *csv, const char *header, const void *bo
     why = "malformed_signature";
     if (verify_github_header_parse(header, want) != RH_OK)
         goto out;
-    while (next_secret(&cur, &s, &n)) {
+    while (secret_list_next(&cur, &s, &n)) {
         unsigned char mac[VERIFY_MAC_LEN];
         hmac_sha256(s, n, body, len, mac);
         match |= ct_equal(mac, sizeof(mac), want, sizeof(want));
@@ -116,16 +90,6 @@ out:
     if (reason)
         *reason = why;
     return st;
-}
-
-/* SHA-256 of both sides first, so the comparison takes the same time whatever the lengths. */
-static bool token_equal(const char *a, size_t alen, const char *b, size_t blen)
-{
-    unsigned char da[32], db[32];
-    unsigned int n = 0;
-    EVP_Digest(a, alen, da, &n, EVP_sha256(), NULL);
-    EVP_Digest(b, blen, db, &n, EVP_sha256(), NULL);
-    return ct_equal(da, sizeof(da), db, sizeof(db)) & (alen == blen);
 }
 
 enum rh_status verify_bearer(const char *csv, const char *authorization, const char **reason)
@@ -155,8 +119,8 @@ enum rh_status verify_bearer(const char *csv, const char *authorization, const c
         toklen--;
     if (toklen == 0)
         goto out;
-    while (next_secret(&cur, &s, &n))
-        match |= token_equal(tok, toklen, s, n);
+    while (secret_list_next(&cur, &s, &n))
+        match |= ct_token_equal(tok, toklen, s, n);
     why = "token_mismatch";
     if (match) {
         why = NULL;
@@ -335,7 +299,7 @@ enum rh_status verify_swh(const char *csv, const struct verify_swh_input *in, co
     if (in->len)
         memcpy(content + idlen + tslen + 2, in->body, in->len);
 
-    while (next_secret(&cur, &s, &n)) {
+    while (secret_list_next(&cur, &s, &n)) {
         unsigned char key[VERIFY_MAX_KEY];
         size_t keylen = 0;
         /* "v1,whsec_..." written in a comma-separated list splits into "v1" and "whsec_...". */
@@ -363,22 +327,16 @@ out:
 
 int verify_swh_secrets_undecodable(const char *csv)
 {
-    char *list = xstrdup(csv);
-    char *save = NULL;
+    const char *cur = csv;
+    const char *t;
+    size_t n;
     int bad = 0;
-    for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        while (*t == ' ' || *t == '\t')
-            t++;
-        size_t n = strlen(t);
-        while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
-            n--;
+    while (secret_list_next(&cur, &t, &n)) {
         unsigned char key[VERIFY_MAX_KEY];
         size_t keylen = 0;
         /* "v1" alone is the front half of Supabase's "v1,whsec_..." split at its comma. */
-        if (n && !(n == 2 && memcmp(t, "v1", 2) == 0) &&
-            verify_swh_key(t, n, key, &keylen) != RH_OK)
+        if (!(n == 2 && memcmp(t, "v1", 2) == 0) && verify_swh_key(t, n, key, &keylen) != RH_OK)
             bad++;
     }
-    free(list);
     return bad;
 }

@@ -73,6 +73,7 @@ enum rh_status webhook_parse_json(const struct http_request *req, struct http_re
                                   const char *text, size_t len, cJSON **out)
 {
     enum rh_status st = RH_INVALID;
+    char key[128];
     *out = NULL;
     if (len == 0) {
         webhook_error(res, req, 400, "empty_body", "body", "the payload is empty");
@@ -88,13 +89,22 @@ enum rh_status webhook_parse_json(const struct http_request *req, struct http_re
         goto out;
     }
     if (!cJSON_IsObject(*out)) {
-        cJSON_Delete(*out);
-        *out = NULL;
         webhook_error(res, req, 400, "invalid_json", "body", "the payload must be a JSON object");
+        goto out;
+    }
+    /* A repeated key means one thing to railhook (cJSON reads the first) and another to the
+     * database (jsonb keeps the last). */
+    if (mapping_json_duplicate_key(*out, key, sizeof(key))) {
+        webhook_error(res, req, 400, "duplicate_key", key,
+                      "the payload holds this key twice in one object");
         goto out;
     }
     st = RH_OK;
 out:
+    if (st != RH_OK) {
+        cJSON_Delete(*out);
+        *out = NULL;
+    }
     return st;
 }
 

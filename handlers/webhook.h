@@ -32,7 +32,9 @@ void webhook_error(struct http_response *res, const struct http_request *req, in
                    const char *code, const char *field, const char *message);
 
 /* Parses text[0..len) as UTF-8 JSON into *out (cJSON_Delete it). On failure answers 400 and
- * returns RH_INVALID. Nesting is bounded by cJSON's limit, length by len. */
+ * returns RH_INVALID: invalid UTF-8 or JSON, not an object, or an object anywhere that holds
+ * a key twice (the error's field names it). Nesting is bounded by cJSON's limit, length by
+ * len. */
 enum rh_status webhook_parse_json(const struct http_request *req, struct http_response *res,
                                   const char *text, size_t len, cJSON **out);
 

@@ -11,6 +11,47 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Answers 401 for a delivery whose signature does not pass, counting and logging it. */
+static void deny(const struct http_request *req, struct http_response *res, const char *reason)
+{
+    char msg[160];
+    webhook_count("github", "rejected");
+    log_warn("webhook rejected", LOG_STR("source", "github"), LOG_STR("reason", reason),
+             LOG_STR("request_id", req->request_id));
+    snprintf(msg, sizeof(msg), "X-Hub-Signature-256 does not verify (%s)", reason);
+    webhook_error(res, req, 401, "invalid_signature", "X-Hub-Signature-256", msg);
+}
+
+bool webhook_github_admit(struct app *app, const struct http_request *req,
+                          struct http_response *res)
+{
+    unsigned char mac[VERIFY_MAC_LEN];
+    const char *sig = req->header(req, "X-Hub-Signature-256");
+    bool ok = false;
+
+    if (!app->intake || !verify_secrets_configured(app->cfg->github_webhook_secret)) {
+        webhook_error(res, req, 503, "not_configured", NULL,
+                      "GITHUB_WEBHOOK_SECRET is not set: unsigned deliveries are never accepted");
+        goto out;
+    }
+    if (webhook_media_type(req->header(req, "Content-Type")) == WEBHOOK_MEDIA_OTHER) {
+        webhook_error(res, req, 415, "unsupported_media_type", "Content-Type",
+                      "send application/json or application/x-www-form-urlencoded");
+        goto out;
+    }
+    if (!sig || !*sig) {
+        deny(req, res, "missing_signature");
+        goto out;
+    }
+    if (verify_github_header_parse(sig, mac) != RH_OK) {
+        deny(req, res, "malformed_signature");
+        goto out;
+    }
+    ok = true;
+out:
+    return ok;
+}
+
 void handle_webhook_github(struct app *app, struct http_request *req, struct http_response *res)
 {
     const struct config *cfg = app->cfg;
@@ -21,31 +62,18 @@ void handle_webhook_github(struct app *app, struct http_request *req, struct htt
     size_t len = req->body_len;
     const char *reason = NULL;
     char delivery_id[2 * WEBHOOK_MAX_TOKEN + 2];
-    char msg[160];
 
     mapping_result_init(&mapped);
-    if (!app->intake || !verify_secrets_configured(cfg->github_webhook_secret)) {
-        webhook_error(res, req, 503, "not_configured", NULL,
-                      "GITHUB_WEBHOOK_SECRET is not set: unsigned deliveries are never accepted");
+    if (!webhook_github_admit(app, req, res))
         goto out;
-    }
     if (req->body_len == 0) {
         webhook_error(res, req, 400, "empty_body", "body", "the payload is empty");
         goto out;
     }
     enum webhook_media media = webhook_media_type(req->header(req, "Content-Type"));
-    if (media == WEBHOOK_MEDIA_OTHER) {
-        webhook_error(res, req, 415, "unsupported_media_type", "Content-Type",
-                      "send application/json or application/x-www-form-urlencoded");
-        goto out;
-    }
     if (verify_github(cfg->github_webhook_secret, req->header(req, "X-Hub-Signature-256"),
                       req->body, req->body_len, &reason) != RH_OK) {
-        webhook_count("github", "rejected");
-        log_warn("webhook rejected", LOG_STR("source", "github"), LOG_STR("reason", reason),
-                 LOG_STR("request_id", req->request_id));
-        snprintf(msg, sizeof(msg), "X-Hub-Signature-256 does not verify (%s)", reason);
-        webhook_error(res, req, 401, "invalid_signature", "X-Hub-Signature-256", msg);
+        deny(req, res, reason);
         goto out;
     }
     const char *event = req->header(req, "X-GitHub-Event");

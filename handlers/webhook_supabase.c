@@ -11,28 +11,40 @@
 #include <stdlib.h>
 #include <string.h>
 
-void handle_webhook_supabase(struct app *app, struct http_request *req, struct http_response *res)
+/* Answers 401 for a delivery whose credentials do not pass, counting and logging it. */
+static void deny(const struct http_request *req, struct http_response *res, const char *method,
+                 const char *reason)
+{
+    char msg[160];
+    webhook_count("supabase", "rejected");
+    log_warn("webhook rejected", LOG_STR("source", "supabase"), LOG_STR("reason", reason),
+             LOG_STR("request_id", req->request_id));
+    snprintf(msg, sizeof(msg), "authentication failed (%s)", reason);
+    webhook_error(res, req, 401, "unauthorized", method, msg);
+}
+
+static bool swh_carried(const struct http_request *req)
+{
+    return req->header(req, "webhook-id") || req->header(req, "webhook-timestamp") ||
+           req->header(req, "webhook-signature");
+}
+
+/* Every configured method whose headers the request carries must pass, and at least one must
+ * have been carried: the bearer token is checked here, the signature (over the body) by the
+ * handler. */
+bool webhook_supabase_admit(struct app *app, const struct http_request *req,
+                            struct http_response *res)
 {
     const struct config *cfg = app->cfg;
-    struct mapping_result mapped;
-    cJSON *body = NULL;
-    const char *reason = NULL;
-    const char *method = NULL;
-    char delivery_id[320];
-    char msg[160];
     bool bearer_on = verify_secrets_configured(cfg->supabase_webhook_secret);
     bool swh_on = verify_secrets_configured(cfg->supabase_webhook_signing_secret);
-    bool swh_passed = false;
-    int passed = 0;
+    const char *auth = req->header(req, "Authorization");
+    const char *reason = NULL;
+    bool ok = false;
 
-    mapping_result_init(&mapped);
     if (!app->intake || (!bearer_on && !swh_on)) {
         webhook_error(res, req, 503, "not_configured", NULL,
                       "set SUPABASE_WEBHOOK_SECRET and/or SUPABASE_WEBHOOK_SIGNING_SECRET");
-        goto out;
-    }
-    if (req->body_len == 0) {
-        webhook_error(res, req, 400, "empty_body", "body", "the payload is empty");
         goto out;
     }
     if (webhook_media_type(req->header(req, "Content-Type")) != WEBHOOK_MEDIA_JSON) {
@@ -40,10 +52,35 @@ void handle_webhook_supabase(struct app *app, struct http_request *req, struct h
                       "send application/json");
         goto out;
     }
+    if (bearer_on && auth && verify_bearer(cfg->supabase_webhook_secret, auth, &reason) != RH_OK) {
+        deny(req, res, "Authorization", reason);
+        goto out;
+    }
+    if (!(bearer_on && auth) && !(swh_on && swh_carried(req))) {
+        deny(req, res, bearer_on ? "Authorization" : "webhook-signature", "missing_credentials");
+        goto out;
+    }
+    ok = true;
+out:
+    return ok;
+}
 
-    /* Every configured method whose headers the request carries must pass, and at least one
-     * must have been carried. */
-    const char *auth = req->header(req, "Authorization");
+void handle_webhook_supabase(struct app *app, struct http_request *req, struct http_response *res)
+{
+    const struct config *cfg = app->cfg;
+    struct mapping_result mapped;
+    cJSON *body = NULL;
+    const char *reason = NULL;
+    char delivery_id[320];
+    bool swh_passed = false;
+
+    mapping_result_init(&mapped);
+    if (!webhook_supabase_admit(app, req, res))
+        goto out;
+    if (req->body_len == 0) {
+        webhook_error(res, req, 400, "empty_body", "body", "the payload is empty");
+        goto out;
+    }
     struct verify_swh_input swh = {
         .id = req->header(req, "webhook-id"),
         .timestamp = req->header(req, "webhook-timestamp"),
@@ -53,23 +90,12 @@ void handle_webhook_supabase(struct app *app, struct http_request *req, struct h
         .now_s = time_wall_ms() / 1000,
         .tolerance_s = VERIFY_SWH_TOLERANCE_S,
     };
-    if (bearer_on && auth) {
-        method = "Authorization";
-        if (verify_bearer(cfg->supabase_webhook_secret, auth, &reason) != RH_OK)
-            goto denied;
-        passed++;
-    }
-    if (swh_on && (swh.id || swh.timestamp || swh.signature)) {
-        method = "webhook-signature";
-        if (verify_swh(cfg->supabase_webhook_signing_secret, &swh, &reason) != RH_OK)
-            goto denied;
-        passed++;
+    if (verify_secrets_configured(cfg->supabase_webhook_signing_secret) && swh_carried(req)) {
+        if (verify_swh(cfg->supabase_webhook_signing_secret, &swh, &reason) != RH_OK) {
+            deny(req, res, "webhook-signature", reason);
+            goto out;
+        }
         swh_passed = true;
-    }
-    if (passed == 0) {
-        method = bearer_on ? "Authorization" : "webhook-signature";
-        reason = "missing_credentials";
-        goto denied;
     }
 
     if (webhook_parse_json(req, res, req->body, req->body_len, &body) != RH_OK)
@@ -83,14 +109,6 @@ void handle_webhook_supabase(struct app *app, struct http_request *req, struct h
     mapping_supabase(intake_rules(app->intake), body, delivery_id, &mapped);
     webhook_deliver(app, req, res, "supabase", delivery_id,
                     cJSON_IsString(type) ? type->valuestring : "", &mapped);
-    goto out;
-
-denied:
-    webhook_count("supabase", "rejected");
-    log_warn("webhook rejected", LOG_STR("source", "supabase"), LOG_STR("reason", reason),
-             LOG_STR("request_id", req->request_id));
-    snprintf(msg, sizeof(msg), "authentication failed (%s)", reason);
-    webhook_error(res, req, 401, "unauthorized", method, msg);
 out:
     mapping_result_free(&mapped);
     cJSON_Delete(body);

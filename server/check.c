@@ -179,9 +179,11 @@ static void check_config(struct check *ck)
     need(&missing, set(c->railway_environment_id), "RAILWAY_ENVIRONMENT_ID");
     need(&missing, set(c->worker_repo), "WORKER_REPO");
     need(&missing, set(c->worker_branch), "WORKER_BRANCH");
-    if (strncmp(c->railway_api_url, "https://", 8) != 0 &&
-        strncmp(c->railway_api_url, "http://", 7) != 0)
-        buf_printf(&bad, "%sRAILWAY_API_URL must be an http(s) URL", bad.len ? "; " : "");
+    /* config_load() refuses it unless RAILWAY_API_ALLOW_INSECURE says otherwise. */
+    if (config_url_cleartext(c->railway_api_url))
+        item_add(ck, "railway_api_url", ITEM_WARN, "use the https:// URL of Railway's API",
+                 "RAILWAY_API_URL is plain http:// to a host other than loopback: the Railway "
+                 "token travels in clear (allowed by RAILWAY_API_ALLOW_INSECURE)");
     if (set(c->worker_repo)) {
         const char *slash = strchr(c->worker_repo, '/');
         if (!slash || slash == c->worker_repo || !slash[1] || strchr(slash + 1, '/'))

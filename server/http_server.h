@@ -1,5 +1,7 @@
-/* The HTTP front: libmicrohttpd with an internal epoll polling thread pool, body caps,
- * request ids, JSON errors, access logging and graceful shutdown. */
+/* The HTTP front: libmicrohttpd with an internal epoll polling thread pool, the limits one
+ * client meets (connections per address, a deadline per request, bodies read only where a
+ * route takes one, within caps and a shared budget), request ids, JSON errors, access logging
+ * and graceful shutdown. */
 #ifndef RAILHOOK_HTTP_SERVER_H
 #define RAILHOOK_HTTP_SERVER_H
 

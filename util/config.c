@@ -4,6 +4,8 @@
 #include "util/redact.h"
 #include "util/util.h"
 
+#include <arpa/inet.h>
+#include <limits.h>
 #include <libpq-fe.h>
 #include <regex.h>
 #include <stddef.h>
@@ -17,6 +19,9 @@ enum cfg_type { CFG_STR, CFG_INT, CFG_BOOL };
 #define CFG_REQUIRED_DB 1u /* required by commands that use the database */
 #define CFG_SECRET      2u /* never printed */
 #define CFG_URL_SECRET  4u /* a connection URL whose password is secret */
+
+#define INSTANCE_ID_MAX 64 /* lease owner tokens "<instance>/w<thread>/<n>" must stay unique */
+#define BODY_BUDGET_MAX 64 /* the default body budget, in MAX_BODY_BYTES */
 
 struct cfg_entry {
     const char *name;
@@ -43,8 +48,15 @@ static const struct cfg_entry table[] = {
      "most open HTTP connections"},
     {"HTTP_CONNECTION_TIMEOUT_S", I(http_connection_timeout_s), "30", 1, 3600, 0, NULL,
      "idle HTTP connection timeout, seconds"},
+    {"HTTP_PER_CLIENT_LIMIT", I(http_per_client_limit), "64", 0, 100000, 0, NULL,
+     "most open HTTP connections from one client address (0: no limit; behind a proxy every "
+     "client has the proxy's address)"},
+    {"HTTP_REQUEST_DEADLINE_S", I(http_request_deadline_s), "30", 1, 3600, 0, NULL,
+     "longest time to receive a whole request, headers and body, seconds"},
     {"MAX_BODY_BYTES", I(max_body_bytes), "1048576", 1024, 67108864, 0, NULL,
      "largest request body accepted (413 beyond)"},
+    {"HTTP_BODY_BUDGET_BYTES", I(http_body_budget_bytes), "0", 0, INT_MAX, 0, NULL,
+     "request bodies in flight, all connections together (503 beyond; 0: 64 x MAX_BODY_BYTES)"},
     {"SHUTDOWN_GRACE_S", I(shutdown_grace_s), "20", 0, 3600, 0, NULL,
      "seconds to finish requests and jobs on SIGTERM"},
     {"LOG_FORMAT", S(log_format), "logfmt", 0, 0, 0, "logfmt|json", "log line format"},
@@ -67,6 +79,8 @@ static const struct cfg_entry table[] = {
     {"SUPABASE_SCHEMA", S(supabase_schema), "public", 0, 0, 0, NULL, "schema of SUPABASE_TABLE"},
     {"SERVICE_SCHEMA_PATTERN", S(service_schema_pattern), "^[a-z][a-z0-9_]{0,47}$", 0, 0, 0, NULL,
      "regular expression record.service_schema must match"},
+    {"MANIFEST_ID_PATTERN", S(manifest_id_pattern), "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$", 0, 0, 0,
+     NULL, "regular expression a string record.id must match (a UUID or an integer always does)"},
     {"WORKER_REPO", S(worker_repo), "", 0, 0, 0, NULL, "GitHub repo of the workers (owner/repo)"},
     {"WORKER_BRANCH", S(worker_branch), "main", 0, 0, 0, NULL, "branch the workers deploy from"},
     {"WORKER_ROOT_DIR", S(worker_root_dir), "/workers", 0, 0, 0, NULL,
@@ -75,7 +89,8 @@ static const struct cfg_entry table[] = {
      "ignore pushes that touch nothing under WORKER_ROOT_DIR"},
     {"WORKER_VARIABLES_FILE", S(worker_variables_file), "", 0, 0, 0, NULL,
      "JSON file of worker variable templates (empty: built-in defaults)"},
-    {"INSTANCE_ID", S(instance_id), "", 0, 0, 0, NULL, "name of this instance (default host-pid)"},
+    {"INSTANCE_ID", S(instance_id), "", 0, 0, 0, NULL,
+     "name of this instance, up to 64 of A-Z a-z 0-9 . _ - (default host-pid)"},
     {"WORKERS", I(workers), "4", 0, 256, 0, NULL, "worker threads (0: intake only)"},
     {"QUEUE_POLL_MS", I(queue_poll_ms), "1000", 10, 600000, 0, NULL, "queue polling interval"},
     {"QUEUE_LISTEN", B(queue_listen), "on", 0, 0, 0, NULL,
@@ -89,7 +104,9 @@ static const struct cfg_entry table[] = {
     {"JOB_RETENTION_DAYS", I(job_retention_days), "30", 1, 3650, 0, NULL,
      "finished jobs and events older than this are pruned"},
     {"RAILWAY_API_URL", S(railway_api_url), "https://backboard.railway.com/graphql/v2", 0, 0, 0,
-     NULL, "Railway GraphQL endpoint"},
+     NULL, "Railway GraphQL endpoint (https://, or http:// to a loopback host)"},
+    {"RAILWAY_API_ALLOW_INSECURE", B(railway_api_allow_insecure), "off", 0, 0, 0, NULL,
+     "allow RAILWAY_API_URL over plain http:// to another host (the token travels in clear)"},
     {"RAILWAY_TOKEN", S(railway_token), "", 0, 0, CFG_SECRET, NULL,
      "Railway account or workspace token (Authorization: Bearer)"},
     {"RAILWAY_PROJECT_TOKEN", S(railway_project_token), "", 0, 0, CFG_SECRET, NULL,
@@ -176,19 +193,67 @@ static void register_url_password(const char *url)
     PQconninfoFree(opts);
 }
 
+/* Registers each entry of a secret list, trimmed as the verifiers trim it. */
 static void split_register(const char *list)
 {
-    char *copy = xstrdup(list);
-    char *save = NULL;
-    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        while (*t == ' ')
-            t++;
+    const char *cur = list;
+    const char *s;
+    size_t n;
+    while (secret_list_next(&cur, &s, &n)) {
         /* "v1,whsec_..." lists a version tag before the secret: the tag is no secret. */
-        if (t[0] == 'v' && t[1] && strspn(t + 1, "0123456789") == strlen(t + 1))
+        if (s[0] == 'v' && n > 1 && strspn(s + 1, "0123456789") == n - 1)
             continue;
-        redact_register(t);
+        char *one = xstrndup(s, n);
+        redact_register(one);
+        free(one);
     }
-    free(copy);
+}
+
+static bool instance_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+}
+
+static bool pattern_ok(const char *pattern)
+{
+    regex_t re;
+    if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+        return false;
+    regfree(&re);
+    return true;
+}
+
+static bool loopback_host(const char *host, size_t n)
+{
+    char tmp[64];
+    struct in_addr a;
+    if (n == 9 && strncasecmp(host, "localhost", 9) == 0)
+        return true;
+    if (n == 5 && memcmp(host, "[::1]", 5) == 0)
+        return true;
+    if (n >= sizeof(tmp))
+        return false;
+    memcpy(tmp, host, n);
+    tmp[n] = '\0';
+    return inet_pton(AF_INET, tmp, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
+bool config_url_cleartext(const char *url)
+{
+    if (strncasecmp(url, "http://", 7) != 0)
+        return false;
+    const char *host = url + 7;
+    size_t n = strcspn(host, "/?#");
+    const char *at = memrchr(host, '@', n);
+    if (at) {
+        n -= (size_t)(at + 1 - host);
+        host = at + 1;
+    }
+    const char *end = host[0] == '[' ? memchr(host, ']', n) : memchr(host, ':', n);
+    if (end && host[0] == '[')
+        end++;
+    return !loopback_host(host, end ? (size_t)(end - host) : n);
 }
 
 bool config_load(struct config *cfg, enum config_need need, char *err, size_t errlen)
@@ -247,16 +312,50 @@ bool config_load(struct config *cfg, enum config_need need, char *err, size_t er
         char host[128] = "railhook";
         gethostname(host, sizeof(host) - 1);
         host[sizeof(host) - 1] = '\0';
+        for (char *h = host; *h; h++)
+            if (!instance_char(*h))
+                *h = '-';
         free(cfg->instance_id);
-        cfg->instance_id = xasprintf("%s-%d", host, (int)getpid());
+        cfg->instance_id = xasprintf("%.*s-%d", INSTANCE_ID_MAX - 12, host, (int)getpid());
     }
-    regex_t re;
-    if (regcomp(&re, cfg->service_schema_pattern, REG_EXTENDED | REG_NOSUB) != 0) {
-        snprintf(err, errlen, "SERVICE_SCHEMA_PATTERN is not a valid regular expression");
+    bool instance_ok = strlen(cfg->instance_id) <= INSTANCE_ID_MAX;
+    for (const char *c = cfg->instance_id; *c; c++)
+        instance_ok = instance_ok && instance_char(*c);
+    if (!instance_ok) {
+        snprintf(err, errlen, "INSTANCE_ID must be 1 to %d of A-Z a-z 0-9 . _ -", INSTANCE_ID_MAX);
         config_free(cfg);
         return false;
     }
-    regfree(&re);
+    if (!pattern_ok(cfg->service_schema_pattern) || !pattern_ok(cfg->manifest_id_pattern)) {
+        snprintf(err, errlen, "%s is not a valid regular expression",
+                 pattern_ok(cfg->service_schema_pattern) ? "MANIFEST_ID_PATTERN"
+                                                         : "SERVICE_SCHEMA_PATTERN");
+        config_free(cfg);
+        return false;
+    }
+    if (cfg->http_body_budget_bytes == 0)
+        cfg->http_body_budget_bytes = cfg->max_body_bytes > INT_MAX / BODY_BUDGET_MAX
+                                          ? INT_MAX
+                                          : cfg->max_body_bytes * BODY_BUDGET_MAX;
+    if (cfg->http_body_budget_bytes < cfg->max_body_bytes) {
+        snprintf(err, errlen, "HTTP_BODY_BUDGET_BYTES must not be below MAX_BODY_BYTES");
+        config_free(cfg);
+        return false;
+    }
+    if (strncasecmp(cfg->railway_api_url, "https://", 8) != 0 &&
+        strncasecmp(cfg->railway_api_url, "http://", 7) != 0) {
+        snprintf(err, errlen, "RAILWAY_API_URL must be an https:// URL");
+        config_free(cfg);
+        return false;
+    }
+    if (config_url_cleartext(cfg->railway_api_url) && !cfg->railway_api_allow_insecure) {
+        snprintf(err, errlen,
+                 "RAILWAY_API_URL is plain http:// to a host other than loopback: the Railway "
+                 "token would travel in clear; use https://, or set "
+                 "RAILWAY_API_ALLOW_INSECURE=on to accept that");
+        config_free(cfg);
+        return false;
+    }
     if (cfg->retry_max_ms < cfg->retry_base_ms) {
         snprintf(err, errlen, "RETRY_MAX_MS must not be below RETRY_BASE_MS");
         config_free(cfg);

@@ -13,7 +13,10 @@ struct config {
     int http_threads;
     int http_connection_limit;
     int http_connection_timeout_s;
+    int http_per_client_limit;
+    int http_request_deadline_s;
     int max_body_bytes;
+    int http_body_budget_bytes;
     int shutdown_grace_s;
     /* logging */
     char *log_format;
@@ -29,6 +32,7 @@ struct config {
     char *supabase_table;
     char *supabase_schema;
     char *service_schema_pattern;
+    char *manifest_id_pattern;
     /* worker repo */
     char *worker_repo;
     char *worker_branch;
@@ -48,6 +52,7 @@ struct config {
     int job_retention_days;
     /* Railway */
     char *railway_api_url;
+    bool railway_api_allow_insecure;
     char *railway_token;
     char *railway_project_token;
     char *railway_project_id;
@@ -77,6 +82,9 @@ enum config_need { CONFIG_NEED_NOTHING = 0, CONFIG_NEED_DATABASE = 1 };
  * secret with the redactor. On a bad or missing value writes a message naming the variable
  * (never its value when secret) to err and returns false. Free with config_free(). */
 bool config_load(struct config *cfg, enum config_need need, char *err, size_t errlen);
+/* True when url is plain http:// to a host other than loopback (127.0.0.0/8, [::1],
+ * localhost): a token sent there travels in clear. */
+bool config_url_cleartext(const char *url);
 /* Frees the strings config_load() allocated; safe on a zeroed or freed config. */
 void config_free(struct config *cfg);
 /* Writes the table of variables (name, default, meaning) for --help. */

@@ -27,6 +27,8 @@ static const struct metric_def defs[] = {
      NULL},
     {"railhook_http_request_duration_seconds", METRIC_HISTOGRAM, "HTTP request latency by route.",
      latency_buckets},
+    {"railhook_http_deadline_closed_total", METRIC_COUNTER,
+     "Connections closed because a request was not in within HTTP_REQUEST_DEADLINE_S.", NULL},
     {"railhook_webhook_deliveries_total", METRIC_COUNTER,
      "Webhook deliveries by source and outcome (accepted, duplicate, ignored, rejected).", NULL},
     {"railhook_jobs_finished_total", METRIC_COUNTER,

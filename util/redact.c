@@ -19,7 +19,16 @@ void redact_register(const char *secret)
     for (size_t i = 0; i < nsecrets; i++)
         if (strcmp(secrets[i], secret) == 0)
             return;
-    secrets[nsecrets++] = xstrdup(secret);
+    /* Longest first: when one secret holds another ("abc" and "abcdef"), the longer one is
+     * blanked whole rather than its tail left in clear. */
+    size_t n = strlen(secret);
+    size_t at = nsecrets;
+    while (at > 0 && strlen(secrets[at - 1]) < n) {
+        secrets[at] = secrets[at - 1];
+        at--;
+    }
+    secrets[at] = xstrdup(secret);
+    nsecrets++;
 }
 
 void redact_clear(void)

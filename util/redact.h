@@ -12,7 +12,8 @@ void redact_register(const char *secret);
 /* Forgets every secret (tests). */
 void redact_clear(void);
 /* Returns a new string (free with free()) equal to s with every secret replaced by
- * "[REDACTED]", and any "Bearer <token>" value blanked too. */
+ * "[REDACTED]" (where secrets overlap, the longest one wins), and any "Bearer <token>" value
+ * blanked too. */
 char *redact_string(const char *s);
 /* The unformatted JSON text of j (free with free()) with every string value and every object
  * key passed through redact_string(); j is not changed. */

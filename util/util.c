@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -92,14 +93,34 @@ void buf_reset(struct buf *b)
         b->data[0] = '\0';
 }
 
+static bool fits(const struct buf *b, size_t n)
+{
+    return !b->max || (n <= b->max && b->len <= b->max - n);
+}
+
+bool buf_reserve(struct buf *b, size_t n)
+{
+    if (!fits(b, n))
+        return false;
+    if (b->len + n + 1 > b->cap) {
+        b->data = xrealloc(b->data, b->len + n + 1);
+        b->cap = b->len + n + 1;
+        b->data[b->len] = '\0';
+    }
+    return true;
+}
+
 bool buf_append(struct buf *b, const void *data, size_t n)
 {
-    if (b->max && (n > b->max || b->len > b->max - n))
+    if (!fits(b, n))
         return false;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->len + n + 1)
             cap *= 2;
+        /* The cap bounds memory, not only length: a full buffer holds max bytes and a NUL. */
+        if (b->max && cap > b->max + 1)
+            cap = b->max + 1;
         b->data = xrealloc(b->data, cap);
         b->cap = cap;
     }
@@ -187,6 +208,40 @@ bool ct_equal(const void *a, size_t alen, const void *b, size_t blen)
     if (alen != blen)
         return false;
     return CRYPTO_memcmp(a, b, alen) == 0;
+}
+
+bool ct_token_equal(const char *a, size_t alen, const char *b, size_t blen)
+{
+    unsigned char da[32], db[32];
+    unsigned int n = 0;
+    EVP_Digest(a, alen, da, &n, EVP_sha256(), NULL);
+    EVP_Digest(b, blen, db, &n, EVP_sha256(), NULL);
+    return ct_equal(da, sizeof(da), db, sizeof(db)) & (alen == blen);
+}
+
+bool secret_list_next(const char **cursor, const char **start, size_t *len)
+{
+    const char *p = *cursor;
+    bool found = false;
+    while (*p && !found) {
+        size_t n = strcspn(p, ",");
+        const char *s = p;
+        const char *e = p + n;
+        p += n;
+        if (*p == ',')
+            p++;
+        while (s < e && (*s == ' ' || *s == '\t'))
+            s++;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if (e > s) {
+            *start = s;
+            *len = (size_t)(e - s);
+            found = true;
+        }
+    }
+    *cursor = p;
+    return found;
 }
 
 void random_bytes(void *out, size_t n)

@@ -29,7 +29,11 @@ struct buf {
 void buf_init(struct buf *b, size_t max);
 /* Frees the buffer's memory; safe to call twice. */
 void buf_free(struct buf *b);
-/* Appends n bytes; returns false (and appends nothing) when the cap would be passed. */
+/* Makes room for n more bytes in one allocation (a body of known length, say); false (and
+ * nothing allocated) when the cap would be passed. */
+bool buf_reserve(struct buf *b, size_t n);
+/* Appends n bytes; returns false (and appends nothing) when the cap would be passed. Growth
+ * doubles but never allocates past the cap. */
 bool buf_append(struct buf *b, const void *data, size_t n);
 bool buf_puts(struct buf *b, const char *s);
 bool buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -51,6 +55,13 @@ void time_format_utc(char out[32], int64_t wall_ms);
 void hex_encode(const unsigned char *in, size_t n, char *out);
 /* Constant-time comparison of two byte strings; false when lengths differ. */
 bool ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+/* Compares a presented token with a secret through the SHA-256 of each, so the time taken
+ * tells nothing of either length or of where they differ. */
+bool ct_token_equal(const char *a, size_t alen, const char *b, size_t blen);
+/* Steps *cursor through a comma-separated secret list: the next non-empty entry, blanks
+ * (spaces, tabs) around it trimmed, as start and len. False at the end of the list. Every
+ * reader of a secret list (verifiers, API tokens, the redactor) walks it with this. */
+bool secret_list_next(const char **cursor, const char **start, size_t *len);
 /* Fills out with n cryptographically random bytes. */
 void random_bytes(void *out, size_t n);
 /* A random uniform integer in [0, bound) (bound > 0). */

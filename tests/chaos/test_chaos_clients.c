@@ -142,7 +142,9 @@ Test(chaos, hostile_clients_do_not_starve_others, .timeout = 600)
      * throughout, and the server must reclaim them on its own right after. */
     const int idle_timeout = attack_s + 2;
     snprintf(timeout, sizeof(timeout), "HTTP_CONNECTION_TIMEOUT_S=%d", idle_timeout);
-    const char *extra[] = {"WORKERS=0", "HTTP_THREADS=8", limit, body, timeout, NULL};
+    /* Every client here is 127.0.0.1: the per-client limit is test_http_limits.c's subject. */
+    const char *extra[] = {
+        "WORKERS=0", "HTTP_THREADS=8", "HTTP_PER_CLIENT_LIMIT=0", limit, body, timeout, NULL};
     struct chaos_proc p;
     chaos_serve(&p, "clients", url, NULL, log, extra);
 

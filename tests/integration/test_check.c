@@ -376,3 +376,23 @@ Test(check, railway_unreachable)
     run_free(&r);
     free(url);
 }
+
+Test(check, cleartext_railway_url_is_refused_unless_allowed)
+{
+    struct run r;
+    /* 0.0.0.0 reaches this machine but is not a loopback address. */
+    char *url = xasprintf("RAILWAY_API_URL=http://0.0.0.0:%d/graphql/v2", th_free_port());
+    const char *env[] = {url, NULL};
+    run_check(&r, true, env);
+    cr_assert_eq(r.status, 1);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "items")), 1);
+    expect_item(&r, "config", "fail", "RAILWAY_API_ALLOW_INSECURE");
+    run_free(&r);
+
+    const char *allowed[] = {url, "RAILWAY_API_ALLOW_INSECURE=on", NULL};
+    run_check(&r, true, allowed);
+    expect_item(&r, "railway_api_url", "warn", "travels in clear");
+    expect_item(&r, "config", "ok", "");
+    run_free(&r);
+    free(url);
+}

@@ -93,3 +93,79 @@ Test(redact, replaces_registered_secrets_and_bearer_values)
     free(out);
     redact_clear();
 }
+
+Test(util, buf_growth_stops_at_the_cap)
+{
+    struct buf b;
+    buf_init(&b, 1000);
+    char chunk[300];
+    memset(chunk, 'x', sizeof(chunk));
+    cr_assert(buf_append(&b, chunk, sizeof(chunk)));
+    cr_assert(buf_append(&b, chunk, sizeof(chunk)));
+    cr_assert(buf_append(&b, chunk, sizeof(chunk)));
+    /* Doubling would reach 1024 bytes; the buffer never holds more than max and a NUL. */
+    cr_assert_leq(b.cap, 1001, "capacity %zu past a 1000-byte cap", b.cap);
+    cr_assert(buf_append(&b, chunk, 100));
+    cr_assert_eq(b.len, 1000);
+    cr_assert_not(buf_append(&b, "y", 1));
+    buf_free(&b);
+}
+
+Test(util, buf_reserve_allocates_once_within_the_cap)
+{
+    struct buf b;
+    buf_init(&b, 4096);
+    cr_assert_not(buf_reserve(&b, 4097));
+    cr_assert_null(b.data, "a refused reservation allocates nothing");
+    cr_assert(buf_reserve(&b, 3000));
+    cr_assert_eq(b.cap, 3001);
+    cr_assert_str_eq(b.data, "");
+    char *before = b.data;
+    char chunk[1000];
+    memset(chunk, 'z', sizeof(chunk));
+    for (int i = 0; i < 3; i++)
+        cr_assert(buf_append(&b, chunk, sizeof(chunk)));
+    cr_assert_eq(b.data, before, "appends within the reservation must not reallocate");
+    cr_assert_eq(b.len, 3000);
+    buf_free(&b);
+}
+
+Test(util, ct_token_equal_matches_only_the_same_token)
+{
+    cr_assert(ct_token_equal("tok-123", 7, "tok-123", 7));
+    cr_assert_not(ct_token_equal("tok-123", 7, "tok-124", 7));
+    cr_assert_not(ct_token_equal("tok-12", 6, "tok-123", 7), "a prefix must not match");
+    cr_assert_not(ct_token_equal("tok-1234", 8, "tok-123", 7), "a longer token must not match");
+    cr_assert_not(ct_token_equal("", 0, "tok-123", 7));
+    cr_assert(ct_token_equal("", 0, "", 0));
+}
+
+Test(util, secret_list_next_trims_and_skips_empty_entries)
+{
+    const char *cur = " a ,\tbb\t,, ,c";
+    const char *s;
+    size_t n;
+    cr_assert(secret_list_next(&cur, &s, &n));
+    cr_assert_eq(n, 1);
+    cr_assert_eq(strncmp(s, "a", n), 0);
+    cr_assert(secret_list_next(&cur, &s, &n));
+    cr_assert_eq(n, 2);
+    cr_assert_eq(strncmp(s, "bb", n), 0);
+    cr_assert(secret_list_next(&cur, &s, &n));
+    cr_assert_eq(n, 1);
+    cr_assert_eq(strncmp(s, "c", n), 0);
+    cr_assert_not(secret_list_next(&cur, &s, &n));
+    cur = " , \t,";
+    cr_assert_not(secret_list_next(&cur, &s, &n));
+}
+
+Test(redact, the_longest_secret_wins_whatever_the_order)
+{
+    redact_register("abc");
+    redact_register("abcdef-long");
+    redact_register("ab");
+    char *out = redact_string("x abcdef-long y abc z ab");
+    cr_assert_str_eq(out, "x [REDACTED] y [REDACTED] z [REDACTED]");
+    free(out);
+    redact_clear();
+}
