@@ -218,9 +218,16 @@ void th_http(struct th_response *out, const char *method, const char *url,
     buf_init(&b, 0);
     buf_init(&hd, 0);
     struct curl_slist *list = NULL;
-    for (const char *const *p = headers; p && *p; p++)
+    bool expect = false;
+    for (const char *const *p = headers; p && *p; p++) {
         list = curl_slist_append(list, *p);
-    list = curl_slist_append(list, "Expect:");
+        expect = expect || strncasecmp(*p, "Expect:", 7) == 0;
+    }
+    /* Large bodies go as curl sends them, after "Expect: 100-continue", so a body refused
+     * from its headers (413, 503) is answered before it is sent: railhook closes a connection
+     * whose body it will not read. Small ones go at once. */
+    if (!expect)
+        list = curl_slist_append(list, body_len > 65536 ? "Expect: 100-continue" : "Expect:");
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
