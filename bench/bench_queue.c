@@ -11,7 +11,7 @@
  *
  * Threading: the main thread enqueues and measures; the pool's threads run the handler, which
  * writes only its own job's slot of the start-time array (atomically). */
-#include "store/jobs.h"
+#include "store/enqueue.h"
 #include "store/store.h"
 #include "util/config.h"
 #include "util/log.h"
@@ -104,8 +104,9 @@ static double throughput(PGconn *c, int jobs, int workers, double *secs, double 
         batch[i] = (struct store_job_new){.kind = "noop"};
     char err[256] = "";
     for (int done = 0; done < jobs; done += BATCH) {
-        int n = jobs - done < BATCH ? jobs - done : BATCH;
-        if (store_job_enqueue(c, batch, n, NULL, err, sizeof(err)) != RH_OK) {
+        struct store_enqueue g = {.jobs = batch,
+                                  .njobs = (size_t)(jobs - done < BATCH ? jobs - done : BATCH)};
+        if (store_job_enqueue(c, &g, 1, err, sizeof(err)) != RH_OK) {
             fprintf(stderr, "bench-queue: enqueue: %s\n", err);
             exit(1);
         }
@@ -140,13 +141,15 @@ static void latency(PGconn *c, int workers, double *p50, double *p99)
     usleep(500 * 1000); /* let every worker go idle */
     char err[256] = "";
     for (int i = 0; i < latency_jobs; i++) {
-        char payload[32];
-        snprintf(payload, sizeof(payload), "{\"seq\":%d}", i);
+        cJSON *payload = cJSON_CreateObject();
+        cJSON_AddNumberToObject(payload, "seq", i);
         struct store_job_new j = {.kind = "noop", .payload = payload};
-        if (store_job_enqueue(c, &j, 1, NULL, err, sizeof(err)) != RH_OK) {
+        struct store_enqueue g = {.jobs = &j, .njobs = 1};
+        if (store_job_enqueue(c, &g, 1, err, sizeof(err)) != RH_OK) {
             fprintf(stderr, "bench-queue: enqueue: %s\n", err);
             exit(1);
         }
+        cJSON_Delete(payload);
         commit_us[i] = now_us();
         usleep(3000);
     }
@@ -185,13 +188,12 @@ int main(void)
         fprintf(stderr, "bench-queue: %s\n", err);
         return 1;
     }
-    PGresult *r = PQexec(c, "SELECT current_setting('server_version'), current_setting('fsync'),"
-                            " current_setting('synchronous_commit')");
+    struct store_server srv;
+    store_server_describe(c, &srv, err, sizeof(err));
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     printf("bench-queue: PostgreSQL %s (fsync=%s synchronous_commit=%s), %ld CPUs, no-op "
            "handler\n",
-           PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), cpus);
-    PQclear(r);
+           srv.version, srv.fsync, srv.synchronous_commit, cpus);
     printf("%-8s %-46s %-22s\n", "workers", "throughput (drain N jobs)", "commit->start p50 / p99");
     fflush(stdout);
 

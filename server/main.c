@@ -111,11 +111,13 @@ static int cmd_serve(void)
         log_error("refusing to start", "error=\"%s\"", auth_err);
         goto out;
     }
-    app.store = store_open(cfg.database_url, cfg.db_pool_size, cfg.db_pool_wait_ms);
-    app.longpoll = longpoll_start(cfg.database_url);
+    /* QUEUE_LISTEN=off says a transaction pooler sits in front: no session state. */
+    app.store =
+        store_open(cfg.database_url, cfg.db_pool_size, cfg.db_pool_wait_ms, cfg.queue_listen);
+    app.longpoll = longpoll_start(app.store);
     char err[256] = "";
     webhook_config_warn(&cfg);
-    app.intake = intake_start(&cfg, err, sizeof(err));
+    app.intake = intake_start(&cfg, app.store, err, sizeof(err));
     if (!app.intake) {
         log_error("cannot start the webhook intake", "error=\"%s\"", err);
         goto out;

@@ -3,8 +3,7 @@
  * statement runs in autocommit unless the caller opened a transaction on the connection. */
 #include "store/jobs.h"
 
-#include "store/store.h"
-#include "util/redact.h"
+#include "store/store_int.h"
 #include "util/util.h"
 
 #include <cjson/cJSON.h>
@@ -26,14 +25,6 @@ static char *json_text(cJSON *j)
     return out;
 }
 
-static void add_str_or_null(cJSON *o, const char *key, const char *v)
-{
-    if (v)
-        cJSON_AddStringToObject(o, key, v);
-    else
-        cJSON_AddNullToObject(o, key);
-}
-
 static void add_raw_or_null(cJSON *o, const char *key, const char *json)
 {
     if (json)
@@ -42,41 +33,12 @@ static void add_raw_or_null(cJSON *o, const char *key, const char *json)
         cJSON_AddNullToObject(o, key);
 }
 
-/* Classifies a failed result (NULL: the connection failed) and keeps libpq's message,
- * redacted, in err. */
-static enum rh_status fail(PGconn *c, const PGresult *r, char *err, size_t errlen)
-{
-    enum rh_status s = store_error_status(c, r);
-    if (err && errlen) {
-        char *clean = redact_string(PQerrorMessage(c));
-        size_t len = strlen(clean);
-        while (len && (clean[len - 1] == '\n' || clean[len - 1] == ' '))
-            clean[--len] = '\0';
-        snprintf(err, errlen, "database error: %s", clean);
-        free(clean);
-    }
-    return s;
-}
-
-/* Takes r: *out = r on success, else r is freed and the failure reported. */
-static enum rh_status settle(PGconn *c, PGresult *r, PGresult **out, char *err, size_t errlen)
-{
-    ExecStatusType st = PQresultStatus(r);
-    *out = NULL;
-    if (r && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) {
-        *out = r;
-        return RH_OK;
-    }
-    enum rh_status s = fail(c, r, err, errlen);
-    PQclear(r);
-    return s;
-}
-
 /* Runs sql (unnamed statement); on failure keeps libpq's message, redacted, in err. */
 static enum rh_status run(PGconn *c, const char *sql, int n, const char *const *p, PGresult **out,
                           char *err, size_t errlen)
 {
-    return settle(c, PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0), out, err, errlen);
+    const struct store_stmt st = {NULL, sql, n};
+    return store_run(c, &st, p, out, err, errlen);
 }
 
 /* Whether the hot statements (claim, finish, heartbeat) run as named prepared statements. */
@@ -101,74 +63,11 @@ static enum rh_status run_hot(PGconn *c, const char *name, const char *sql, int 
         PQclear(r);
         r = PQprepare(c, name, sql, n, NULL);
         if (PQresultStatus(r) != PGRES_COMMAND_OK)
-            return settle(c, r, out, err, errlen);
+            return store_settle(c, r, out, err, errlen);
         PQclear(r);
         r = PQexecPrepared(c, name, n, p, NULL, NULL, 0);
     }
-    return settle(c, r, out, err, errlen);
-}
-
-static const char enqueue_sql[] =
-    "WITH i AS ("
-    " SELECT * FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (kind text, payload jsonb,"
-    "   service_name text, dedupe_key text, max_attempts int, delay_ms bigint))"
-    "  WITH ORDINALITY AS x(kind, payload, service_name, dedupe_key, max_attempts, delay_ms, n)"
-    "), ins AS ("
-    " INSERT INTO jobs (kind, payload, service_name, dedupe_key, max_attempts, run_after)"
-    " SELECT kind, coalesce(payload, '{}'::jsonb), service_name, dedupe_key,"
-    "        coalesce(max_attempts, 3), now() + coalesce(delay_ms, 0) * interval '1 millisecond'"
-    " FROM i ORDER BY n"
-    " RETURNING id, kind, run_after"
-    "), ev AS ("
-    " INSERT INTO job_events (job_id, level, message, details)"
-    " SELECT id, 'info', 'enqueued', jsonb_build_object('kind', kind, 'run_after', run_after)"
-    " FROM ins"
-    ")"
-    "SELECT id FROM ins";
-
-enum rh_status store_job_enqueue(PGconn *c, const struct store_job_new *jobs, int n,
-                                 char (*ids)[37], char *err, size_t errlen)
-{
-    enum rh_status st = RH_INVALID;
-    PGresult *r = NULL;
-    cJSON *arr = cJSON_CreateArray();
-    char *param = NULL;
-    for (int i = 0; i < n; i++) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "kind", jobs[i].kind);
-        add_raw_or_null(o, "payload", jobs[i].payload);
-        add_str_or_null(o, "service_name", jobs[i].service_name);
-        add_str_or_null(o, "dedupe_key", jobs[i].dedupe_key);
-        if (jobs[i].max_attempts > 0)
-            cJSON_AddNumberToObject(o, "max_attempts", jobs[i].max_attempts);
-        cJSON_AddNumberToObject(o, "delay_ms", (double)jobs[i].delay_ms);
-        cJSON_AddItemToArray(arr, o);
-    }
-    /* A malformed payload would make the whole parameter invalid JSON. */
-    for (int i = 0; i < n; i++) {
-        if (!jobs[i].payload)
-            continue;
-        cJSON *probe = cJSON_Parse(jobs[i].payload);
-        bool ok = cJSON_IsObject(probe);
-        cJSON_Delete(probe);
-        if (!ok) {
-            snprintf(err, errlen, "job %d: payload is not a JSON object", i);
-            goto out;
-        }
-    }
-    param = json_text(arr);
-    const char *p[] = {param};
-    st = run(c, enqueue_sql, 1, p, &r, err, errlen);
-    if (st != RH_OK)
-        goto out;
-    if (ids)
-        for (int i = 0; i < PQntuples(r) && i < n; i++)
-            snprintf(ids[i], 37, "%s", PQgetvalue(r, i, 0));
-out:
-    PQclear(r);
-    free(param);
-    cJSON_Delete(arr);
-    return st;
+    return store_settle(c, r, out, err, errlen);
 }
 
 /* Claims up to N queued, due jobs, oldest first, skipping rows another claimer holds; the
@@ -405,7 +304,7 @@ enum rh_status store_job_prepare(PGconn *c, char *err, size_t errlen)
             continue;
         }
         PGresult *out = NULL;
-        st = settle(c, r, &out, err, errlen);
+        st = store_settle(c, r, &out, err, errlen);
         PQclear(out);
     }
     return st;

@@ -2,6 +2,7 @@
  * guarded transitions, and worker pools running test handlers in this process. */
 #include "support/harness.h"
 
+#include "store/enqueue.h"
 #include "store/jobs.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -27,15 +28,28 @@ static PGconn *conn_of(const char *db)
     return c;
 }
 
+/* Enqueues jobs of their own (no delivery) through the one enqueue path. */
+static enum rh_status enqueue(PGconn *c, const struct store_job_new *jobs, size_t n,
+                              char (*ids)[37])
+{
+    struct store_enqueue g = {.jobs = jobs, .njobs = n, .ids = ids};
+    char err[256] = "";
+    enum rh_status st = store_job_enqueue(c, &g, 1, err, sizeof(err));
+    cr_assert(st != RH_OK || g.enqueued);
+    return st;
+}
+
 static void enqueue_one(PGconn *c, const char *kind, const char *payload, int max_attempts,
                         int64_t delay_ms, char id[37])
 {
+    cJSON *p = payload ? cJSON_Parse(payload) : NULL;
+    cr_assert(!payload || p, "test payload is JSON");
     struct store_job_new j = {
-        .kind = kind, .payload = payload, .max_attempts = max_attempts, .delay_ms = delay_ms};
-    char err[256] = "";
+        .kind = kind, .payload = p, .max_attempts = max_attempts, .delay_ms = delay_ms};
     char ids[1][37];
-    cr_assert_eq(store_job_enqueue(c, &j, 1, ids, err, sizeof(err)), RH_OK, "%s", err);
+    cr_assert_eq(enqueue(c, &j, 1, ids), RH_OK);
     memcpy(id, ids[0], 37);
+    cJSON_Delete(p);
 }
 
 static char *vsql(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
@@ -205,26 +219,30 @@ static void store_teardown(void)
 
 Test(queue_store, enqueue_batch_dedupe_and_validation, .init = store_setup, .fini = store_teardown)
 {
+    cJSON *n1 = cJSON_Parse("{\"n\":1}"), *n2 = cJSON_Parse("{\"n\":2}");
+    cJSON *list = cJSON_Parse("[1]");
     struct store_job_new jobs[3] = {
-        {.kind = "noop", .payload = "{\"n\":1}", .dedupe_key = "k1"},
-        {.kind = "noop", .payload = "{\"n\":2}", .service_name = "osp-worker-a"},
+        {.kind = "noop", .payload = n1, .dedupe_key = "k1"},
+        {.kind = "noop", .payload = n2, .service_name = "osp-worker-a"},
         {.kind = "provision", .max_attempts = 7},
     };
     char ids[3][37];
-    char err[256] = "";
-    cr_assert_eq(store_job_enqueue(conn, jobs, 3, ids, err, sizeof(err)), RH_OK, "%s", err);
+    cr_assert_eq(enqueue(conn, jobs, 3, ids), RH_OK);
     cr_assert(uuid_valid(ids[0]) && uuid_valid(ids[1]) && uuid_valid(ids[2]));
     cr_assert_eq(q_long(db, "SELECT (payload->>'n')::int FROM jobs WHERE id = '%s'", ids[1]), 2);
     cr_assert_eq(q_long(db, "SELECT max_attempts FROM jobs WHERE id = '%s'", ids[2]), 7);
     cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM job_events WHERE message = 'enqueued'"), 3);
 
     struct store_job_new dup = {.kind = "noop", .dedupe_key = "k1"};
-    cr_assert_eq(store_job_enqueue(conn, &dup, 1, NULL, err, sizeof(err)), RH_CONFLICT);
+    cr_assert_eq(enqueue(conn, &dup, 1, NULL), RH_CONFLICT);
     struct store_job_new bad_kind = {.kind = "explode"};
-    cr_assert_eq(store_job_enqueue(conn, &bad_kind, 1, NULL, err, sizeof(err)), RH_INVALID);
-    struct store_job_new bad_payload = {.kind = "noop", .payload = "[1,"};
-    cr_assert_eq(store_job_enqueue(conn, &bad_payload, 1, NULL, err, sizeof(err)), RH_INVALID);
+    cr_assert_eq(enqueue(conn, &bad_kind, 1, NULL), RH_INVALID);
+    struct store_job_new bad_payload = {.kind = "noop", .payload = list};
+    cr_assert_eq(enqueue(conn, &bad_payload, 1, NULL), RH_INVALID);
     cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM jobs"), 3);
+    cJSON_Delete(n1);
+    cJSON_Delete(n2);
+    cJSON_Delete(list);
 }
 
 Test(queue_store, claim_takes_due_jobs_oldest_first, .init = store_setup, .fini = store_teardown)
@@ -320,8 +338,7 @@ Test(queue_store, claims_are_exclusive_under_contention, .init = store_setup,
     struct store_job_new jobs[JOBS];
     for (int i = 0; i < JOBS; i++)
         jobs[i] = (struct store_job_new){.kind = "noop"};
-    char err[256] = "";
-    cr_assert_eq(store_job_enqueue(conn, jobs, JOBS, NULL, err, sizeof(err)), RH_OK, "%s", err);
+    cr_assert_eq(enqueue(conn, jobs, JOBS, NULL), RH_OK);
 
     static char seen[JOBS * 2][37];
     int nseen = 0;
@@ -768,7 +785,6 @@ Test(queue_pool, every_job_runs_exactly_once_across_pools, .init = pool_setup,
     struct store_job_new jobs[JOBS];
     for (int i = 0; i < JOBS; i++)
         jobs[i] = (struct store_job_new){.kind = "noop"};
-    char err[256] = "";
     struct worker_pool *pools[POOLS];
     const char *env[] = {"QUEUE_POLL_MS", "100", NULL};
     for (int i = 0; i < POOLS; i++) {
@@ -778,7 +794,7 @@ Test(queue_pool, every_job_runs_exactly_once_across_pools, .init = pool_setup,
     }
     /* Enqueued while the pools are already competing, in a few batches. */
     for (int b = 0; b < 5; b++)
-        cr_assert_eq(store_job_enqueue(conn, jobs, JOBS / 5, NULL, err, sizeof(err)), RH_OK);
+        cr_assert_eq(enqueue(conn, jobs, JOBS / 5, NULL), RH_OK);
     cr_assert(wait_long(db, JOBS, 60000, "SELECT count(*) FROM jobs WHERE state = 'succeeded'"),
               "all jobs succeed");
     long succeeded = 0;

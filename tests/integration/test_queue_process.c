@@ -3,7 +3,7 @@
  * "noop" handler (RAILHOOK_TEST_HANDLERS=on) sleeps and records each run in noop_runs. */
 #include "support/harness.h"
 
-#include "store/jobs.h"
+#include "store/enqueue.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -75,11 +75,14 @@ static void enqueue_noops(const char *db, int n, const char *payload)
     char err[256] = "";
     PGconn *c = store_connect(db, err, sizeof(err));
     cr_assert_not_null(c, "%s", err);
+    cJSON *p = payload ? cJSON_Parse(payload) : NULL;
     struct store_job_new *jobs = xcalloc((size_t)n, sizeof(*jobs));
     for (int i = 0; i < n; i++)
-        jobs[i] = (struct store_job_new){.kind = "noop", .payload = payload};
-    cr_assert_eq(store_job_enqueue(c, jobs, n, NULL, err, sizeof(err)), RH_OK, "%s", err);
+        jobs[i] = (struct store_job_new){.kind = "noop", .payload = p};
+    struct store_enqueue g = {.jobs = jobs, .njobs = (size_t)n};
+    cr_assert_eq(store_job_enqueue(c, &g, 1, err, sizeof(err)), RH_OK, "%s", err);
     free(jobs);
+    cJSON_Delete(p);
     PQfinish(c);
 }
 
