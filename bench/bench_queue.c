@@ -16,7 +16,7 @@
 #include "util/config.h"
 #include "util/log.h"
 #include "util/util.h"
-#include "worker/pool.h"
+#include "queue/queue.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +63,7 @@ static bool sql(PGconn *c, const char *q)
     return true;
 }
 
-static struct worker_pool *pool_start(int workers)
+static struct queue *pool_start(int workers)
 {
     char n[16], err[256] = "";
     snprintf(n, sizeof(n), "%d", workers);
@@ -74,22 +74,22 @@ static struct worker_pool *pool_start(int workers)
         fprintf(stderr, "bench-queue: %s\n", err);
         exit(2);
     }
-    struct worker_pool *p = worker_pool_create(&cfg);
+    struct queue *p = queue_create(&cfg);
     config_free(&cfg);
     struct job_handler h = {.kind = "noop", .run = bench_run};
-    worker_pool_register(p, &h);
-    if (worker_pool_start(p, err, sizeof(err)) != RH_OK) {
+    queue_register(p, &h);
+    if (queue_start(p, err, sizeof(err)) != RH_OK) {
         fprintf(stderr, "bench-queue: %s\n", err);
         exit(1);
     }
     return p;
 }
 
-static void wait_succeeded(struct worker_pool *p, long n)
+static void wait_succeeded(struct queue *p, long n)
 {
-    struct worker_pool_stats s;
+    struct queue_stats s;
     for (;;) {
-        worker_pool_stats(p, &s);
+        queue_stats_get(p, &s);
         if (s.succeeded >= n)
             return;
         usleep(500);
@@ -114,13 +114,13 @@ static double throughput(PGconn *c, int jobs, int workers, double *secs, double 
     free(batch);
     sql(c, "VACUUM ANALYZE jobs");
     int64_t t0 = now_us();
-    struct worker_pool *p = pool_start(workers);
+    struct queue *p = pool_start(workers);
     wait_succeeded(p, jobs);
     int64_t t1 = now_us();
-    struct worker_pool_stats s;
-    worker_pool_stats(p, &s);
+    struct queue_stats s;
+    queue_stats_get(p, &s);
     *per_commit = (double)jobs / (double)(s.commits + s.dispatches);
-    worker_pool_stop(p, 5000);
+    queue_stop(p, 5000);
     *secs = (double)(t1 - t0) / 1e6;
     return jobs / *secs;
 }
@@ -137,7 +137,7 @@ static void latency(PGconn *c, int workers, double *p50, double *p99)
     int64_t *delay = xcalloc((size_t)latency_jobs, sizeof(*delay));
     for (int i = 0; i < latency_jobs; i++)
         __atomic_store_n(&start_us[i], 0, __ATOMIC_RELAXED);
-    struct worker_pool *p = pool_start(workers);
+    struct queue *p = pool_start(workers);
     usleep(500 * 1000); /* let every worker go idle */
     char err[256] = "";
     for (int i = 0; i < latency_jobs; i++) {
@@ -154,7 +154,7 @@ static void latency(PGconn *c, int workers, double *p50, double *p99)
         usleep(3000);
     }
     wait_succeeded(p, latency_jobs);
-    worker_pool_stop(p, 5000);
+    queue_stop(p, 5000);
     for (int i = 0; i < latency_jobs; i++) {
         int64_t d = __atomic_load_n(&start_us[i], __ATOMIC_RELAXED) - commit_us[i];
         delay[i] = d > 0 ? d : 0; /* a start before the commit's reply reached us: ~0 */

@@ -1,5 +1,5 @@
 /* libFuzzer target: what railhook renders around jobs before storing it, namely redact_json()
- * (worker_json_redacted(): a step's result, an event's details, a job's error) and
+ * (the queue's redaction of a step's result, an event's details, a job's error) and
  * redact_string() (log lines, messages). The input is any text; as JSON it must come out as
  * JSON of the same shape, and no registered secret may survive in either output, whether it
  * sat in a value, a key or plain text. */

@@ -7,15 +7,15 @@
 #include "util/config.h"
 
 struct intake;
-struct worker_pool;
+struct queue;
 struct longpoll;
 
 struct app {
     const struct config *cfg;
     struct store *store;
-    struct intake *intake;       /* webhook delivery writer (handlers/intake.h) */
-    struct worker_pool *workers; /* may be NULL (WORKERS=0, tests) */
-    struct longpoll *longpoll;   /* GET /jobs/{id}?wait=N; may be NULL (then no waiting) */
+    struct intake *intake;     /* webhook delivery writer (handlers/intake.h) */
+    struct queue *queue;       /* the job queue; may be NULL (WORKERS=0, tests) */
+    struct longpoll *longpoll; /* GET /jobs/{id}?wait=N; may be NULL (then no waiting) */
 };
 
 typedef void (*handler_fn)(struct app *app, struct http_request *req, struct http_response *res);

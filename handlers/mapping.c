@@ -2,7 +2,7 @@
 #include "handlers/mapping.h"
 
 #include "util/util.h"
-#include "worker/variables.h"
+#include "flows/variables.h"
 
 #include <math.h>
 #include <openssl/evp.h>

@@ -21,7 +21,7 @@ cc=$(command -v clang || command -v clang-14 || true)
 [[ -n "$cc" ]] || { echo "fuzz: clang not found" >&2; exit 1; }
 
 # The library sources the targets reach (mapping reads the flows' variable templates).
-sources=(handlers/verify.c handlers/form.c handlers/mapping.c worker/variables.c
+sources=(handlers/verify.c handlers/form.c handlers/mapping.c flows/variables.c
          railway/classify.c util/util.c util/config.c util/redact.c util/log.c)
 cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
         -fno-omit-frame-pointer -I. -D_GNU_SOURCE -DRAILHOOK_VERSION=\"fuzz\"

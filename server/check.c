@@ -10,7 +10,7 @@
 #include "util/config.h"
 #include "util/redact.h"
 #include "util/util.h"
-#include "worker/variables.h"
+#include "flows/variables.h"
 
 #include <cjson/cJSON.h>
 #include <libpq-fe.h>

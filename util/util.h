@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Allocation wrappers: abort the process when memory is exhausted, never return NULL. */
 void *xmalloc(size_t n);
@@ -38,6 +39,9 @@ char *buf_steal(struct buf *b);
 
 /* Milliseconds on the monotonic clock. */
 int64_t time_mono_ms(void);
+/* The CLOCK_MONOTONIC time mono_ms as a timespec, for pthread_cond_timedwait() on a condition
+ * variable whose clock is CLOCK_MONOTONIC. */
+void time_mono_timespec(int64_t mono_ms, struct timespec *ts);
 /* Milliseconds since the Unix epoch. */
 int64_t time_wall_ms(void);
 /* Writes an RFC 3339 UTC timestamp with milliseconds ("2026-11-27T22:19:06.123Z"). */

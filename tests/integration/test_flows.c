@@ -4,8 +4,8 @@
 
 #include "util/log.h"
 #include "util/metrics.h"
-#include "worker/flows.h"
-#include "worker/pool.h"
+#include "flows/flows.h"
+#include "queue/queue.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -17,7 +17,7 @@
 static struct th_sim sim;
 static char *db;
 static struct config cfg;
-static struct worker_pool *pool;
+static struct queue *pool;
 static struct flows *fl;
 
 /* Fast timings for tests: short polls, short backoffs. */
@@ -42,11 +42,11 @@ static void start_with(const char *const *sim_flags)
     char err[256];
     cr_assert(config_load(&cfg, CONFIG_NEED_DATABASE, err, sizeof(err)), "%s", err);
     log_setup(LOG_ERROR, false, 2);
-    pool = worker_pool_create(&cfg);
+    pool = queue_create(&cfg);
     fl = flows_new(&cfg, err, sizeof(err));
     cr_assert_not_null(fl, "%s", err);
     flows_register(fl, pool);
-    cr_assert_eq(worker_pool_start(pool, err, sizeof(err)), RH_OK, "%s", err);
+    cr_assert_eq(queue_start(pool, err, sizeof(err)), RH_OK, "%s", err);
 }
 
 static void start(void)
@@ -64,7 +64,7 @@ static void start_failing(void)
 
 static void stop(void)
 {
-    worker_pool_stop(pool, 2000);
+    queue_stop(pool, 2000);
     flows_free(fl);
     config_free(&cfg);
     th_sim_stop(&sim);
@@ -415,7 +415,7 @@ Test(flows, twenty_concurrent_provisions_never_earn_a_429, .timeout = 180)
     char err[256];
     cr_assert(config_load(&cfg, CONFIG_NEED_DATABASE, err, sizeof(err)), "%s", err);
     log_setup(LOG_ERROR, false, 2);
-    pool = worker_pool_create(&cfg);
+    pool = queue_create(&cfg);
     fl = flows_new(&cfg, err, sizeof(err));
     flows_register(fl, pool);
     char *ids[20];
@@ -425,7 +425,7 @@ Test(flows, twenty_concurrent_provisions_never_earn_a_429, .timeout = 180)
         snprintf(schema, sizeof(schema), "rate%d", i);
         ids[i] = provision(manifest, schema);
     }
-    cr_assert_eq(worker_pool_start(pool, err, sizeof(err)), RH_OK, "%s", err);
+    cr_assert_eq(queue_start(pool, err, sizeof(err)), RH_OK, "%s", err);
     for (int i = 0; i < 20; i++) {
         char *s = wait_done(ids[i], 150000);
         cr_assert_str_eq(s, "succeeded", "job %d", i);

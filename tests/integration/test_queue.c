@@ -8,7 +8,7 @@
 #include "util/log.h"
 #include "util/redact.h"
 #include "util/util.h"
-#include "worker/pool.h"
+#include "queue/queue.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -156,14 +156,14 @@ static bool finish(PGconn *c, const char *id, int attempt, const char *owner,
 
 Test(queue_backoff, ceiling_doubles_and_is_capped)
 {
-    cr_assert_eq(worker_backoff_ceiling_ms(1, 100, 1000), 100);
-    cr_assert_eq(worker_backoff_ceiling_ms(2, 100, 1000), 200);
-    cr_assert_eq(worker_backoff_ceiling_ms(3, 100, 1000), 400);
-    cr_assert_eq(worker_backoff_ceiling_ms(4, 100, 1000), 800);
-    cr_assert_eq(worker_backoff_ceiling_ms(5, 100, 1000), 1000);
-    cr_assert_eq(worker_backoff_ceiling_ms(100, 100, 1000), 1000);
-    cr_assert_eq(worker_backoff_ceiling_ms(0, 100, 1000), 100);
-    cr_assert_eq(worker_backoff_ceiling_ms(1000, 1000, 86400000), 86400000);
+    cr_assert_eq(queue_backoff_ceiling_ms(1, 100, 1000), 100);
+    cr_assert_eq(queue_backoff_ceiling_ms(2, 100, 1000), 200);
+    cr_assert_eq(queue_backoff_ceiling_ms(3, 100, 1000), 400);
+    cr_assert_eq(queue_backoff_ceiling_ms(4, 100, 1000), 800);
+    cr_assert_eq(queue_backoff_ceiling_ms(5, 100, 1000), 1000);
+    cr_assert_eq(queue_backoff_ceiling_ms(100, 100, 1000), 1000);
+    cr_assert_eq(queue_backoff_ceiling_ms(0, 100, 1000), 100);
+    cr_assert_eq(queue_backoff_ceiling_ms(1000, 1000, 86400000), 86400000);
 }
 
 Test(queue_backoff, full_jitter_spans_zero_to_the_ceiling)
@@ -174,7 +174,7 @@ Test(queue_backoff, full_jitter_spans_zero_to_the_ceiling)
     for (int i = 0; i < samples; i++) {
         uint64_t r;
         random_bytes(&r, sizeof(r));
-        int64_t d = worker_backoff_ms(3, 100, 10000, 0, r);
+        int64_t d = queue_backoff_ms(3, 100, 10000, 0, r);
         cr_assert(d >= 0 && d <= 400, "delay %lld out of [0, 400]", (long long)d);
         lo = d < lo ? d : lo;
         hi = d > hi ? d : hi;
@@ -184,9 +184,9 @@ Test(queue_backoff, full_jitter_spans_zero_to_the_ceiling)
     cr_assert_gt(hi, 390, "full jitter reaches near the ceiling (max %lld)", (long long)hi);
     double mean = sum / samples;
     cr_assert(mean > 180 && mean < 220, "uniform over [0, 400]: mean %.1f", mean);
-    cr_assert_eq(worker_backoff_ms(3, 100, 10000, 0, 0), 0);
-    cr_assert_leq(worker_backoff_ms(3, 100, 10000, 0, UINT64_MAX), 400);
-    cr_assert_leq(worker_backoff_ms(40, 100, 1000, 0, UINT64_MAX), 1000);
+    cr_assert_eq(queue_backoff_ms(3, 100, 10000, 0, 0), 0);
+    cr_assert_leq(queue_backoff_ms(3, 100, 10000, 0, UINT64_MAX), 400);
+    cr_assert_leq(queue_backoff_ms(40, 100, 1000, 0, UINT64_MAX), 1000);
 }
 
 Test(queue_backoff, retry_after_is_a_floor)
@@ -194,9 +194,9 @@ Test(queue_backoff, retry_after_is_a_floor)
     for (int i = 0; i < 1000; i++) {
         uint64_t r;
         random_bytes(&r, sizeof(r));
-        cr_assert_eq(worker_backoff_ms(2, 100, 1000, 5000, r), 5000);
-        cr_assert_geq(worker_backoff_ms(2, 100, 1000, 150, r), 150);
-        cr_assert_leq(worker_backoff_ms(2, 100, 1000, 150, r), 200);
+        cr_assert_eq(queue_backoff_ms(2, 100, 1000, 5000, r), 5000);
+        cr_assert_geq(queue_backoff_ms(2, 100, 1000, 150, r), 150);
+        cr_assert_leq(queue_backoff_ms(2, 100, 1000, 150, r), 200);
     }
 }
 
@@ -745,8 +745,8 @@ static void t_compensate(void *ctx, struct job_run *run, const struct job *job,
         note(run, job, "compensate interrupted");
 }
 
-static struct worker_pool *pool_start(const char *dbu, const char *instance, int workers,
-                                      const char *const *env)
+static struct queue *pool_start(const char *dbu, const char *instance, int workers,
+                                const char *const *env)
 {
     char n[16];
     snprintf(n, sizeof(n), "%d", workers);
@@ -760,13 +760,13 @@ static struct worker_pool *pool_start(const char *dbu, const char *instance, int
     char err[256] = "";
     cr_assert(config_load(&cfg, CONFIG_NEED_DATABASE, err, sizeof(err)), "%s", err);
     log_setup(LOG_ERROR, false, 2);
-    struct worker_pool *p = worker_pool_create(&cfg);
+    struct queue *p = queue_create(&cfg);
     config_free(&cfg); /* the pool keeps copies */
     struct job_handler h = {.kind = "noop", .run = t_run, .compensate = t_compensate};
-    cr_assert_eq(worker_pool_register(p, &h), RH_OK);
-    cr_assert_eq(worker_pool_register(p, &h), RH_CONFLICT);
-    cr_assert_eq(worker_pool_start(p, err, sizeof(err)), RH_OK, "%s", err);
-    cr_assert_eq(worker_pool_register(p, &h), RH_INVALID, "no registration after start");
+    cr_assert_eq(queue_register(p, &h), RH_OK);
+    cr_assert_eq(queue_register(p, &h), RH_CONFLICT);
+    cr_assert_eq(queue_start(p, err, sizeof(err)), RH_OK, "%s", err);
+    cr_assert_eq(queue_register(p, &h), RH_INVALID, "no registration after start");
     return p;
 }
 
@@ -785,7 +785,7 @@ Test(queue_pool, every_job_runs_exactly_once_across_pools, .init = pool_setup,
     struct store_job_new jobs[JOBS];
     for (int i = 0; i < JOBS; i++)
         jobs[i] = (struct store_job_new){.kind = "noop"};
-    struct worker_pool *pools[POOLS];
+    struct queue *pools[POOLS];
     const char *env[] = {"QUEUE_POLL_MS", "100", NULL};
     for (int i = 0; i < POOLS; i++) {
         char inst[16];
@@ -799,11 +799,11 @@ Test(queue_pool, every_job_runs_exactly_once_across_pools, .init = pool_setup,
               "all jobs succeed");
     long succeeded = 0;
     for (int i = 0; i < POOLS; i++) {
-        struct worker_pool_stats s;
-        worker_pool_stats(pools[i], &s);
+        struct queue_stats s;
+        queue_stats_get(pools[i], &s);
         succeeded += s.succeeded;
         cr_assert_eq(s.lease_lost, 0);
-        worker_pool_stop(pools[i], 1000);
+        queue_stop(pools[i], 1000);
     }
     cr_assert_eq(succeeded, JOBS);
     cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM runs"), JOBS);
@@ -821,12 +821,12 @@ Test(queue_pool, transient_failures_retry_with_bounded_backoff, .init = pool_set
      .fini = store_teardown, .timeout = 60)
 {
     const char *env[] = {"RETRY_BASE_MS", "200", "RETRY_MAX_MS", "300", NULL};
-    struct worker_pool *p = pool_start(db, "a", 2, env);
+    struct queue *p = pool_start(db, "a", 2, env);
     char id[37];
     enqueue_one(conn, "noop", "{\"mode\":\"fail_first\",\"n\":2}", 3, 0, id);
     cr_assert(wait_long(db, 1, 10000,
                         "SELECT count(*) FROM jobs WHERE id = '%s' AND state = 'succeeded'", id));
-    worker_pool_stop(p, 1000);
+    queue_stop(p, 1000);
     cr_assert_eq(q_long(db, "SELECT attempt FROM jobs WHERE id = '%s'", id), 3);
     cr_assert_eq(q_long(db, "SELECT count(*) FROM runs WHERE job_id = '%s'", id), 3);
     /* Delays are within [0, ceiling] and each retry waited at least its delay. */
@@ -849,12 +849,12 @@ Test(queue_pool, transient_failures_retry_with_bounded_backoff, .init = pool_set
 Test(queue_pool, retry_after_is_honoured, .init = pool_setup, .fini = store_teardown, .timeout = 60)
 {
     const char *env[] = {"RETRY_BASE_MS", "1", "RETRY_MAX_MS", "5", NULL};
-    struct worker_pool *p = pool_start(db, "a", 2, env);
+    struct queue *p = pool_start(db, "a", 2, env);
     char id[37];
     enqueue_one(conn, "noop", "{\"mode\":\"retry_after\",\"ms\":900}", 3, 0, id);
     cr_assert(wait_long(db, 1, 10000,
                         "SELECT count(*) FROM jobs WHERE id = '%s' AND state = 'succeeded'", id));
-    worker_pool_stop(p, 1000);
+    queue_stop(p, 1000);
     long gap = q_long(db,
                       "SELECT (extract(epoch FROM max(at) - min(at)) * 1000)::bigint FROM runs "
                       "WHERE job_id = '%s'",
@@ -872,12 +872,12 @@ Test(queue_pool, retry_after_is_honoured, .init = pool_setup, .fini = store_tear
 Test(queue_pool, permanent_failure_compensates_once_and_keeps_the_error, .init = pool_setup,
      .fini = store_teardown, .timeout = 60)
 {
-    struct worker_pool *p = pool_start(db, "a", 2, NULL);
+    struct queue *p = pool_start(db, "a", 2, NULL);
     char id[37];
     enqueue_one(conn, "noop", "{\"mode\":\"permanent\",\"msg\":\"bad schema\"}", 3, 0, id);
     cr_assert(wait_long(db, 1, 10000,
                         "SELECT count(*) FROM jobs WHERE id = '%s' AND state = 'failed'", id));
-    worker_pool_stop(p, 1000);
+    queue_stop(p, 1000);
     cr_assert_eq(q_long(db, "SELECT count(*) FROM runs WHERE job_id = '%s' AND what = 'run'", id),
                  1);
     cr_assert_eq(q_long(db,
@@ -908,12 +908,12 @@ Test(queue_pool, exhausted_attempts_compensate_once_then_fail, .init = pool_setu
      .fini = store_teardown, .timeout = 60)
 {
     const char *env[] = {"RETRY_BASE_MS", "20", "RETRY_MAX_MS", "40", NULL};
-    struct worker_pool *p = pool_start(db, "a", 2, env);
+    struct queue *p = pool_start(db, "a", 2, env);
     char id[37];
     enqueue_one(conn, "noop", "{\"mode\":\"transient\"}", 3, 0, id);
     cr_assert(wait_long(db, 1, 10000,
                         "SELECT count(*) FROM jobs WHERE id = '%s' AND state = 'failed'", id));
-    worker_pool_stop(p, 1000);
+    queue_stop(p, 1000);
     cr_assert_eq(q_long(db, "SELECT count(*) FROM runs WHERE job_id = '%s' AND what = 'run'", id),
                  3);
     cr_assert_eq(q_long(db,
@@ -932,7 +932,7 @@ Test(queue_pool, exhausted_attempts_compensate_once_then_fail, .init = pool_setu
 Test(queue_pool, cancel_stops_a_running_job_at_its_next_step, .init = pool_setup,
      .fini = store_teardown, .timeout = 60)
 {
-    struct worker_pool *p = pool_start(db, "a", 2, NULL);
+    struct queue *p = pool_start(db, "a", 2, NULL);
     char id[37], state[16], err[256];
     enqueue_one(conn, "noop", "{\"mode\":\"loop\"}", 3, 0, id);
     cr_assert(wait_long(db, 1, 10000,
@@ -941,7 +941,7 @@ Test(queue_pool, cancel_stops_a_running_job_at_its_next_step, .init = pool_setup
     cr_assert_str_eq(state, "running");
     cr_assert(wait_long(db, 1, 5000,
                         "SELECT count(*) FROM jobs WHERE id = '%s' AND state = 'cancelled'", id));
-    worker_pool_stop(p, 1000);
+    queue_stop(p, 1000);
     cr_assert_eq(q_long(db,
                         "SELECT count(*) FROM runs WHERE job_id = '%s' AND what = "
                         "'compensate:cancelled'",
@@ -962,7 +962,7 @@ Test(queue_pool, cancel_stops_a_running_job_at_its_next_step, .init = pool_setup
 Test(queue_pool, cancelling_a_queued_job_that_did_work_runs_its_compensation, .init = pool_setup,
      .fini = store_teardown, .timeout = 60)
 {
-    struct worker_pool *p = pool_start(db, "a", 2, NULL);
+    struct queue *p = pool_start(db, "a", 2, NULL);
     char id[37], state[16], err[256];
     enqueue_one(conn, "noop", "{\"mode\":\"save_then_wait\"}", 3, 0, id);
     cr_assert(wait_long(db, 1, 10000,
@@ -973,7 +973,7 @@ Test(queue_pool, cancelling_a_queued_job_that_did_work_runs_its_compensation, .i
     cr_assert_str_eq(state, "queued");
     cr_assert(wait_long(db, 1, 5000,
                         "SELECT count(*) FROM jobs WHERE id = '%s' AND state = 'cancelled'", id));
-    worker_pool_stop(p, 1000);
+    queue_stop(p, 1000);
     cr_assert_eq(q_long(db, "SELECT count(*) FROM runs WHERE job_id = '%s' AND what = 'run'", id),
                  1, "the handler's run is not repeated");
     cr_assert_eq(q_long(db,
@@ -986,7 +986,7 @@ Test(queue_pool, cancelling_a_queued_job_that_did_work_runs_its_compensation, .i
 Test(queue_pool, a_retried_job_resumes_from_its_steps, .init = pool_setup, .fini = store_teardown,
      .timeout = 60)
 {
-    struct worker_pool *p = pool_start(db, "a", 2, NULL);
+    struct queue *p = pool_start(db, "a", 2, NULL);
     char id[37], state[16], err[256];
     enqueue_one(conn, "noop", "{\"mode\":\"resume\"}", 3, 0, id);
     cr_assert(wait_long(db, 1, 10000,
@@ -994,7 +994,7 @@ Test(queue_pool, a_retried_job_resumes_from_its_steps, .init = pool_setup, .fini
     cr_assert_eq(store_job_retry(conn, id, 3, state, err, sizeof(err)), RH_OK);
     cr_assert(wait_long(db, 1, 10000,
                         "SELECT count(*) FROM jobs WHERE id = '%s' AND state = 'succeeded'", id));
-    worker_pool_stop(p, 1000);
+    queue_stop(p, 1000);
     cr_assert_eq(q_long(db, "SELECT attempt FROM jobs WHERE id = '%s'", id), 1);
     cr_assert_eq(q_long(db, "SELECT count(*) FROM runs WHERE job_id = '%s' AND what = 'run'", id),
                  2);
@@ -1003,12 +1003,12 @@ Test(queue_pool, a_retried_job_resumes_from_its_steps, .init = pool_setup, .fini
 Test(queue_pool, shutdown_hands_a_running_job_back_without_burning_an_attempt, .init = pool_setup,
      .fini = store_teardown, .timeout = 60)
 {
-    struct worker_pool *p = pool_start(db, "a", 2, NULL);
+    struct queue *p = pool_start(db, "a", 2, NULL);
     char id[37];
     enqueue_one(conn, "noop", "{\"mode\":\"block\",\"ms\":60000}", 3, 0, id);
     cr_assert(wait_long(db, 1, 10000, "SELECT count(*) FROM runs WHERE job_id = '%s'", id));
     int64_t t0 = time_mono_ms();
-    worker_pool_stop(p, 5000);
+    queue_stop(p, 5000);
     int64_t took = time_mono_ms() - t0;
     cr_assert_lt(took, 2000, "a sleeping handler stops at once (%lld ms)", (long long)took);
     cr_assert_eq(q_long(db,
@@ -1026,12 +1026,12 @@ Test(queue_pool, shutdown_hands_a_running_job_back_without_burning_an_attempt, .
 Test(queue_pool, after_the_grace_period_a_stuck_job_is_handed_back, .init = pool_setup,
      .fini = store_teardown, .timeout = 60)
 {
-    struct worker_pool *p = pool_start(db, "a", 1, NULL);
+    struct queue *p = pool_start(db, "a", 1, NULL);
     char id[37];
     enqueue_one(conn, "noop", "{\"mode\":\"ignore_stop\",\"ms\":1200}", 3, 0, id);
     cr_assert(wait_long(db, 1, 10000, "SELECT count(*) FROM runs WHERE job_id = '%s'", id));
     int64_t t0 = time_mono_ms();
-    worker_pool_stop(p, 300);
+    queue_stop(p, 300);
     int64_t took = time_mono_ms() - t0;
     cr_assert_geq(took, 300);
     cr_assert_lt(took, 4000);
@@ -1057,7 +1057,7 @@ Test(queue_pool, polling_alone_runs_jobs_without_listen, .init = pool_setup, .fi
      .timeout = 60)
 {
     const char *env[] = {"QUEUE_LISTEN", "off", "QUEUE_POLL_MS", "200", NULL};
-    struct worker_pool *p = pool_start(db, "a", 2, env);
+    struct queue *p = pool_start(db, "a", 2, env);
     usleep(400 * 1000); /* idle: the first polls find nothing */
     char id[37];
     enqueue_one(conn, "noop", NULL, 3, 0, id);
@@ -1068,14 +1068,14 @@ Test(queue_pool, polling_alone_runs_jobs_without_listen, .init = pool_setup, .fi
     cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
                                  "current_database() AND application_name = 'railhook-listen'"),
                  0, "no connection listens");
-    worker_pool_stop(p, 1000);
+    queue_stop(p, 1000);
 }
 
 Test(queue_pool, notify_wakes_idle_workers_long_before_the_poll, .init = pool_setup,
      .fini = store_teardown, .timeout = 60)
 {
     const char *env[] = {"QUEUE_POLL_MS", "60000", NULL};
-    struct worker_pool *p = pool_start(db, "a", 2, env);
+    struct queue *p = pool_start(db, "a", 2, env);
     usleep(300 * 1000);
     for (int i = 0; i < 3; i++) {
         char id[37];
@@ -1088,19 +1088,19 @@ Test(queue_pool, notify_wakes_idle_workers_long_before_the_poll, .init = pool_se
     cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
                                  "current_database() AND application_name = 'railhook-listen'"),
                  1);
-    worker_pool_stop(p, 1000);
+    queue_stop(p, 1000);
 }
 
 Test(queue_pool, heartbeats_keep_a_long_job_leased, .init = pool_setup, .fini = store_teardown,
      .timeout = 60)
 {
     const char *env[] = {"JOB_LEASE_S", "2", NULL};
-    struct worker_pool *p = pool_start(db, "a", 1, env);
+    struct queue *p = pool_start(db, "a", 1, env);
     char id[37];
     enqueue_one(conn, "noop", "{\"mode\":\"block\",\"ms\":4500}", 3, 0, id);
     cr_assert(wait_long(db, 1, 15000,
                         "SELECT count(*) FROM jobs WHERE id = '%s' AND state = 'succeeded'", id));
-    worker_pool_stop(p, 1000);
+    queue_stop(p, 1000);
     cr_assert_eq(q_long(db,
                         "SELECT count(*) FROM jobs WHERE id = '%s' AND rescues = 0 AND "
                         "attempt = 1",
@@ -1111,7 +1111,7 @@ Test(queue_pool, heartbeats_keep_a_long_job_leased, .init = pool_setup, .fini = 
 Test(queue_pool, a_worker_whose_lease_was_taken_cannot_write, .init = pool_setup,
      .fini = store_teardown, .timeout = 60)
 {
-    struct worker_pool *p = pool_start(db, "a", 1, NULL);
+    struct queue *p = pool_start(db, "a", 1, NULL);
     char id[37];
     enqueue_one(conn, "noop", "{\"mode\":\"stale\",\"ms\":800}", 3, 0, id);
     cr_assert(wait_long(db, 1, 10000, "SELECT count(*) FROM runs WHERE job_id = '%s'", id));
@@ -1122,7 +1122,7 @@ Test(queue_pool, a_worker_whose_lease_was_taken_cannot_write, .init = pool_setup
                         "'save=%%'",
                         id));
     usleep(200 * 1000);
-    worker_pool_stop(p, 1000);
+    queue_stop(p, 1000);
     char *what = q_str(db, "SELECT what FROM runs WHERE job_id = '%s' AND what LIKE 'save=%%'", id);
     cr_assert_str_eq(what, "save=lease_lost checkpoint=lease_lost railway=lease_lost");
     free(what);
@@ -1141,11 +1141,11 @@ Test(queue_pool, the_reaper_rescues_a_dead_instances_job, .init = pool_setup,
                     "started_at) VALUES ('noop', 'running', 1, 'dead/w0/1', now() - interval "
                     "'1 s', now() - interval '40 s')"));
     const char *env[] = {"JOB_LEASE_S", "2", NULL};
-    struct worker_pool *p = pool_start(db, "a", 1, env);
+    struct queue *p = pool_start(db, "a", 1, env);
     cr_assert(wait_long(db, 1, 10000, "SELECT count(*) FROM jobs WHERE state = 'succeeded'"));
-    struct worker_pool_stats s;
-    worker_pool_stats(p, &s);
-    worker_pool_stop(p, 1000);
+    struct queue_stats s;
+    queue_stats_get(p, &s);
+    queue_stop(p, 1000);
     cr_assert_eq(s.rescued, 1);
     cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM jobs WHERE rescues = 1 AND attempt = 1"), 1);
     cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM runs WHERE owner LIKE 'a/%'"), 1);
@@ -1154,12 +1154,12 @@ Test(queue_pool, the_reaper_rescues_a_dead_instances_job, .init = pool_setup,
 Test(queue_pool, unknown_kinds_fail_permanently, .init = pool_setup, .fini = store_teardown,
      .timeout = 60)
 {
-    struct worker_pool *p = pool_start(db, "a", 1, NULL);
+    struct queue *p = pool_start(db, "a", 1, NULL);
     char id[37];
     enqueue_one(conn, "redeploy", NULL, 3, 0, id);
     cr_assert(wait_long(db, 1, 10000,
                         "SELECT count(*) FROM jobs WHERE id = '%s' AND state = 'failed'", id));
-    worker_pool_stop(p, 1000);
+    queue_stop(p, 1000);
     cr_assert_eq(q_long(db,
                         "SELECT count(*) FROM jobs WHERE id = '%s' AND attempt = 1 AND "
                         "last_error->>'code' = 'unknown_kind'",
@@ -1171,13 +1171,13 @@ Test(queue_pool, secrets_never_reach_the_job_row_or_events, .init = pool_setup,
      .fini = store_teardown, .timeout = 60)
 {
     redact_register("sk-live-7d1f0c2a9b");
-    struct worker_pool *p = pool_start(db, "a", 1, NULL);
+    struct queue *p = pool_start(db, "a", 1, NULL);
     char id[37];
     enqueue_one(conn, "noop",
                 "{\"mode\":\"permanent\",\"msg\":\"token sk-live-7d1f0c2a9b refused\"}", 3, 0, id);
     cr_assert(wait_long(db, 1, 10000,
                         "SELECT count(*) FROM jobs WHERE id = '%s' AND state = 'failed'", id));
-    worker_pool_stop(p, 1000);
+    queue_stop(p, 1000);
     cr_assert_eq(q_long(db,
                         "SELECT count(*) FROM jobs WHERE id = '%s' AND last_error::text LIKE "
                         "'%%sk-live%%'",
@@ -1202,7 +1202,7 @@ Test(queue_pool, old_finished_jobs_are_pruned, .init = pool_setup, .fini = store
                     "now() - interval '31 days' FROM generate_series(1, 700)"));
     free(th_sql(db, "INSERT INTO jobs (kind, state, finished_at) VALUES ('noop', 'failed', now() - "
                     "interval '29 days')"));
-    struct worker_pool *p = pool_start(db, "a", 1, NULL);
+    struct queue *p = pool_start(db, "a", 1, NULL);
     cr_assert(wait_long(db, 1, 10000, "SELECT count(*) FROM jobs"));
-    worker_pool_stop(p, 1000);
+    queue_stop(p, 1000);
 }

@@ -1,6 +1,7 @@
 /* The queue across real railhook processes: several instances on one database, one killed
- * with SIGKILL mid-job, and SIGTERM handing a running job back. The service's test-only
- * "noop" handler (RAILHOOK_TEST_HANDLERS=on) sleeps and records each run in noop_runs. */
+ * with SIGKILL mid-job, and SIGTERM handing a running job back. The instances are the test
+ * binary's `serve` mode, whose test-only "noop" handler (support/noop.h) sleeps and records
+ * each run in noop_runs. */
 #include "support/harness.h"
 
 #include "store/enqueue.h"
@@ -42,9 +43,8 @@ static void spawn(struct instance *in, const char *db, const char *name, const c
                          "QUEUE_POLL_MS=200",
                          "LOG_LEVEL=warn",
                          "API_AUTH=none",
-                         "RAILHOOK_TEST_HANDLERS=on",
                          NULL};
-    const char *argv[] = {RAILHOOK_BIN_PATH, "serve", NULL};
+    const char *argv[] = {th_test_server_bin(), "serve", NULL};
     in->pid = th_spawn(argv, env, log);
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", in->port);

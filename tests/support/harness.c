@@ -311,12 +311,27 @@ const char *th_railhook_bin(void)
     return bin && *bin ? bin : RAILHOOK_BIN_PATH;
 }
 
+const char *th_test_server_bin(void)
+{
+    static char self[4096];
+    const char *bin = getenv("RAILHOOK_TEST_SERVER");
+    if (bin && *bin)
+        return bin;
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    cr_assert(n > 0 && (size_t)n < sizeof(self) - 1, "cannot find the test binary");
+    self[n] = '\0';
+    return self;
+}
+
 pid_t th_spawn(const char *const *argv, const char *const *env, const char *log_path)
 {
     pid_t pid = fork();
     if (pid < 0)
         cr_assert_fail("fork failed");
     if (pid == 0) {
+        /* Criterion's sandbox marker: a spawned test binary (th_test_server_bin()) must not
+         * take itself for a test worker. */
+        unsetenv("BXFI_MAP");
         for (const char *const *e = env; e && *e; e++)
             putenv(xstrdup(*e));
         if (log_path) {

@@ -66,6 +66,9 @@ char *th_fixture_path(const char *rel);
 /* The railhook binary the tests spawn: $RAILHOOK_BIN (e.g. a sanitizer build) when set, else
  * the one built beside the tests. th_spawn() swaps it in for RAILHOOK_BIN_PATH. */
 const char *th_railhook_bin(void);
+/* The binary that runs `serve` with the test-only job kinds (tests/support/main.c):
+ * $RAILHOOK_TEST_SERVER (e.g. a sanitizer build of the tests) when set, else this test binary. */
+const char *th_test_server_bin(void);
 /* Starts a child process with extra environment entries ("K=V", NULL-terminated) added to the
  * current environment; stdout and stderr go to log_path (appended) when given. */
 pid_t th_spawn(const char *const *argv, const char *const *env, const char *log_path);

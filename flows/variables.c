@@ -1,5 +1,5 @@
 /* Worker variable templates and their rendering. */
-#include "worker/variables.h"
+#include "flows/variables.h"
 
 #include "util/redact.h"
 #include "util/util.h"

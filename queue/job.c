@@ -1,12 +1,12 @@
-/* The handler side of the queue (worker/job.h): step boundaries, saved step results, events,
+/* The handler side of the queue (queue/job.h): step boundaries, saved step results, events,
  * Railway ids and interruptible sleeps for the job a worker thread is running.
  *
  * Threading: a struct job_run belongs to the worker thread running the job; its flags (lost,
  * cancel, compensating, lease_until) are also written by the heartbeat thread and by
- * worker_pool_stop(), so they are read and written under pool->mu, and changes are signalled
+ * queue_stop(), so they are read and written under pool->mu, and changes are signalled
  * on the worker's condition variable so job_sleep() wakes up. The database calls use the
  * worker's own connection. */
-#include "worker/pool_int.h"
+#include "queue/queue_int.h"
 
 #include "util/log.h"
 #include "util/redact.h"
@@ -32,7 +32,7 @@ enum rh_status job_result_fail(struct job_result *res, enum rh_status status, co
 /* What a boundary should answer before touching the database (caller holds mu). */
 static enum rh_status local_state(struct job_run *run, bool *cancel)
 {
-    struct worker_pool *p = run->pool;
+    struct queue *p = run->pool;
     if (!run->lost && time_mono_ms() >= run->lease_until) {
         /* The heartbeat has not confirmed the lease in time: someone may own it now. */
         run->lost = true;
@@ -56,7 +56,7 @@ static void mark_lost(struct job_run *run)
 
 enum rh_status job_checkpoint(struct job_run *run, const char *step)
 {
-    struct worker_pool *p = run->pool;
+    struct queue *p = run->pool;
     char err[256] = "";
     bool cancel = false;
     pthread_mutex_lock(&p->mu);
@@ -107,7 +107,7 @@ enum rh_status job_step_save(struct job_run *run, const char *key, const cJSON *
         return RH_LEASE_LOST;
     bool remove = !value || cJSON_IsNull(value);
     if (!remove)
-        text = worker_json_redacted(value);
+        text = redact_json(value);
     enum rh_status st = store_job_step_save(run->w->conn, &run->guard, key, text, err, sizeof(err));
     if (st == RH_OK) {
         cJSON_DeleteItemFromObjectCaseSensitive(run->steps, key);
@@ -132,7 +132,7 @@ void job_event(struct job_run *run, const char *level, const char *message, cons
             lv = levels[i];
     char err[256] = "";
     char *msg = redact_string(message ? message : "");
-    char *det = details ? worker_json_redacted(details) : NULL;
+    char *det = details ? redact_json(details) : NULL;
     enum rh_status st = store_job_event_add(
         run->w->conn, run->job.id, *run->step ? run->step : NULL, lv, msg, det, err, sizeof(err));
     if (st != RH_OK)
@@ -158,7 +158,7 @@ enum rh_status job_set_railway(struct job_run *run, const char *service_id,
 
 enum rh_status job_sleep(struct job_run *run, int ms)
 {
-    struct worker_pool *p = run->pool;
+    struct queue *p = run->pool;
     int64_t deadline = time_mono_ms() + (ms > 0 ? ms : 0);
     bool cancel = false;
     enum rh_status st;
@@ -176,7 +176,7 @@ enum rh_status job_sleep(struct job_run *run, int ms)
         /* Wake up at the lease horizon too, so an unconfirmed lease is noticed. */
         int64_t until = deadline < run->lease_until ? deadline : run->lease_until;
         struct timespec ts;
-        worker_mono_timespec(until, &ts);
+        time_mono_timespec(until, &ts);
         pthread_cond_timedwait(&run->w->cv, &p->mu, &ts);
     }
     pthread_mutex_unlock(&p->mu);

@@ -1,8 +1,8 @@
-/* The test-only noop handler (see worker/noop.h). */
-#include "worker/noop.h"
+/* The test-only noop handler (see support/noop.h). */
+#include "support/noop.h"
 
-#include "worker/job.h"
-#include "worker/pool.h"
+#include <libpq-fe.h>
+#include <stdbool.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -72,8 +72,8 @@ static enum rh_status noop_run(void *ctx, struct job_run *run, const struct job 
     return st;
 }
 
-void worker_noop_register(struct worker_pool *pool)
+const struct job_handler *th_noop_handler(void)
 {
     static const struct job_handler h = {.kind = "noop", .run = noop_run};
-    worker_pool_register(pool, &h);
+    return &h;
 }

@@ -1,8 +1,8 @@
 /* Worker variable templates: WORKER_VARIABLES_FILE (a JSON object NAME -> template, where
  * {record.COLUMN} takes a value from the manifest row and {env.NAME} from railhook's
  * environment) or the built-in defaults, and their rendering for one manifest row. */
-#ifndef RAILHOOK_WORKER_VARIABLES_H
-#define RAILHOOK_WORKER_VARIABLES_H
+#ifndef RAILHOOK_FLOWS_VARIABLES_H
+#define RAILHOOK_FLOWS_VARIABLES_H
 
 #include "util/config.h"
 #include "util/status.h"

@@ -1,10 +1,10 @@
-/* The contract between the job queue (worker/) and the code that runs a kind of job (the
+/* The contract between the job queue (queue/) and the code that runs a kind of job (the
  * Railway flows, test handlers). A handler runs a job as a sequence of idempotent steps:
  * at each step boundary it calls job_checkpoint(); it saves each step's result with
  * job_step_save() before starting the next, so a re-run after a crash resumes instead of
  * repeating. */
-#ifndef RAILHOOK_WORKER_JOB_H
-#define RAILHOOK_WORKER_JOB_H
+#ifndef RAILHOOK_QUEUE_JOB_H
+#define RAILHOOK_QUEUE_JOB_H
 
 #include "util/status.h"
 

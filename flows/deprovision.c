@@ -1,0 +1,51 @@
+/* The deprovision flow: delete the service when it exists and mark its row removed. */
+#include "flows/flows_int.h"
+
+#include <stdlib.h>
+
+enum rh_status flows_deprovision_run(void *ctx, struct job_run *run, const struct job *job,
+                                     struct job_result *res)
+{
+    struct flow fw;
+    struct flow *f = &fw;
+    char *service_id = NULL;
+    const char *name = job->service_name;
+    enum rh_status st = flow_begin(f, ctx, run, job, res, "find_service", false);
+    if (st != RH_OK)
+        goto out;
+    if (!flow_step_done(f, "deleted")) {
+        if ((st = flow_service_resolve(f, name, &service_id)) != RH_OK)
+            goto out;
+        if (service_id) {
+            job_set_railway(run, service_id, NULL, NULL);
+            if ((st = flow_stop_with(f, job_checkpoint(run, "delete_service"))) != RH_OK)
+                goto out;
+            cJSON *vars = cJSON_CreateObject();
+            cJSON_AddStringToObject(vars, "id", service_id);
+            cJSON_AddStringToObject(vars, "environmentId", f->fl->cfg->railway_environment_id);
+            st = flow_call(f, "ServiceDelete", vars, FLOW_CALL_QUIET_NOT_FOUND, NULL);
+            if (st != RH_OK && st != RH_NOT_FOUND)
+                goto out;
+            job_event(run, "info",
+                      st == RH_NOT_FOUND ? "service was already gone" : "service deleted", NULL);
+        } else {
+            job_event(run, "info", "no such service; nothing to delete", NULL);
+        }
+        if ((st = flow_stop_with(
+                 f, flow_step_save(f, "deleted", "service_id", service_id, NULL))) != RH_OK)
+            goto out;
+    }
+    const char *p[] = {name, job->id};
+    if ((st = flow_db_exec(
+             f,
+             "UPDATE services SET status = 'removed', last_job_id = $2, updated_at = now()"
+             " WHERE name = $1",
+             2, p)) != RH_OK)
+        goto out;
+    res->status = RH_OK;
+    st = RH_OK;
+out:
+    flow_end(f);
+    free(service_id);
+    return st;
+}

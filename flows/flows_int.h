@@ -1,0 +1,101 @@
+/* Private to flows/: the flows' shared state, one run of one flow, and the Railway call and
+ * step helpers every flow uses (flows/railway_step.c). */
+#ifndef RAILHOOK_FLOWS_INT_H
+#define RAILHOOK_FLOWS_INT_H
+
+#include "flows/flows.h"
+#include "queue/job.h"
+#include "railway/railway.h"
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+struct flows {
+    const struct config *cfg;
+    struct railway_limiter *lim;
+    cJSON *templates;
+    pthread_key_t client_key;
+    struct job_handler handlers[4];
+};
+
+/* One run of one job. */
+struct flow {
+    struct flows *fl;
+    struct job_run *run;
+    const struct job *job;
+    struct job_result *res;
+    struct railway_client *rc;
+    cJSON *values;       /* flow_begin() with a record: the rendered worker variables */
+    cJSON *digests;      /* and their digests (what railhook remembers of them) */
+    char not_found[512]; /* Railway's message of the last quiet "not found" answer */
+};
+
+/* Binds f to this run (ctx is the struct flows) with the thread's Railway client; for a
+ * compensation, which has no prologue. */
+void flow_init(struct flow *f, void *ctx, struct job_run *run, const struct job *job,
+               struct job_result *res);
+/* The prologue every flow shares: flow_init(), then the first step boundary (first_step), then
+ * the payload check: a service name, and with with_record a manifest record whose variables
+ * are rendered into f->values and f->digests. Release with flow_end() whatever it returns. */
+enum rh_status flow_begin(struct flow *f, void *ctx, struct job_run *run, const struct job *job,
+                          struct job_result *res, const char *first_step, bool with_record);
+/* Frees what flow_begin() made. */
+void flow_end(struct flow *f);
+
+/* A non-empty string field of the job's payload, or NULL. */
+const char *flow_payload_str(const struct job *job, const char *key);
+/* A string field of a saved step's result, or NULL. */
+const char *flow_step_str(struct flow *f, const char *step, const char *key);
+/* True when the step's result was saved (by this or an earlier run). */
+bool flow_step_done(struct flow *f, const char *step);
+/* Saves a step result built from key/value string pairs (NULL-terminated; a NULL value is
+ * left out) with the time it was saved (at_ms). */
+enum rh_status flow_step_save(struct flow *f, const char *step, ...);
+/* Turns a job_* status (cancelled, lease lost, stopping) into the run's result; returns st. */
+enum rh_status flow_stop_with(struct flow *f, enum rh_status st);
+
+#define FLOW_CALL_QUIET_NOT_FOUND 1u /* "not found" is an answer the caller handles */
+#define FLOW_CALL_ONCE            2u /* not idempotent: never retried inside the run */
+
+/* Sends one Railway operation; vars is consumed. On success *data (may be NULL) receives a
+ * copy of the answer's data (caller deletes). On failure the run's result is filled and an
+ * event recorded; returns RH_NOT_FOUND (quietly, with FLOW_CALL_QUIET_NOT_FOUND, the message
+ * in f->not_found) for Railway's "not found". */
+enum rh_status flow_call(struct flow *f, const char *op, cJSON *vars, unsigned flags, cJSON **data);
+
+/* Runs one SQL command on the worker's connection; a failure fills the result (transient). */
+enum rh_status flow_db_exec(struct flow *f, const char *sql, int n, const char *const *params);
+/* Records the service row (name, manifest id, Railway id, source, status) for this job. */
+enum rh_status flow_db_service_upsert(struct flow *f, const char *name, const char *service_id,
+                                      const char *status);
+
+/* Finds a service named name in the project: *id (free()) or NULL when there is none. */
+enum rh_status flow_service_find(struct flow *f, const char *name, char **id);
+/* The service's id (free()) from railhook's table, else looked up by name in the project;
+ * NULL when there is none. */
+enum rh_status flow_service_resolve(struct flow *f, const char *name, char **id);
+/* The newest deployments of a service (new array of nodes, caller deletes, even on failure). */
+enum rh_status flow_deployments_list(struct flow *f, const char *service_id, int first,
+                                     cJSON **nodes);
+/* Sets the service's variables (values: NAME -> value) without deploying. */
+enum rh_status flow_variables_upsert(struct flow *f, const char *service_id, const cJSON *values);
+/* The "deploy" and "wait_deploy" steps: starts a deployment (or, when fresh, follows the one
+ * connecting the repo started; or the one saved in the "deploy" step), waits until it ends,
+ * and records it in the service row with digests (may be NULL). */
+enum rh_status flow_deploy_and_wait(struct flow *f, const char *name, const char *service_id,
+                                    bool fresh, const char *commit_sha, const cJSON *digests);
+
+/* The flows, one file each: a queue handler's run (and compensation). */
+enum rh_status flows_provision_run(void *ctx, struct job_run *run, const struct job *job,
+                                   struct job_result *res);
+void flows_provision_compensate(void *ctx, struct job_run *run, const struct job *job,
+                                const struct job_result *cause);
+enum rh_status flows_update_run(void *ctx, struct job_run *run, const struct job *job,
+                                struct job_result *res);
+enum rh_status flows_redeploy_run(void *ctx, struct job_run *run, const struct job *job,
+                                  struct job_result *res);
+enum rh_status flows_deprovision_run(void *ctx, struct job_run *run, const struct job *job,
+                                     struct job_result *res);
+
+#endif

@@ -1,0 +1,131 @@
+/* Private to queue/: the queue, its workers, the running job's handle, and the functions the
+ * queue's files share (one file per thread role: pool.c creates, starts and stops; dispatch.c
+ * claims; run.c runs a job and records its outcome through commit.c; lease.c keeps leases;
+ * job.c is the handler side). Fields marked "mu" are guarded by queue.mu. */
+#ifndef RAILHOOK_QUEUE_INT_H
+#define RAILHOOK_QUEUE_INT_H
+
+#include "queue/queue.h"
+#include "store/jobs.h"
+
+#include <cjson/cJSON.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+struct worker;
+
+struct job_run {
+    struct queue *pool;
+    struct worker *w;
+    struct job job;
+    char owner[128];
+    struct store_job_guard guard; /* points into job.id and owner */
+    cJSON *payload;
+    cJSON *steps;
+    char step[64]; /* the current step, for events */
+    /* mu */
+    bool lost;           /* the lease is gone (or cannot be confirmed): stop now */
+    bool cancel;         /* the API asked the job to stop */
+    bool compensating;   /* running the compensation: only a lost lease interrupts it */
+    int64_t lease_until; /* monotonic ms up to which the lease is known to hold */
+};
+
+struct worker {
+    struct queue *pool;
+    int index;
+    pthread_t thread;
+    bool started;
+    PGconn *conn;      /* owned by the worker thread */
+    pthread_cond_t cv; /* with pool->mu: a job was assigned, or the running job's flags changed */
+    /* mu */
+    bool idle;                       /* waiting for a job */
+    bool exited;                     /* the thread has left its loop */
+    struct store_job_claimed *inbox; /* a job the dispatcher handed over */
+    int64_t inbox_lease_from;        /* monotonic ms just before the claim was sent */
+    struct job_run *run;             /* the job running now, or NULL */
+};
+
+/* A finished run waiting for its group commit (commit.c). */
+struct fin_req {
+    struct store_job_finish f;
+    struct worker *w;
+    bool want_next;                /* claim the worker's next job in the same statement */
+    char token[128];               /* the lease owner token for that claim */
+    struct store_job_claimed *job; /* out: the next job, or NULL */
+    int64_t lease_from;            /* out: monotonic ms before the statement was sent */
+    bool done;
+    enum rh_status st;
+    struct fin_req *next;
+};
+
+/* A copy of a running job's lease, taken under mu to use without it. */
+struct lease_copy {
+    char id[37];
+    char owner[128];
+    int attempt;
+};
+
+struct queue {
+    /* copied from the configuration */
+    char *conninfo;
+    char *instance;
+    int nworkers;
+    int poll_ms;
+    bool listen;
+    int lease_s;
+    int max_rescues;
+    int retry_base_ms;
+    int retry_max_ms;
+    int retention_days;
+
+    struct job_handler *handlers; /* read-only once started */
+    int nhandlers;
+    struct worker *workers;
+    pthread_t dispatcher, heartbeat;
+    bool dispatcher_started, heartbeat_started;
+    int wake_fd; /* eventfd: wakes the dispatcher (a worker went idle, or stop) */
+
+    pthread_mutex_t mu;
+    pthread_cond_t changed;   /* mu: a worker exited (stop waits on it) */
+    pthread_cond_t hb_cv;     /* mu: wakes the heartbeat thread to exit */
+    bool started;             /* mu */
+    bool stopping;            /* mu: no more claims; running jobs stop at their next boundary */
+    bool hb_stop;             /* mu */
+    int idle_count;           /* mu */
+    uint64_t seq;             /* mu: lease owner token counter */
+    struct queue_stats stats; /* mu */
+
+    /* Group commit of finished runs (commit.c). */
+    pthread_mutex_t fin_mu;
+    pthread_cond_t fin_cv;
+    int fin_busy;     /* group statements in flight (forming or running) */
+    bool fin_forming; /* a leader is waiting for stragglers before taking its group */
+    struct fin_req *fin_head, *fin_tail;
+    atomic_int running; /* jobs handed to workers whose outcome is not queued yet */
+};
+
+/* pool.c: a new connection with the queue's statements prepared; NULL with err set. */
+PGconn *queue_conn_open(struct queue *q, char *err, size_t errlen);
+/* pool.c: true when *c is usable, reconnecting it (PQfinish of the old one) when it is not. */
+bool queue_conn_ensure(struct queue *q, PGconn **c, char *err, size_t errlen);
+/* pool.c: the handler registered for kind, or NULL. */
+const struct job_handler *queue_handler_find(const struct queue *q, const char *kind);
+/* pool.c: wakes the dispatcher (a worker went idle, or the queue stops). */
+void queue_dispatcher_wake(struct queue *q);
+
+/* dispatch.c: the dispatcher thread (arg: the queue). */
+void *queue_dispatcher_main(void *arg);
+/* run.c: a worker thread (arg: its struct worker). */
+void *queue_worker_main(void *arg);
+/* lease.c: the heartbeat thread (arg: the queue). */
+void *queue_heartbeat_main(void *arg);
+
+/* commit.c: queues req and waits until some worker (maybe this one) has written it with
+ * others in one statement; returns the statement's status. */
+enum rh_status queue_outcome_commit(struct worker *w, struct fin_req *req);
+
+#endif

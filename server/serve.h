@@ -1,0 +1,21 @@
+/* `railhook serve`: the HTTP server, the webhook intake and the job queue with the Railway
+ * flows, from start to an orderly shutdown on SIGINT or SIGTERM. */
+#ifndef RAILHOOK_SERVE_H
+#define RAILHOOK_SERVE_H
+
+#include "queue/job.h"
+#include "util/config.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Loads the configuration (what need asks for) and sets up logging from it; false after
+ * printing the problem to stderr. Free cfg with config_free() when it returns true. */
+bool serve_setup(struct config *cfg, enum config_need need);
+/* Runs the service until SIGINT/SIGTERM and returns the process exit code (0 after an orderly
+ * shutdown). extra (nextra handlers, may be NULL) are registered with the queue besides the
+ * flows: the test binary adds its test-only job kinds this way. Call from the main thread
+ * before any other thread starts. */
+int serve_run(const struct job_handler *extra, size_t nextra);
+
+#endif
