@@ -1,46 +1,38 @@
-/* Group-commit writer for webhook deliveries.
+/* The webhook intake's group commit.
  *
- * Threading: request threads (libmicrohttpd's pool) call intake_submit(), which appends an
- * entry to the queue and sleeps on the entry's own condition variable. One writer thread owns
- * a dedicated PGconn. It takes every queued entry at once (a batch, capped in count and
- * bytes), writes all their delivery rows and jobs with one statement of the store's enqueue
- * path (store/enqueue.h: one transaction, one WAL flush), and then wakes each waiting thread
- * with its result. While a
- * batch commits, newcomers queue up and form the next batch, so concurrent deliveries share
- * commits. The intake mutex guards the queue and every entry's done/abandoned/result fields;
- * an entry taken into a batch is otherwise touched only by the writer. A requester that gives
- * up waiting (DB_POOL_WAIT_MS) unlinks its entry if it is still queued, or else marks it
- * abandoned and the writer frees it after the batch. The mapping rules are read-only after
- * intake_start(), so request threads read them without a lock. */
+ * Threading: request threads (libmicrohttpd's pool) call intake_submit(), which hands the
+ * delivery to the store's group commit (store/group.h) and waits. One waiting request thread
+ * at a time leads a batch: it takes every queued delivery (capped in count and bytes; a
+ * delivery whose key is in the batch already waits for the next one), and writes their
+ * delivery rows and jobs with one statement of the store's enqueue path (store/enqueue.h: one
+ * transaction, one WAL flush) on the intake's connection, which only the leader touches.
+ * While a batch commits, newcomers queue up and form the next one, so concurrent deliveries
+ * share commits. A requester that gives up waiting (DB_POOL_WAIT_MS) leaves its entry to the
+ * group, which frees it (entry_free()) once it is no longer in a batch. The mapping rules are
+ * read-only after intake_start(), so request threads read them without a lock. */
 #include "handlers/intake.h"
 
 #include "store/enqueue.h"
+#include "store/group.h"
 #include "store/services.h"
 #include "util/log.h"
 #include "util/util.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+/* A delivery waiting for its commit. Only its batch's leader touches it between submit and
+ * the batch's end. */
 struct entry {
-    struct entry *next;
+    struct store_group_item item; /* first: the group's items are entries */
     char *source;
     char *delivery_id;
     char *event;
     struct mapping_result mapped;
-    size_t size_hint;
-    pthread_cond_t cond;
-    /* Guarded by the intake lock. */
-    bool taken;
-    bool done;
-    bool abandoned;
     enum rh_status status;
     struct intake_outcome out;
-    /* Writer-only while the entry is in a batch. */
     bool inserted;
     bool failed;
 };
@@ -49,14 +41,8 @@ struct intake {
     const struct config *cfg;
     struct store *store;
     struct mapping_rules rules;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    struct entry *head;
-    struct entry *tail;
-    bool stopping;
-    bool running;
-    pthread_t thread;
-    PGconn *conn; /* writer thread only */
+    struct store_group *group;
+    PGconn *conn; /* the leader of the batch being written only */
 };
 
 static void entry_free(struct entry *e)
@@ -68,7 +54,6 @@ static void entry_free(struct entry *e)
     free(e->event);
     mapping_result_free(&e->mapped);
     intake_outcome_free(&e->out);
-    pthread_cond_destroy(&e->cond);
     free(e);
 }
 
@@ -332,71 +317,41 @@ static bool same_key(const struct entry *a, const struct entry *b)
     return strcmp(a->source, b->source) == 0 && strcmp(a->delivery_id, b->delivery_id) == 0;
 }
 
-/* Moves queued entries into batch (lock held). An entry whose key is already in the batch
- * waits for the next one, so a delivery arriving twice at once is seen as a duplicate. */
-static size_t take_batch(struct intake *in, struct entry **batch)
+/* The group's callbacks; its items are entries (the first member). */
+
+static void on_write(void *ctx, void *writer, struct store_group_item **batch, size_t n)
 {
-    size_t n = 0;
-    size_t bytes = 0;
-    struct entry **link = &in->head;
-    in->tail = NULL;
-    while (*link) {
-        struct entry *e = *link;
-        bool clash = false;
-        for (size_t i = 0; i < n && !clash; i++)
-            clash = same_key(batch[i], e);
-        bool full =
-            n == INTAKE_MAX_BATCH || (n > 0 && bytes + e->size_hint > INTAKE_MAX_BATCH_BYTES);
-        if (clash || full) {
-            in->tail = e;
-            link = &e->next;
-            continue;
-        }
-        *link = e->next;
-        e->next = NULL;
-        e->taken = true;
-        bytes += e->size_hint;
-        batch[n++] = e;
-    }
-    return n;
+    (void)writer; /* one batch at a time, on the intake's connection */
+    struct entry **entries = xcalloc(n ? n : 1, sizeof(*entries));
+    for (size_t i = 0; i < n; i++)
+        entries[i] = (struct entry *)batch[i];
+    write_batch(ctx, entries, n);
+    free(entries);
 }
 
-static void *writer_main(void *arg)
+/* A delivery arriving twice at once waits for the next batch, where it is a duplicate. */
+static bool on_admit(void *ctx, struct store_group_item *const *batch, size_t n,
+                     const struct store_group_item *candidate)
 {
-    struct intake *in = arg;
-    struct entry **batch = xcalloc(INTAKE_MAX_BATCH, sizeof(*batch));
+    (void)ctx;
+    for (size_t i = 0; i < n; i++)
+        if (same_key((const struct entry *)batch[i], (const struct entry *)candidate))
+            return false;
+    return true;
+}
 
-    in->conn = writer_connect(in);
-    pthread_mutex_lock(&in->lock);
-    for (;;) {
-        while (!in->head && !in->stopping)
-            pthread_cond_wait(&in->wake, &in->lock);
-        if (!in->head)
-            break;
-        size_t n = take_batch(in, batch);
-        pthread_mutex_unlock(&in->lock);
-
-        write_batch(in, batch, n);
-
-        pthread_mutex_lock(&in->lock);
-        for (size_t i = 0; i < n; i++) {
-            struct entry *e = batch[i];
-            if (e->abandoned) {
-                entry_free(e);
-                continue;
-            }
-            e->done = true;
-            pthread_cond_signal(&e->cond);
-        }
-    }
-    pthread_mutex_unlock(&in->lock);
-    writer_reset(in);
-    free(batch);
-    return NULL;
+static void on_release(void *ctx, struct store_group_item *item)
+{
+    (void)ctx;
+    entry_free((struct entry *)item);
 }
 
 struct intake *intake_start(const struct config *cfg, struct store *store, char *err, size_t errlen)
 {
+    static const struct store_group_ops ops = {
+        .write = on_write, .admit = on_admit, .release = on_release};
+    static const struct store_group_limits limits = {
+        .max_items = INTAKE_MAX_BATCH, .max_bytes = INTAKE_MAX_BATCH_BYTES, .max_writers = 1};
     struct intake *in = xcalloc(1, sizeof(*in));
     in->cfg = cfg;
     in->store = store;
@@ -404,21 +359,7 @@ struct intake *intake_start(const struct config *cfg, struct store *store, char 
         free(in);
         return NULL;
     }
-    pthread_mutex_init(&in->lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&in->wake, &attr);
-    pthread_condattr_destroy(&attr);
-    if (pthread_create(&in->thread, NULL, writer_main, in) != 0) {
-        snprintf(err, errlen, "cannot start the intake writer thread");
-        pthread_cond_destroy(&in->wake);
-        pthread_mutex_destroy(&in->lock);
-        mapping_rules_free(&in->rules);
-        free(in);
-        return NULL;
-    }
-    in->running = true;
+    in->group = store_group_new(&ops, &limits, in);
     return in;
 }
 
@@ -426,98 +367,36 @@ void intake_stop(struct intake *in)
 {
     if (!in)
         return;
-    pthread_mutex_lock(&in->lock);
-    in->stopping = true;
-    pthread_cond_broadcast(&in->wake);
-    pthread_mutex_unlock(&in->lock);
-    if (in->running)
-        pthread_join(in->thread, NULL);
-    pthread_cond_destroy(&in->wake);
-    pthread_mutex_destroy(&in->lock);
+    store_group_free(in->group);
+    writer_reset(in);
     mapping_rules_free(&in->rules);
     free(in);
-}
-
-/* Removes e from the queue if it is still there (lock held). */
-static void unlink_entry(struct intake *in, struct entry *e)
-{
-    struct entry *prev = NULL;
-    for (struct entry *p = in->head; p; prev = p, p = p->next) {
-        if (p != e)
-            continue;
-        if (prev)
-            prev->next = p->next;
-        else
-            in->head = p->next;
-        if (in->tail == p)
-            in->tail = prev;
-        return;
-    }
 }
 
 enum rh_status intake_submit(struct intake *in, const char *source, const char *delivery_id,
                              const char *event, struct mapping_result *mapped, size_t size_hint,
                              struct intake_outcome *out)
 {
-    enum rh_status st = RH_UNAVAILABLE;
     struct entry *e = xcalloc(1, sizeof(*e));
-    struct timespec deadline;
-
     memset(out, 0, sizeof(*out));
     e->source = xstrdup(source);
     e->delivery_id = xstrdup(delivery_id);
     e->event = xstrdup(event ? event : "");
     e->mapped = *mapped;
     mapping_result_init(mapped);
-    e->size_hint = size_hint;
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&e->cond, &attr);
-    pthread_condattr_destroy(&attr);
-
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    int wait_ms = in->cfg->db_pool_wait_ms;
-    deadline.tv_sec += wait_ms / 1000;
-    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-
-    pthread_mutex_lock(&in->lock);
-    if (in->stopping) {
-        pthread_mutex_unlock(&in->lock);
-        goto out;
-    }
-    if (in->tail)
-        in->tail->next = e;
-    else
-        in->head = e;
-    in->tail = e;
-    pthread_cond_signal(&in->wake);
-    while (!e->done) {
-        if (pthread_cond_timedwait(&e->cond, &in->lock, &deadline) == ETIMEDOUT && !e->done)
-            break;
-    }
-    if (!e->done) {
-        /* Gave up: the entry may still be committed later, but it was never answered 202. */
-        if (e->taken) {
-            e->abandoned = true;
-            e = NULL;
-        } else {
-            unlink_entry(in, e);
-        }
-        pthread_mutex_unlock(&in->lock);
-        goto out;
-    }
-    pthread_mutex_unlock(&in->lock);
-    st = e->status;
+    e->item.size = size_hint;
+    e->status = RH_UNAVAILABLE;
+    enum rh_status st =
+        store_group_submit(in->group, &e->item, NULL, time_mono_ms() + in->cfg->db_pool_wait_ms);
+    /* Otherwise it gave up and the group frees the entry: it may still be committed, but it
+     * was never answered 202. */
     if (st == RH_OK) {
-        *out = e->out;
-        memset(&e->out, 0, sizeof(e->out));
+        st = e->status;
+        if (st == RH_OK) {
+            *out = e->out;
+            memset(&e->out, 0, sizeof(e->out));
+        }
+        entry_free(e);
     }
-out:
-    entry_free(e);
     return st;
 }

@@ -79,7 +79,7 @@ int serve_run(const struct job_handler *extra, size_t nextra)
         if (!railway_client_has_token(&cfg))
             log_warn("RAILWAY_TOKEN and RAILWAY_PROJECT_TOKEN are empty: Railway jobs will fail",
                      "%s", "");
-        app.queue = queue_create(&cfg);
+        app.queue = queue_create(&cfg, app.store);
         flows_register(flows, app.queue);
         for (size_t i = 0; i < nextra; i++)
             queue_register(app.queue, &extra[i]);

@@ -7,7 +7,6 @@
 #include "util/util.h"
 
 #include <cjson/cJSON.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,35 +38,6 @@ static enum rh_status run(PGconn *c, const char *sql, int n, const char *const *
 {
     const struct store_stmt st = {NULL, sql, n};
     return store_run(c, &st, p, out, err, errlen);
-}
-
-/* Whether the hot statements (claim, finish, heartbeat) run as named prepared statements. */
-static atomic_bool use_prepared;
-
-void store_job_prepared_set(bool on)
-{
-    atomic_store(&use_prepared, on);
-}
-
-/* Like run(), as the named prepared statement name when prepared statements are on; it is
- * prepared on a connection the first time the server says it does not exist there. Only for
- * statements never run inside a caller's transaction (that error would abort it). */
-static enum rh_status run_hot(PGconn *c, const char *name, const char *sql, int n,
-                              const char *const *p, PGresult **out, char *err, size_t errlen)
-{
-    if (!atomic_load(&use_prepared))
-        return run(c, sql, n, p, out, err, errlen);
-    PGresult *r = PQexecPrepared(c, name, n, p, NULL, NULL, 0);
-    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-    if (PQresultStatus(r) == PGRES_FATAL_ERROR && state && strcmp(state, "26000") == 0) {
-        PQclear(r);
-        r = PQprepare(c, name, sql, n, NULL);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK)
-            return store_settle(c, r, out, err, errlen);
-        PQclear(r);
-        r = PQexecPrepared(c, name, n, p, NULL, NULL, 0);
-    }
-    return store_settle(c, r, out, err, errlen);
 }
 
 /* Claims up to N queued, due jobs, oldest first, skipping rows another claimer holds; the
@@ -131,22 +101,30 @@ static enum rh_status run_hot(PGconn *c, const char *name, const char *sql, int 
     " SELECT i.id, u.step, i.level, i.message, i.details FROM i JOIN u ON u.id = i.id"             \
     ")"
 
-static const char claim_sql[] =
-    "WITH " CLAIM_CTES("$1", "$2", "$3") " SELECT " CLAIM_COLUMNS " FROM claimed";
-static const char finish_sql[] = "WITH " FINISH_CTES("$1") " SELECT 'f', id::text FROM u";
+/* The hot statements are named: prepared once per session where the store allows. */
+static const struct store_stmt claim_stmt = {
+    "railhook_claim", "WITH " CLAIM_CTES("$1", "$2", "$3") " SELECT " CLAIM_COLUMNS " FROM claimed",
+    3};
+static const struct store_stmt finish_stmt = {
+    "railhook_finish", "WITH " FINISH_CTES("$1") " SELECT 'f', id::text FROM u", 1};
 /* Both in one statement: the snapshot is shared, so a job finished here (still running in it)
  * can never be claimed by the same statement. */
-static const char finish_claim_sql[] = "WITH " FINISH_CTES("$1") ", " CLAIM_CTES(
-    "$2", "$3", "$4") " SELECT 'f', id::text, NULL,"
-                      " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM u"
-                      " UNION ALL SELECT " CLAIM_COLUMNS " FROM claimed";
-
-static const char heartbeat_sql[] =
+static const struct store_stmt finish_claim_stmt = {
+    "railhook_finish_claim",
+    "WITH " FINISH_CTES("$1") ", " CLAIM_CTES("$2", "$3", "$4") " SELECT 'f', id::text, NULL,"
+                                                                " NULL, NULL, NULL, NULL, NULL,"
+                                                                " NULL, NULL, NULL FROM u"
+                                                                " UNION ALL SELECT " CLAIM_COLUMNS
+                                                                " FROM claimed",
+    4};
+static const struct store_stmt heartbeat_stmt = {
+    "railhook_heartbeat",
     "UPDATE jobs j SET lease_expires_at = now() + make_interval(secs => $2::int)"
     " FROM jsonb_to_recordset($1::jsonb) AS g(id uuid, attempt int, owner text)"
     " WHERE j.id = g.id AND j.state = 'running' AND j.attempt = g.attempt"
     "   AND j.lease_owner = g.owner"
-    " RETURNING j.id, j.lease_owner, j.cancel_requested";
+    " RETURNING j.id, j.lease_owner, j.cancel_requested",
+    2};
 
 static char *owners_param(const char *const *owners, int n)
 {
@@ -266,47 +244,19 @@ enum rh_status store_job_finish_claim(PGconn *c, struct store_job_finish *f, int
     }
     if (n > 0 && nowners > 0) {
         const char *p[] = {fin, own, lease, lim};
-        st = run_hot(c, "railhook_finish_claim", finish_claim_sql, 4, p, &r, err, errlen);
+        st = store_run(c, &finish_claim_stmt, p, &r, err, errlen);
     } else if (n > 0) {
         const char *p[] = {fin};
-        st = run_hot(c, "railhook_finish", finish_sql, 1, p, &r, err, errlen);
+        st = store_run(c, &finish_stmt, p, &r, err, errlen);
     } else if (nowners > 0) {
         const char *p[] = {own, lease, lim};
-        st = run_hot(c, "railhook_claim", claim_sql, 3, p, &r, err, errlen);
+        st = store_run(c, &claim_stmt, p, &r, err, errlen);
     }
     if (st == RH_OK && r)
         read_tagged(r, f, n, nowners, rows, nrows);
     PQclear(r);
     free(fin);
     free(own);
-    return st;
-}
-
-enum rh_status store_job_prepare(PGconn *c, char *err, size_t errlen)
-{
-    static const struct {
-        const char *name, *sql;
-        int n;
-    } hot[] = {
-        {"railhook_claim", claim_sql, 3},
-        {"railhook_finish", finish_sql, 1},
-        {"railhook_finish_claim", finish_claim_sql, 4},
-        {"railhook_heartbeat", heartbeat_sql, 2},
-    };
-    enum rh_status st = RH_OK;
-    if (!atomic_load(&use_prepared))
-        return RH_OK;
-    for (size_t i = 0; i < sizeof(hot) / sizeof(hot[0]) && st == RH_OK; i++) {
-        PGresult *r = PQprepare(c, hot[i].name, hot[i].sql, hot[i].n, NULL);
-        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-        if (PQresultStatus(r) == PGRES_FATAL_ERROR && state && strcmp(state, "42P05") == 0) {
-            PQclear(r); /* prepared already */
-            continue;
-        }
-        PGresult *out = NULL;
-        st = store_settle(c, r, &out, err, errlen);
-        PQclear(out);
-    }
     return st;
 }
 
@@ -355,7 +305,7 @@ enum rh_status store_job_heartbeat(PGconn *c, struct store_job_lease *l, int n, 
     char lease[16];
     snprintf(lease, sizeof(lease), "%d", lease_s);
     const char *p[] = {param, lease};
-    enum rh_status st = run_hot(c, "railhook_heartbeat", heartbeat_sql, 2, p, &r, err, errlen);
+    enum rh_status st = store_run(c, &heartbeat_stmt, p, &r, err, errlen);
     if (st == RH_OK) {
         for (int row = 0; row < PQntuples(r); row++) {
             const char *id = PQgetvalue(r, row, 0);
@@ -631,4 +581,14 @@ enum rh_status store_job_retry(PGconn *c, const char *id, int max_attempts, char
     snprintf(ma, sizeof(ma), "%d", max_attempts);
     const char *p[] = {id, ma};
     return state_op(c, retry_sql, 2, p, state, err, errlen);
+}
+
+enum rh_status store_job_purge(PGconn *c, char *err, size_t errlen)
+{
+    return run(c, "TRUNCATE jobs CASCADE", 0, NULL, NULL, err, errlen);
+}
+
+enum rh_status store_job_analyze(PGconn *c, char *err, size_t errlen)
+{
+    return run(c, "VACUUM ANALYZE jobs", 0, NULL, NULL, err, errlen);
 }

@@ -15,13 +15,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Runs the hot statements (claim, finish, heartbeat) as named prepared statements when on
- * (the default is off). Prepared statements are session state, which transaction-mode
- * poolers do not keep: the pool turns them on only with QUEUE_LISTEN=on. */
-void store_job_prepared_set(bool on);
-/* Prepares the hot statements on a new connection c when they are on (else does nothing). */
-enum rh_status store_job_prepare(PGconn *c, char *err, size_t errlen);
-
 /* A job a claim handed out: the caller owns the strings (store_job_claimed_free()). */
 struct store_job_claimed {
     char id[37];
@@ -139,5 +132,12 @@ enum rh_status store_job_cancel(PGconn *c, const char *id, char *state, char *er
  * RH_CONFLICT with the current state in state (16 bytes). */
 enum rh_status store_job_retry(PGconn *c, const char *id, int max_attempts, char *state, char *err,
                                size_t errlen);
+
+/* Deletes every job and event at once (TRUNCATE): for benchmarks that start from an empty
+ * queue, never for the service. */
+enum rh_status store_job_purge(PGconn *c, char *err, size_t errlen);
+/* Refreshes the jobs table's visibility map and planner statistics (VACUUM ANALYZE), as after
+ * a bulk load. */
+enum rh_status store_job_analyze(PGconn *c, char *err, size_t errlen);
 
 #endif

@@ -42,6 +42,14 @@ int store_migrations_latest(void)
     return latest;
 }
 
+/* Runs a one-off command; RH_OK or a failure status with err set. */
+static enum rh_status command(PGconn *c, const char *sql, int n, const char *const *p, char *err,
+                              size_t errlen)
+{
+    const struct store_stmt st = {NULL, sql, n};
+    return store_run(c, &st, p, NULL, err, errlen);
+}
+
 /* Runs a one-off statement: its result, or NULL with err set. */
 static PGresult *query(PGconn *c, const char *sql, int n, const char *const *p, char *err,
                        size_t errlen)
@@ -117,17 +125,17 @@ enum rh_status store_migrate(const char *conninfo, int *applied, char *err, size
 {
     enum rh_status st = RH_UNAVAILABLE;
     *applied = 0;
-    PGconn *c = store_connect(conninfo, err, errlen);
+    PGconn *c = store_session_open(conninfo, false, STORE_SESSION_DEFAULT, err, errlen);
     if (!c)
         return RH_UNAVAILABLE;
-    if (store_exec_cmd(c, "SELECT pg_advisory_lock(" MIGRATION_LOCK_KEY ")", 0, NULL, err,
-                       errlen) != RH_OK)
+    if (command(c, "SELECT pg_advisory_lock(" MIGRATION_LOCK_KEY ")", 0, NULL, err, errlen) !=
+        RH_OK)
         goto out;
-    st = store_exec_cmd(c,
-                        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                        " version integer PRIMARY KEY, name text NOT NULL,"
-                        " applied_at timestamptz NOT NULL DEFAULT now())",
-                        0, NULL, err, errlen);
+    st = command(c,
+                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                 " version integer PRIMARY KEY, name text NOT NULL,"
+                 " applied_at timestamptz NOT NULL DEFAULT now())",
+                 0, NULL, err, errlen);
     if (st != RH_OK)
         goto unlock;
     for (const struct embedded_file *f = embedded_migrations; f->name; f++) {
@@ -151,7 +159,7 @@ enum rh_status store_migrate(const char *conninfo, int *applied, char *err, size
         if (done)
             continue;
         char emsg[512] = "";
-        if ((st = store_exec_cmd(c, "BEGIN", 0, NULL, err, errlen)) != RH_OK)
+        if ((st = command(c, "BEGIN", 0, NULL, err, errlen)) != RH_OK)
             goto unlock;
         /* The migration text may hold several statements: simple query protocol. */
         PGresult *m = PQexec(c, f->data);
@@ -161,13 +169,12 @@ enum rh_status store_migrate(const char *conninfo, int *applied, char *err, size
         PQclear(m);
         const char *p2[] = {vs, f->name};
         if (ok)
-            ok = store_exec_cmd(c, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-                                2, p2, emsg, sizeof(emsg)) == RH_OK;
+            ok = command(c, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2, p2,
+                         emsg, sizeof(emsg)) == RH_OK;
         if (ok)
-            ok = store_exec_cmd(c, "COMMIT", 0, NULL, emsg, sizeof(emsg)) == RH_OK;
+            ok = command(c, "COMMIT", 0, NULL, emsg, sizeof(emsg)) == RH_OK;
         if (!ok) {
-            PGresult *rb = PQexec(c, "ROLLBACK");
-            PQclear(rb);
+            store_conn_rollback(c);
             size_t n = strlen(emsg);
             while (n && emsg[n - 1] == '\n')
                 emsg[--n] = '\0';

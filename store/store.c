@@ -41,6 +41,7 @@ static const struct {
 } sessions[] = {
     [STORE_SESSION_DEFAULT] = {"railhook", NULL, false},
     [STORE_SESSION_INTAKE] = {"railhook-intake", "3", true},
+    [STORE_SESSION_LISTEN] = {"railhook-listen", NULL, false},
 };
 
 /* The most named statements one session prepares; past it, statements run unnamed. */
@@ -86,9 +87,8 @@ static void ignore_notice(void *arg, const char *msg)
     (void)msg;
 }
 
-/* Connects and sets the session up; NULL with err set. */
-static PGconn *session_open(const char *conninfo, bool prepared, enum store_session session,
-                            char *err, size_t errlen)
+PGconn *store_session_open(const char *conninfo, bool prepared, enum store_session session,
+                           char *err, size_t errlen)
 {
     const char *kw[4], *val[4];
     int n = 0;
@@ -172,12 +172,7 @@ void store_close(struct store *s)
 
 PGconn *store_conn_open(struct store *s, enum store_session session, char *err, size_t errlen)
 {
-    return session_open(s->conninfo, s->prepared, session, err, errlen);
-}
-
-PGconn *store_connect(const char *conninfo, char *err, size_t errlen)
-{
-    return session_open(conninfo, false, STORE_SESSION_DEFAULT, err, errlen);
+    return store_session_open(s->conninfo, s->prepared, session, err, errlen);
 }
 
 PGconn *store_conn_acquire(struct store *s)
@@ -220,7 +215,7 @@ PGconn *store_conn_acquire(struct store *s)
         c = NULL;
     }
     if (!c) {
-        c = session_open(s->conninfo, s->prepared, STORE_SESSION_DEFAULT, NULL, 0);
+        c = store_session_open(s->conninfo, s->prepared, STORE_SESSION_DEFAULT, NULL, 0);
     }
     pthread_mutex_lock(&s->lock);
     s->slots[idx].conn = c;
@@ -236,10 +231,7 @@ void store_conn_release(struct store *s, PGconn *c)
 {
     if (!c)
         return;
-    if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE) {
-        PGresult *r = PQexec(c, "ROLLBACK");
-        PQclear(r);
-    }
+    store_conn_rollback(c);
     pthread_mutex_lock(&s->lock);
     for (int i = 0; i < s->size; i++) {
         if (s->slots[i].conn == c) {
@@ -325,25 +317,19 @@ out:
     return store_settle(c, r, out, err, errlen);
 }
 
-PGresult *store_exec(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,
-                     size_t errlen)
+bool store_conn_rollback(PGconn *c)
 {
-    const struct store_stmt st = {NULL, sql, nparams};
-    PGresult *r = NULL;
-    store_run(c, &st, params, &r, err, errlen);
-    return r;
-}
-
-enum rh_status store_exec_cmd(PGconn *c, const char *sql, int nparams, const char *const *params,
-                              char *err, size_t errlen)
-{
-    const struct store_stmt st = {NULL, sql, nparams};
-    return store_run(c, &st, params, NULL, err, errlen);
+    PGTransactionStatusType ts = PQtransactionStatus(c);
+    bool open = PQstatus(c) == CONNECTION_OK && ts != PQTRANS_IDLE && ts != PQTRANS_UNKNOWN;
+    if (open)
+        PQclear(PQexec(c, "ROLLBACK"));
+    return open;
 }
 
 enum rh_status store_listen(PGconn *c, enum store_channel channel, char *err, size_t errlen)
 {
     static const struct store_stmt listen[] = {
+        [STORE_CHANNEL_JOBS] = {NULL, "LISTEN railhook_jobs", 0},
         [STORE_CHANNEL_JOB_CHANGED] = {NULL, "LISTEN railhook_job_changed", 0},
     };
     return store_run(c, &listen[channel], NULL, NULL, err, errlen);

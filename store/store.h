@@ -36,22 +36,19 @@ enum store_session {
     STORE_SESSION_DEFAULT, /* "railhook" */
     STORE_SESSION_INTAKE,  /* "railhook-intake": commits always durable, connect within 3 s
                             * unless DATABASE_URL sets connect_timeout */
+    STORE_SESSION_LISTEN,  /* "railhook-listen": the queue's dispatcher, which LISTENs */
 };
 
 /* Opens a dedicated connection outside the pool, following the store's statement policy; the
- * caller owns it (PQfinish, before store_close()). NULL with a redacted message in err. */
+ * caller owns it (PQfinish), and it does not need the store afterwards. NULL with a redacted
+ * message in err. */
 PGconn *store_conn_open(struct store *s, enum store_session session, char *err, size_t errlen);
-/* Opens a dedicated connection (caller owns it, PQfinish); NULL with a redacted message in err. */
-PGconn *store_connect(const char *conninfo, char *err, size_t errlen);
-/* Runs a statement with text parameters; returns its result (PQclear it) or NULL after
- * writing a redacted message into err. ok is PGRES_COMMAND_OK or PGRES_TUPLES_OK. */
-PGresult *store_exec(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,
-                     size_t errlen);
-/* Runs a statement that returns nothing; RH_OK or RH_UNAVAILABLE/RH_INVALID with err set. */
-enum rh_status store_exec_cmd(PGconn *c, const char *sql, int nparams, const char *const *params,
-                              char *err, size_t errlen);
+/* Rolls back the transaction left open (or failed) on c, if any; true when there was one. */
+bool store_conn_rollback(PGconn *c);
+
 /* What the schema notifies (its triggers call pg_notify at commit). */
 enum store_channel {
+    STORE_CHANNEL_JOBS,        /* railhook_jobs: a job became runnable */
     STORE_CHANNEL_JOB_CHANGED, /* railhook_job_changed: a job changed; the payload is its id */
 };
 
@@ -77,7 +74,8 @@ enum rh_status store_server_describe(PGconn *c, struct store_server *out, char *
 enum rh_status store_error_status(PGconn *c, const PGresult *r);
 
 /* Applies every embedded migration not yet recorded in schema_migrations, each in its own
- * transaction, under an advisory lock so concurrent callers are safe. */
+ * transaction, under an advisory lock so concurrent callers are safe. It runs before any
+ * store is open, on a connection of its own to conninfo. */
 enum rh_status store_migrate(const char *conninfo, int *applied, char *err, size_t errlen);
 /* Number of embedded migrations not yet applied on c, or -1 with err set. */
 int store_migrations_pending(PGconn *c, char *err, size_t errlen);

@@ -22,4 +22,9 @@ enum rh_status store_run(PGconn *c, const struct store_stmt *st, const char *con
  * NULL) when it succeeded, else r is freed and the failure classified and described in err. */
 enum rh_status store_settle(PGconn *c, PGresult *r, PGresult **out, char *err, size_t errlen);
 
+/* Connects to conninfo and sets the session up (store_conn_open() does it for a store, whose
+ * conninfo and policy it passes); NULL with a redacted message in err. */
+PGconn *store_session_open(const char *conninfo, bool prepared, enum store_session session,
+                           char *err, size_t errlen);
+
 #endif

@@ -20,10 +20,29 @@
 
 /* ---------- helpers ---------- */
 
+/* The stores this test opened (closed by its teardown): one for its connections, and one per
+ * pool, with the policy the pool's configuration asks for as `railhook serve` does. */
+static struct store *stores[16];
+static int nstores;
+
+static struct store *store_for(const char *db, bool prepared)
+{
+    cr_assert_lt(nstores, 16);
+    stores[nstores] = store_open(db, 1, 2000, prepared);
+    return stores[nstores++];
+}
+
+static void stores_close(void)
+{
+    while (nstores > 0)
+        store_close(stores[--nstores]);
+}
+
 static PGconn *conn_of(const char *db)
 {
     char err[256] = "";
-    PGconn *c = store_connect(db, err, sizeof(err));
+    PGconn *c = store_conn_open(nstores ? stores[0] : store_for(db, true), STORE_SESSION_DEFAULT,
+                                err, sizeof(err));
     cr_assert_not_null(c, "%s", err);
     return c;
 }
@@ -214,6 +233,7 @@ static void store_setup(void)
 static void store_teardown(void)
 {
     PQfinish(conn);
+    stores_close();
     th_db_drop(db);
 }
 
@@ -283,7 +303,7 @@ Test(queue_store, claim_takes_due_jobs_oldest_first, .init = store_setup, .fini 
 }
 
 struct claimer {
-    const char *db;
+    struct store *store;
     int index;
     char (*seen)[37];
     int *nseen;
@@ -295,7 +315,7 @@ static void *claim_loop(void *arg)
 {
     struct claimer *cl = arg;
     char err[256];
-    PGconn *c = store_connect(cl->db, err, sizeof(err));
+    PGconn *c = store_conn_open(cl->store, STORE_SESSION_DEFAULT, err, sizeof(err));
     if (!c) {
         cl->errors++;
         return NULL;
@@ -346,7 +366,8 @@ Test(queue_store, claims_are_exclusive_under_contention, .init = store_setup,
     struct claimer cl[THREADS];
     pthread_t th[THREADS];
     for (int i = 0; i < THREADS; i++) {
-        cl[i] = (struct claimer){.db = db, .index = i, .seen = seen, .nseen = &nseen, .mu = &mu};
+        cl[i] = (struct claimer){
+            .store = stores[0], .index = i, .seen = seen, .nseen = &nseen, .mu = &mu};
         pthread_create(&th[i], NULL, claim_loop, &cl[i]);
     }
     for (int i = 0; i < THREADS; i++) {
@@ -760,7 +781,7 @@ static struct queue *pool_start(const char *dbu, const char *instance, int worke
     char err[256] = "";
     cr_assert(config_load(&cfg, CONFIG_NEED_DATABASE, err, sizeof(err)), "%s", err);
     log_setup(LOG_ERROR, false, 2);
-    struct queue *p = queue_create(&cfg);
+    struct queue *p = queue_create(&cfg, store_for(dbu, cfg.queue_listen));
     config_free(&cfg); /* the pool keeps copies */
     struct job_handler h = {.kind = "noop", .run = t_run, .compensate = t_compensate};
     cr_assert_eq(queue_register(p, &h), RH_OK);

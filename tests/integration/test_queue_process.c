@@ -73,7 +73,9 @@ static bool wait_count(const char *db, const char *sql, long want, int timeout_m
 static void enqueue_noops(const char *db, int n, const char *payload)
 {
     char err[256] = "";
-    PGconn *c = store_connect(db, err, sizeof(err));
+    struct store *s = store_open(db, 1, 1000, false);
+    PGconn *c = store_conn_open(s, STORE_SESSION_DEFAULT, err, sizeof(err));
+    store_close(s); /* the connection does not need it */
     cr_assert_not_null(c, "%s", err);
     cJSON *p = payload ? cJSON_Parse(payload) : NULL;
     struct store_job_new *jobs = xcalloc((size_t)n, sizeof(*jobs));

@@ -1,6 +1,7 @@
 /* The store against a real PostgreSQL: the one enqueue path (deliveries and jobs of their
  * own), the delivery look-up, the prepared-statement policy decided when the store opens, the
- * sessions it opens, and the small typed reads (services, queue stats, server, migrations). */
+ * sessions it opens, the group commit, and the typed reads and writes of services, queue stats
+ * and the server. */
 #include "support/harness.h"
 
 #include "store/enqueue.h"
@@ -263,7 +264,7 @@ Test(store, sessions_are_named_and_the_intake_commits_durably, .init = setup, .f
     store_close(down);
 }
 
-Test(store, typed_reads_of_services_queue_server_and_migrations, .init = setup, .fini = teardown)
+Test(store, typed_reads_of_services_queue_and_server, .init = setup, .fini = teardown)
 {
     free(th_sql(db, "INSERT INTO services (name, status) VALUES ('osp-worker-b', 'active'),"
                     " ('osp-worker-a', 'active'), ('osp-worker-c', 'provisioning'),"
@@ -297,21 +298,55 @@ Test(store, typed_reads_of_services_queue_server_and_migrations, .init = setup, 
     cr_assert(*srv.version);
     cr_assert_str_eq(srv.fsync, "off");
     cr_assert_gt(srv.max_connections, srv.reserved_connections);
-
-    cr_assert_eq(store_migrations_applied(conn, err, sizeof(err)), store_migrations_latest());
-    cr_assert_eq(store_migrations_pending(conn, err, sizeof(err)), 0);
 }
 
-Test(store, migrations_of_an_empty_database)
+Test(store, service_rows_as_the_flows_keep_them, .init = setup, .fini = teardown)
 {
-    char err[256] = "";
-    char *empty = th_db_create_from("template1");
-    struct store *s = store_open(empty, 1, 1000, false);
-    PGconn *c = store_conn_open(s, STORE_SESSION_DEFAULT, err, sizeof(err));
-    cr_assert_not_null(c, "%s", err);
-    cr_assert_eq(store_migrations_applied(c, err, sizeof(err)), 0);
-    cr_assert_gt(store_migrations_pending(c, err, sizeof(err)), 0);
-    PQfinish(c);
-    store_close(s);
-    th_db_drop(empty);
+    char err[256] = "", job[37], *id = NULL;
+    uuid_v4(job);
+    struct store_service s = {.name = "osp-worker-a",
+                              .manifest_id = "m-1",
+                              .railway_service_id = "svc-1",
+                              .repo = "o/r",
+                              .branch = "main",
+                              .root_dir = "/",
+                              .status = "provisioning",
+                              .last_job_id = job};
+    cr_assert_eq(store_service_upsert(conn, &s, err, sizeof(err)), RH_OK, "%s", err);
+    s.manifest_id = NULL; /* keeps m-1 */
+    s.railway_service_id = "svc-2";
+    cr_assert_eq(store_service_upsert(conn, &s, err, sizeof(err)), RH_OK, "%s", err);
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM services WHERE manifest_id = 'm-1'"
+                                 " AND railway_service_id = 'svc-2'"),
+                 1);
+    cr_assert_eq(store_service_railway_id(conn, "osp-worker-a", &id, err, sizeof(err)), RH_OK);
+    cr_assert_str_eq(id, "svc-2");
+    free(id);
+
+    cJSON *digests = cJSON_Parse("{\"A\":\"d1\"}");
+    cr_assert_eq(store_service_deployed(conn, "osp-worker-a", "dep-1", "SUCCESS", job, digests, err,
+                                        sizeof(err)),
+                 RH_OK, "%s", err);
+    cJSON_Delete(digests);
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM services WHERE status = 'active'"
+                                 " AND last_deployment_id = 'dep-1'"),
+                 1);
+    cr_assert_eq(store_service_digests(conn, "osp-worker-a", &digests, err, sizeof(err)), RH_OK);
+    cr_assert_str_eq(cJSON_GetObjectItem(digests, "A")->valuestring, "d1");
+    cJSON_Delete(digests);
+
+    s.name = "osp-worker-b";
+    cr_assert_eq(store_service_upsert(conn, &s, err, sizeof(err)), RH_OK, "%s", err);
+    cr_assert_eq(store_service_rename(conn, "osp-worker-a", "osp-worker-b", err, sizeof(err)),
+                 RH_OK);
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM services WHERE name = 'osp-worker-a'"), 1,
+                 "no rename onto a taken name");
+    cr_assert_eq(store_service_rename(conn, "osp-worker-a", "osp-worker-c", err, sizeof(err)),
+                 RH_OK);
+    cr_assert_eq(store_service_status_set(conn, "osp-worker-c", "removed", NULL, err, sizeof(err)),
+                 RH_OK);
+    cr_assert_eq(store_service_railway_id(conn, "osp-worker-c", &id, err, sizeof(err)), RH_OK);
+    cr_assert_null(id, "a removed service has no id to reuse");
+    cr_assert_eq(store_service_digests(conn, "nobody", &digests, err, sizeof(err)), RH_OK);
+    cr_assert_null(digests);
 }
