@@ -11,6 +11,7 @@
  *
  * Threading: the main thread enqueues and measures; the pool's threads run the handler, which
  * writes only its own job's slot of the start-time array (atomically). */
+#include "store/enqueue.h"
 #include "store/jobs.h"
 #include "store/store.h"
 #include "util/config.h"
@@ -24,7 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static int64_t *start_us; /* per latency job: when its handler started (atomic access) */
+static struct store *store; /* the pools' connections come from it */
+static int64_t *start_us;   /* per latency job: when its handler started (atomic access) */
 static int latency_jobs;
 
 static int64_t now_us(void)
@@ -53,14 +55,12 @@ static int env_int(const char *name, int def)
     return s && parse_i64(s, 1, 10000000, &v) ? (int)v : def;
 }
 
-static bool sql(PGconn *c, const char *q)
+static void check(enum rh_status st, const char *what, const char *err)
 {
-    char err[256] = "";
-    if (store_exec_cmd(c, q, 0, NULL, err, sizeof(err)) != RH_OK) {
-        fprintf(stderr, "bench-queue: %s\n", err);
-        return false;
+    if (st != RH_OK) {
+        fprintf(stderr, "bench-queue: %s: %s\n", what, err);
+        exit(1);
     }
-    return true;
 }
 
 static struct queue *pool_start(int workers)
@@ -74,7 +74,7 @@ static struct queue *pool_start(int workers)
         fprintf(stderr, "bench-queue: %s\n", err);
         exit(2);
     }
-    struct queue *p = queue_create(&cfg);
+    struct queue *p = queue_create(&cfg, store);
     config_free(&cfg);
     struct job_handler h = {.kind = "noop", .run = bench_run};
     queue_register(p, &h);
@@ -104,14 +104,12 @@ static double throughput(PGconn *c, int jobs, int workers, double *secs, double 
         batch[i] = (struct store_job_new){.kind = "noop"};
     char err[256] = "";
     for (int done = 0; done < jobs; done += BATCH) {
-        int n = jobs - done < BATCH ? jobs - done : BATCH;
-        if (store_job_enqueue(c, batch, n, NULL, err, sizeof(err)) != RH_OK) {
-            fprintf(stderr, "bench-queue: enqueue: %s\n", err);
-            exit(1);
-        }
+        struct store_enqueue g = {.jobs = batch,
+                                  .njobs = (size_t)(jobs - done < BATCH ? jobs - done : BATCH)};
+        check(store_job_enqueue(c, &g, 1, err, sizeof(err)), "enqueue", err);
     }
     free(batch);
-    sql(c, "VACUUM ANALYZE jobs");
+    check(store_job_analyze(c, err, sizeof(err)), "vacuum", err);
     int64_t t0 = now_us();
     struct queue *p = pool_start(workers);
     wait_succeeded(p, jobs);
@@ -140,13 +138,12 @@ static void latency(PGconn *c, int workers, double *p50, double *p99)
     usleep(500 * 1000); /* let every worker go idle */
     char err[256] = "";
     for (int i = 0; i < latency_jobs; i++) {
-        char payload[32];
-        snprintf(payload, sizeof(payload), "{\"seq\":%d}", i);
+        cJSON *payload = cJSON_CreateObject();
+        cJSON_AddNumberToObject(payload, "seq", i);
         struct store_job_new j = {.kind = "noop", .payload = payload};
-        if (store_job_enqueue(c, &j, 1, NULL, err, sizeof(err)) != RH_OK) {
-            fprintf(stderr, "bench-queue: enqueue: %s\n", err);
-            exit(1);
-        }
+        struct store_enqueue g = {.jobs = &j, .njobs = 1};
+        check(store_job_enqueue(c, &g, 1, err, sizeof(err)), "enqueue", err);
+        cJSON_Delete(payload);
         commit_us[i] = now_us();
         usleep(3000);
     }
@@ -180,18 +177,16 @@ int main(void)
     start_us = xcalloc((size_t)latency_jobs, sizeof(*start_us));
 
     char err[256] = "";
-    PGconn *c = store_connect(url, err, sizeof(err));
-    if (!c) {
-        fprintf(stderr, "bench-queue: %s\n", err);
-        return 1;
-    }
-    PGresult *r = PQexec(c, "SELECT current_setting('server_version'), current_setting('fsync'),"
-                            " current_setting('synchronous_commit')");
+    /* Prepared statements, as `railhook serve` uses them without a transaction pooler. */
+    store = store_open(url, 1, 5000, true);
+    PGconn *c = store_conn_open(store, STORE_SESSION_DEFAULT, err, sizeof(err));
+    check(c ? RH_OK : RH_UNAVAILABLE, "connect", err);
+    struct store_server srv;
+    store_server_describe(c, &srv, err, sizeof(err));
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     printf("bench-queue: PostgreSQL %s (fsync=%s synchronous_commit=%s), %ld CPUs, no-op "
            "handler\n",
-           PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), cpus);
-    PQclear(r);
+           srv.version, srv.fsync, srv.synchronous_commit, cpus);
     printf("%-8s %-46s %-22s\n", "workers", "throughput (drain N jobs)", "commit->start p50 / p99");
     fflush(stdout);
 
@@ -201,12 +196,10 @@ int main(void)
         int64_t w = 0;
         if (!parse_i64(t, 1, 256, &w))
             continue;
-        if (!sql(c, "TRUNCATE jobs CASCADE"))
-            return 1;
+        check(store_job_purge(c, err, sizeof(err)), "purge", err);
         double secs = 0, per_commit = 0;
         double rate = throughput(c, jobs, (int)w, &secs, &per_commit);
-        if (!sql(c, "TRUNCATE jobs CASCADE"))
-            return 1;
+        check(store_job_purge(c, err, sizeof(err)), "purge", err);
         double p50 = 0, p99 = 0;
         latency(c, (int)w, &p50, &p99);
         char tp[96], lat[64];
@@ -218,6 +211,7 @@ int main(void)
     }
     free(list);
     PQfinish(c);
+    store_close(store);
     free(start_us);
     return 0;
 }

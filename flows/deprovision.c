@@ -35,12 +35,10 @@ static enum rh_status deprovision_run(void *ctx, struct job_run *run, const stru
                  f, flow_step_save(f, "deleted", "service_id", service_id, NULL))) != RH_OK)
             goto out;
     }
-    const char *p[] = {name, job->id};
-    if ((st = flow_db_exec(
-             f,
-             "UPDATE services SET status = 'removed', last_job_id = $2, updated_at = now()"
-             " WHERE name = $1",
-             2, p)) != RH_OK)
+    char err[256];
+    if ((st = flow_db(
+             f, store_service_status_set(job_db(run), name, "removed", job->id, err, sizeof(err)),
+             err)) != RH_OK)
         goto out;
     res->status = RH_OK;
     st = RH_OK;

@@ -6,6 +6,7 @@
 #include "flows/flows.h"
 #include "queue/job.h"
 #include "railway/railway.h"
+#include "store/services.h"
 
 #include <cjson/cJSON.h>
 #include <pthread.h>
@@ -73,8 +74,9 @@ enum rh_status flow_stop_with(struct flow *f, enum rh_status st);
 enum rh_status flow_call(struct flow *f, enum railway_op op, cJSON *vars, unsigned flags,
                          cJSON **data);
 
-/* Runs one SQL command on the worker's connection; a failure fills the result (transient). */
-enum rh_status flow_db_exec(struct flow *f, const char *sql, int n, const char *const *params);
+/* The status st of a store call on the worker's connection (job_db()), err its message: a
+ * failure fills the run's result (transient); returns st. */
+enum rh_status flow_db(struct flow *f, enum rh_status st, const char *err);
 /* Records the service row (name, manifest id, Railway id, source, status) for this job. */
 enum rh_status flow_db_service_upsert(struct flow *f, const char *name, const char *service_id,
                                       const char *status);

@@ -341,18 +341,22 @@ static void provision_compensate(void *ctx, struct job_run *run, const struct jo
     }
     if (st == RH_OK || st == RH_NOT_FOUND) {
         flow_step_save(f, "rolled_back", "service_id", id, NULL);
-        const char *p[] = {job->service_name};
-        flow_db_exec(
-            f, "UPDATE services SET status = 'removed', updated_at = now() WHERE name = $1", 1, p);
+        char err[256];
+        flow_db(f,
+                store_service_status_set(job_db(run), job->service_name, "removed", NULL, err,
+                                         sizeof(err)),
+                err);
         cJSON *d = cJSON_CreateObject();
         cJSON_AddStringToObject(d, "service_id", id);
         job_event(run, "info", "rolled_back", d);
         cJSON_Delete(d);
     } else {
         job_event(run, "error", "rollback failed: the service could not be deleted", res.details);
-        const char *p[] = {job->service_name};
-        flow_db_exec(f, "UPDATE services SET status = 'failed', updated_at = now() WHERE name = $1",
-                     1, p);
+        char err[256];
+        flow_db(f,
+                store_service_status_set(job_db(run), job->service_name, "failed", NULL, err,
+                                         sizeof(err)),
+                err);
     }
 out:
     cJSON_Delete(res.details);

@@ -10,7 +10,6 @@
 #include "flows/flows_int.h"
 
 #include "flows/variables.h"
-#include "store/store.h"
 #include "util/util.h"
 
 #include <stdarg.h>
@@ -146,69 +145,27 @@ enum rh_status flow_call(struct flow *f, enum railway_op op, cJSON *vars, unsign
 
 /* ---- services table (the worker's own connection) ---- */
 
-enum rh_status flow_db_exec(struct flow *f, const char *sql, int n, const char *const *params)
+enum rh_status flow_db(struct flow *f, enum rh_status st, const char *err)
 {
-    char err[256];
-    enum rh_status st = store_exec_cmd(job_db(f->run), sql, n, params, err, sizeof(err));
     if (st != RH_OK)
         return job_result_fail(f->res, RH_TRANSIENT, "database", "%s", err);
     return RH_OK;
-}
-
-/* The Railway id railhook recorded for service name, or NULL (free()). */
-static char *db_service_id(struct flow *f, const char *name)
-{
-    const char *p[] = {name};
-    char err[256];
-    PGresult *r = store_exec(job_db(f->run),
-                             "SELECT railway_service_id FROM services "
-                             "WHERE name = $1 AND status <> 'removed'",
-                             1, p, err, sizeof(err));
-    char *id = NULL;
-    if (r && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
-        id = xstrdup(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return id;
 }
 
 enum rh_status flow_db_service_upsert(struct flow *f, const char *name, const char *service_id,
                                       const char *status)
 {
     const struct config *cfg = f->fl->cfg;
-    const char *p[] = {name,
-                       flow_payload_str(f->job, "manifest_id"),
-                       service_id,
-                       cfg->worker_repo,
-                       cfg->worker_branch,
-                       cfg->worker_root_dir,
-                       status,
-                       f->job->id};
-    return flow_db_exec(
-        f,
-        "INSERT INTO services (name, manifest_id, railway_service_id, repo, branch,"
-        " root_dir, status, last_job_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-        " ON CONFLICT (name) DO UPDATE SET manifest_id = coalesce(EXCLUDED.manifest_id,"
-        " services.manifest_id), railway_service_id = EXCLUDED.railway_service_id,"
-        " repo = EXCLUDED.repo, branch = EXCLUDED.branch, root_dir = EXCLUDED.root_dir,"
-        " status = EXCLUDED.status, last_job_id = EXCLUDED.last_job_id,"
-        " updated_at = now()",
-        8, p);
-}
-
-static enum rh_status db_service_deployed(struct flow *f, const char *name,
-                                          const char *deployment_id, const char *status,
-                                          const cJSON *digests)
-{
-    char *vars = digests ? cJSON_PrintUnformatted(digests) : NULL;
-    const char *p[] = {name, deployment_id, status, f->job->id, vars};
-    enum rh_status st = flow_db_exec(
-        f,
-        "UPDATE services SET last_deployment_id = $2, last_deployment_status = $3,"
-        " last_job_id = $4, status = CASE WHEN $3 = 'SUCCESS' THEN 'active' ELSE status END,"
-        " variables = coalesce($5::jsonb, variables), updated_at = now() WHERE name = $1",
-        5, p);
-    cJSON_free(vars);
-    return st;
+    const struct store_service s = {.name = name,
+                                    .manifest_id = flow_payload_str(f->job, "manifest_id"),
+                                    .railway_service_id = service_id,
+                                    .repo = cfg->worker_repo,
+                                    .branch = cfg->worker_branch,
+                                    .root_dir = cfg->worker_root_dir,
+                                    .status = status,
+                                    .last_job_id = f->job->id};
+    char err[256];
+    return flow_db(f, store_service_upsert(job_db(f->run), &s, err, sizeof(err)), err);
 }
 
 /* ---- Railway steps shared by the flows ---- */
@@ -369,7 +326,9 @@ static enum rh_status wait_deployment(struct flow *f, const char *deploy_step,
 /* The service's id: from railhook's table, else looked up by name in the project. */
 enum rh_status flow_service_resolve(struct flow *f, const char *name, char **id)
 {
-    *id = db_service_id(f, name);
+    char err[256];
+    /* Unreadable is as good as unknown: the project is asked. */
+    store_service_railway_id(job_db(f->run), name, id, err, sizeof(err));
     if (*id)
         return RH_OK;
     return flow_service_find(f, name, id);
@@ -444,7 +403,11 @@ enum rh_status flow_deploy_and_wait(struct flow *f, const char *name, const char
         job_step_save(f->run, "deploy", NULL);
     }
     if (st == RH_OK || f->res->status == RH_PERMANENT) {
-        enum rh_status s = db_service_deployed(f, name, dep_copy, final, digests);
+        char err[256];
+        enum rh_status s = flow_db(f,
+                                   store_service_deployed(job_db(f->run), name, dep_copy, final,
+                                                          f->job->id, digests, err, sizeof(err)),
+                                   err);
         if (st == RH_OK)
             st = s;
     }

@@ -2,7 +2,6 @@
  * rename it, set the variables whose digests changed, and deploy when anything changed. */
 #include "flows/flows_int.h"
 
-#include "store/store.h"
 #include "util/util.h"
 
 #include <stdio.h>
@@ -16,7 +15,6 @@ static enum rh_status update_run(void *ctx, struct job_run *run, const struct jo
     struct flow *f = &fw;
     cJSON *changed = NULL;
     char *service_id = NULL;
-    PGresult *r = NULL;
     const char *name = job->service_name;
     const char *old_name = flow_payload_str(job, "old_service_name");
     enum rh_status st = flow_begin(f, ctx, run, job, res, "validate", true);
@@ -55,11 +53,9 @@ static enum rh_status update_run(void *ctx, struct job_run *run, const struct jo
         cJSON_AddStringToObject(input, "name", name);
         if ((st = flow_call(f, RAILWAY_OP_SERVICE_UPDATE, vars, 0, NULL)) != RH_OK)
             goto out;
-        const char *p[] = {old_name, name};
-        if ((st = flow_db_exec(f,
-                               "UPDATE services SET name = $2, updated_at = now() WHERE name = $1"
-                               " AND NOT EXISTS (SELECT 1 FROM services WHERE name = $2)",
-                               2, p)) != RH_OK)
+        char err[256];
+        if ((st = flow_db(f, store_service_rename(job_db(run), old_name, name, err, sizeof(err)),
+                          err)) != RH_OK)
             goto out;
         if ((st = flow_stop_with(
                  f, flow_step_save(f, "renamed", "from", old_name, "to", name, NULL))) != RH_OK)
@@ -71,13 +67,10 @@ static enum rh_status update_run(void *ctx, struct job_run *run, const struct jo
         if ((st = flow_stop_with(f, job_checkpoint(run, "set_variables"))) != RH_OK)
             goto out;
         /* Compare with what railhook last set (digests), so no read is needed. */
-        const char *p[] = {name};
+        /* Unreadable is as good as unknown: every value is set again. */
         char err[256];
-        r = store_exec(job_db(run), "SELECT variables FROM services WHERE name = $1", 1, p, err,
-                       sizeof(err));
-        cJSON *known = r && PQntuples(r) == 1 ? cJSON_Parse(PQgetvalue(r, 0, 0)) : NULL;
-        PQclear(r);
-        r = NULL;
+        cJSON *known = NULL;
+        store_service_digests(job_db(run), name, &known, err, sizeof(err));
         changed = cJSON_CreateObject();
         const cJSON *v;
         cJSON_ArrayForEach(v, f->values)
@@ -115,7 +108,6 @@ static enum rh_status update_run(void *ctx, struct job_run *run, const struct jo
     if (st == RH_OK)
         job_event(run, "info", "updated", NULL);
 out:
-    PQclear(r);
     flow_end(f);
     cJSON_Delete(changed);
     free(service_id);

@@ -8,15 +8,15 @@
 #define RAILHOOK_HANDLERS_INTAKE_H
 
 #include "handlers/mapping.h"
+#include "store/store.h"
 #include "util/config.h"
 #include "util/status.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#define INTAKE_MAX_BATCH         256        /* deliveries per commit */
-#define INTAKE_MAX_BATCH_BYTES   (8u << 20) /* payload bytes per commit (one delivery may pass) */
-#define INTAKE_CONNECT_TIMEOUT_S "3"        /* unless DATABASE_URL sets connect_timeout */
+#define INTAKE_MAX_BATCH       256        /* deliveries per commit */
+#define INTAKE_MAX_BATCH_BYTES (8u << 20) /* payload bytes per commit (one delivery may pass) */
 
 struct intake;
 
@@ -29,12 +29,14 @@ struct intake_outcome {
     size_t njobs;
 };
 
-/* Prepares the mapping rules and starts the writer thread (it connects lazily, so a database
- * that is down delays nothing here). cfg must outlive the intake. NULL with err naming the
- * variable when the configuration is unusable. Stop with intake_stop(). */
-struct intake *intake_start(const struct config *cfg, char *err, size_t errlen);
-/* Finishes every queued delivery, stops the writer and frees everything; NULL-safe. Call
- * after the HTTP server has stopped. */
+/* Prepares the mapping rules and the group commit; the intake opens its connection of store
+ * with its first batch (a database that is down delays nothing here). cfg and store must
+ * outlive the intake. NULL with err naming the variable when the configuration is unusable.
+ * Stop with intake_stop(). */
+struct intake *intake_start(const struct config *cfg, struct store *store, char *err,
+                            size_t errlen);
+/* Closes the intake's connection and frees everything; NULL-safe. Call after the HTTP server
+ * has stopped (no intake_submit() running). */
 void intake_stop(struct intake *in);
 /* The mapping rules prepared from the configuration (valid until intake_stop()). */
 const struct mapping_rules *intake_rules(const struct intake *in);

@@ -94,9 +94,7 @@ void handle_job_get(struct app *app, struct http_request *req, struct http_respo
         return;
     char *json = NULL, err[256] = "";
     bool terminal = false;
-    /* QUEUE_LISTEN=on says the connections keep session state (no transaction pooler). */
-    enum rh_status st =
-        store_view_job(c, id, app->cfg->queue_listen, &json, &terminal, err, sizeof(err));
+    enum rh_status st = store_view_job(c, id, &json, &terminal, err, sizeof(err));
     store_conn_release(app->store, c);
     if (st == RH_NOT_FOUND) {
         http_response_error(res, req, 404, "not_found", "no job with id %s", id);

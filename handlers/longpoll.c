@@ -44,7 +44,7 @@ struct recent {
 };
 
 struct longpoll {
-    char *conninfo;
+    struct store *store;
     struct recent recent[RECENT];
     int recent_next;
     pthread_t thread;
@@ -89,10 +89,10 @@ static int64_t resume_matching(struct longpoll *lp, const char *job_id, bool eve
 static PGconn *listen_conn(struct longpoll *lp)
 {
     char err[256];
-    PGconn *c = store_connect(lp->conninfo, err, sizeof(err));
+    PGconn *c = store_conn_open(lp->store, STORE_SESSION_DEFAULT, err, sizeof(err));
     if (!c)
         return NULL;
-    if (store_exec_cmd(c, "LISTEN railhook_job_changed", 0, NULL, err, sizeof(err)) != RH_OK) {
+    if (store_listen(c, STORE_CHANNEL_JOB_CHANGED, err, sizeof(err)) != RH_OK) {
         PQfinish(c);
         return NULL;
     }
@@ -159,10 +159,10 @@ static void *on_listen(void *arg)
     return NULL;
 }
 
-struct longpoll *longpoll_start(const char *conninfo)
+struct longpoll *longpoll_start(struct store *store)
 {
     struct longpoll *lp = xcalloc(1, sizeof(*lp));
-    lp->conninfo = xstrdup(conninfo);
+    lp->store = store;
     lp->cache = jobcache_new(CACHE_ENTRIES, CACHE_MAX_DOC, CACHE_TTL_MS);
     pthread_mutex_init(&lp->lock, NULL);
     if (pipe2(lp->wake, O_NONBLOCK | O_CLOEXEC) != 0)
@@ -225,6 +225,5 @@ void longpoll_stop(struct longpoll *lp)
     close(lp->wake[1]);
     pthread_mutex_destroy(&lp->lock);
     jobcache_free(lp->cache);
-    free(lp->conninfo);
     free(lp);
 }

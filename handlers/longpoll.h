@@ -3,14 +3,16 @@
 #ifndef RAILHOOK_LONGPOLL_H
 #define RAILHOOK_LONGPOLL_H
 
+#include "store/store.h"
+
 #include <stdint.h>
 
 struct longpoll;
 struct jobcache;
 
-/* Starts the listener thread on its own connection to conninfo (reconnecting as needed).
- * Free with longpoll_stop(). */
-struct longpoll *longpoll_start(const char *conninfo);
+/* Starts the listener thread on its own connection of store (reconnecting as needed); store
+ * must outlive it. Free with longpoll_stop(). */
+struct longpoll *longpoll_start(struct store *store);
 /* Registers a parked request: resume(transport) is called once, when job_id changes (or
  * changed after since_ms, monotonic, while the handler was reading it) or at deadline_ms,
  * whichever comes first. */

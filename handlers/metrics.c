@@ -2,6 +2,7 @@
  * queue gauges are read from the database at scrape time, so every instance reports the
  * whole queue. */
 #include "handlers/api.h"
+#include "store/views.h"
 #include "util/metrics.h"
 
 #include <stdio.h>
@@ -12,32 +13,22 @@
 static bool queue_gauges(PGconn *c, struct buf *out)
 {
     char err[256];
-    PGresult *r =
-        store_exec(c, "SELECT kind, state, count(*) FROM jobs GROUP BY 1, 2 ORDER BY 1, 2", 0, NULL,
-                   err, sizeof(err));
-    if (!r)
+    struct store_queue_stats q;
+    if (store_view_queue_stats(c, &q, err, sizeof(err)) != RH_OK)
         return false;
     metrics_gauge_header(out, "railhook_jobs", "Jobs in the database by kind and state.");
-    for (int i = 0; i < PQntuples(r); i++) {
+    for (size_t i = 0; i < q.ncounts; i++) {
         char labels[96];
-        snprintf(labels, sizeof(labels), "kind=\"%s\",state=\"%s\"", PQgetvalue(r, i, 0),
-                 PQgetvalue(r, i, 1));
-        metrics_gauge_sample(out, "railhook_jobs", labels, strtod(PQgetvalue(r, i, 2), NULL));
+        snprintf(labels, sizeof(labels), "kind=\"%s\",state=\"%s\"", q.counts[i].kind,
+                 q.counts[i].state);
+        metrics_gauge_sample(out, "railhook_jobs", labels, (double)q.counts[i].count);
     }
-    PQclear(r);
-    r = store_exec(c,
-                   "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)"
-                   " FROM jobs WHERE state = 'queued'",
-                   0, NULL, err, sizeof(err));
-    if (!r)
-        return false;
     metrics_gauge_header(out, "railhook_queue_depth", "Jobs waiting to run.");
-    metrics_gauge_sample(out, "railhook_queue_depth", "", strtod(PQgetvalue(r, 0, 0), NULL));
+    metrics_gauge_sample(out, "railhook_queue_depth", "", (double)q.queued);
     metrics_gauge_header(out, "railhook_queue_oldest_age_seconds",
                          "Age of the oldest queued job (0 when none).");
-    metrics_gauge_sample(out, "railhook_queue_oldest_age_seconds", "",
-                         strtod(PQgetvalue(r, 0, 1), NULL));
-    PQclear(r);
+    metrics_gauge_sample(out, "railhook_queue_oldest_age_seconds", "", q.oldest_queued_s);
+    store_queue_stats_free(&q);
     return true;
 }
 

@@ -1,10 +1,12 @@
-/* Group commit of finished runs: a worker queues its run's guarded transition, and the first
- * waiting worker writes the whole queue in one statement on its own connection, claiming in
- * the same statement each writer's next job.
+/* Group commit of finished runs, through the store's group commit (store/group.h): a worker
+ * submits its run's guarded transition, and a waiting worker leads each group, writing it in
+ * one statement on its own connection and claiming in the same statement each submitter's
+ * next job.
  *
- * Threading: any worker thread may lead a group; fin_mu guards the commit queue and is never
- * held with mu or during a database call. Every commit also NOTIFYs (and NOTIFY serialises
- * commits cluster-wide), so each carries as many jobs as finished meanwhile. */
+ * Threading: any worker thread may lead a group, two groups at most at once (one commits, the
+ * next forms); the group's own mutex is never held with mu or during a database call. Every
+ * commit also NOTIFYs (and NOTIFY serialises commits cluster-wide), so each carries as many
+ * jobs as finished meanwhile. */
 #include "queue/queue_int.h"
 
 #include "util/log.h"
@@ -74,60 +76,34 @@ static void write_group(struct worker *w, struct fin_req **batch, int n)
     store_job_claimed_free(rows, nrows);
 }
 
-/* Queues req and waits until some worker (maybe this one) has written it. The first waiter
- * that finds no write in progress writes everything queued, on its own connection. */
+static void on_write(void *ctx, void *writer, struct store_group_item **items, size_t n)
+{
+    (void)ctx;
+    struct fin_req *batch[FINISH_MAX];
+    for (size_t i = 0; i < n; i++)
+        batch[i] = (struct fin_req *)items[i];
+    write_group(writer, batch, (int)n);
+}
+
+/* Like PostgreSQL's commit_delay with commit_siblings: while other handlers are still running,
+ * a group waits a moment for their outcomes so one commit carries them all. Short jobs
+ * finishing together then share a commit; a lone job does not wait. */
+static bool on_expect_more(void *ctx)
+{
+    struct queue *p = ctx;
+    return atomic_load(&p->running) > 0;
+}
+
+struct store_group *queue_commits_new(struct queue *q)
+{
+    static const struct store_group_ops ops = {.write = on_write, .expect_more = on_expect_more};
+    static const struct store_group_limits limits = {
+        .max_items = FINISH_MAX, .max_writers = FINISH_INFLIGHT, .linger_us = FINISH_WAIT_US};
+    return store_group_new(&ops, &limits, q);
+}
+
 enum rh_status queue_outcome_commit(struct worker *w, struct fin_req *req)
 {
-    struct queue *p = w->pool;
-    req->done = false;
-    req->next = NULL;
-    pthread_mutex_lock(&p->fin_mu);
-    if (p->fin_tail)
-        p->fin_tail->next = req;
-    else
-        p->fin_head = req;
-    p->fin_tail = req;
-    pthread_cond_broadcast(&p->fin_cv); /* a leader may be waiting for this one */
-    while (!req->done) {
-        if (p->fin_busy >= FINISH_INFLIGHT || p->fin_forming || !p->fin_head) {
-            pthread_cond_wait(&p->fin_cv, &p->fin_mu);
-            continue;
-        }
-        p->fin_busy++;
-        p->fin_forming = true; /* one group forms at a time */
-        /* Like PostgreSQL's commit_delay with commit_siblings: while other handlers are still
-         * running, wait a moment for their outcomes so one commit carries them all. Short
-         * jobs finishing together then share a commit; a lone job does not wait. */
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += FINISH_WAIT_US * 1000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        while (atomic_load(&p->running) > 0 &&
-               pthread_cond_timedwait(&p->fin_cv, &p->fin_mu, &until) == 0)
-            ;
-        struct fin_req *batch[FINISH_MAX];
-        int n = 0;
-        while (p->fin_head && n < FINISH_MAX) {
-            batch[n++] = p->fin_head;
-            p->fin_head = p->fin_head->next;
-        }
-        if (!p->fin_head)
-            p->fin_tail = NULL;
-        p->fin_forming = false;
-        pthread_cond_broadcast(&p->fin_cv); /* the next group may form now */
-        pthread_mutex_unlock(&p->fin_mu);
-
-        write_group(w, batch, n);
-
-        pthread_mutex_lock(&p->fin_mu);
-        for (int i = 0; i < n; i++)
-            batch[i]->done = true;
-        p->fin_busy--;
-        pthread_cond_broadcast(&p->fin_cv);
-    }
-    pthread_mutex_unlock(&p->fin_mu);
+    store_group_submit(w->pool->commits, &req->item, w, 0);
     return req->st;
 }

@@ -9,7 +9,6 @@
 #include "queue/queue_int.h"
 
 #include "util/log.h"
-#include "util/redact.h"
 #include "util/util.h"
 
 #include <poll.h>
@@ -115,19 +114,13 @@ static enum rh_status claim_batch(struct queue *p, PGconn *c, int *asked, int *g
     return RH_OK;
 }
 
+/* The dispatcher's connection: named railhook-listen when it LISTENs, so operators (and
+ * tests) can see which session does. NULL with err set. */
 static PGconn *connect_dispatcher(struct queue *p, char *err, size_t errlen)
 {
-    PGconn *c = queue_conn_open(p, err, errlen);
-    if (!c || !p->listen)
-        return c;
-    /* Named so operators (and tests) can see which session listens. */
-    PGresult *r = PQexec(c, "SET application_name = 'railhook-listen'; LISTEN railhook_jobs");
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    if (!ok) {
-        char *clean = redact_string(PQerrorMessage(c));
-        snprintf(err, errlen, "LISTEN failed: %s", clean);
-        free(clean);
+    PGconn *c = store_conn_open(p->store, p->listen ? STORE_SESSION_LISTEN : STORE_SESSION_DEFAULT,
+                                err, errlen);
+    if (c && p->listen && store_listen(c, STORE_CHANNEL_JOBS, err, errlen) != RH_OK) {
         PQfinish(c);
         c = NULL;
     }

@@ -19,9 +19,9 @@
  *
  * Ownership: the pool owns its threads and the dispatcher's and heartbeat's connections; each
  * worker thread owns its connection and its running job. pool->mu guards the scheduling
- * state (idle workers, inboxes, running jobs' flags, counters); fin_mu guards the commit
- * queue. No thread holds one lock while taking the other, and no database call is made under
- * either. */
+ * state (idle workers, inboxes, running jobs' flags, counters); the commit group's own mutex
+ * guards its queue. No thread holds one lock while taking the other, and no database call is
+ * made under either. */
 #include "queue/queue_int.h"
 
 #include "store/store.h"
@@ -46,12 +46,7 @@ void queue_dispatcher_wake(struct queue *p)
 
 PGconn *queue_conn_open(struct queue *p, char *err, size_t errlen)
 {
-    PGconn *c = store_connect(p->conninfo, err, errlen);
-    if (c && store_job_prepare(c, err, errlen) != RH_OK) {
-        PQfinish(c);
-        c = NULL;
-    }
-    return c;
+    return store_conn_open(p->store, STORE_SESSION_DEFAULT, err, errlen);
 }
 
 bool queue_conn_ensure(struct queue *p, PGconn **c, char *err, size_t errlen)
@@ -72,10 +67,10 @@ const struct job_handler *queue_handler_find(const struct queue *p, const char *
     return NULL;
 }
 
-struct queue *queue_create(const struct config *cfg)
+struct queue *queue_create(const struct config *cfg, struct store *store)
 {
     struct queue *p = xcalloc(1, sizeof(*p));
-    p->conninfo = xstrdup(cfg->database_url);
+    p->store = store;
     p->instance = xstrdup(cfg->instance_id);
     p->nworkers = cfg->workers;
     p->poll_ms = cfg->queue_poll_ms;
@@ -86,15 +81,13 @@ struct queue *queue_create(const struct config *cfg)
     p->retry_max_ms = cfg->retry_max_ms;
     p->retention_days = cfg->job_retention_days;
     p->wake_fd = -1;
-    store_job_prepared_set(cfg->queue_listen);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->changed, &attr);
     pthread_cond_init(&p->hb_cv, &attr);
-    pthread_mutex_init(&p->fin_mu, NULL);
-    pthread_cond_init(&p->fin_cv, &attr);
+    p->commits = queue_commits_new(p);
     p->workers = xcalloc((size_t)(p->nworkers > 0 ? p->nworkers : 1), sizeof(*p->workers));
     for (int i = 0; i < p->nworkers; i++) {
         p->workers[i].pool = p;
@@ -253,11 +246,9 @@ static void pool_free(struct queue *p)
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->changed);
     pthread_cond_destroy(&p->hb_cv);
-    pthread_mutex_destroy(&p->fin_mu);
-    pthread_cond_destroy(&p->fin_cv);
+    store_group_free(p->commits);
     free(p->workers);
     free(p->handlers);
-    free(p->conninfo);
     free(p->instance);
     free(p);
 }

@@ -6,6 +6,7 @@
 #define RAILHOOK_QUEUE_H
 
 #include "queue/job.h"
+#include "store/store.h"
 #include "util/config.h"
 #include "util/status.h"
 
@@ -14,9 +15,10 @@
 
 struct queue;
 
-/* Creates a stopped queue from cfg (values are copied; cfg may go away). Register handlers,
- * then queue_start(). Free with queue_stop(). */
-struct queue *queue_create(const struct config *cfg);
+/* Creates a stopped queue from cfg (values are copied; cfg may go away) whose threads open
+ * their connections from store (which must outlive the queue). Register handlers, then
+ * queue_start(). Free with queue_stop(). */
+struct queue *queue_create(const struct config *cfg, struct store *store);
 /* Registers the handler for h->kind (h is copied; h->ctx must outlive the queue). Call before
  * queue_start(). RH_CONFLICT when the kind has a handler, RH_INVALID after start. */
 enum rh_status queue_register(struct queue *q, const struct job_handler *h);

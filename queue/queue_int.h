@@ -6,6 +6,7 @@
 #define RAILHOOK_QUEUE_INT_H
 
 #include "queue/queue.h"
+#include "store/group.h"
 #include "store/jobs.h"
 
 #include <cjson/cJSON.h>
@@ -51,15 +52,14 @@ struct worker {
 
 /* A finished run waiting for its group commit (commit.c). */
 struct fin_req {
+    struct store_group_item item; /* first: the commit group's items are fin_reqs */
     struct store_job_finish f;
     struct worker *w;
     bool want_next;                /* claim the worker's next job in the same statement */
     char token[128];               /* the lease owner token for that claim */
     struct store_job_claimed *job; /* out: the next job, or NULL */
     int64_t lease_from;            /* out: monotonic ms before the statement was sent */
-    bool done;
-    enum rh_status st;
-    struct fin_req *next;
+    enum rh_status st;             /* out: the statement's status */
 };
 
 /* A copy of a running job's lease, taken under mu to use without it. */
@@ -70,8 +70,8 @@ struct lease_copy {
 };
 
 struct queue {
+    struct store *store; /* where its connections come from (borrowed) */
     /* copied from the configuration */
-    char *conninfo;
     char *instance;
     int nworkers;
     int poll_ms;
@@ -99,16 +99,11 @@ struct queue {
     uint64_t seq;             /* mu: lease owner token counter */
     struct queue_stats stats; /* mu */
 
-    /* Group commit of finished runs (commit.c). */
-    pthread_mutex_t fin_mu;
-    pthread_cond_t fin_cv;
-    int fin_busy;     /* group statements in flight (forming or running) */
-    bool fin_forming; /* a leader is waiting for stragglers before taking its group */
-    struct fin_req *fin_head, *fin_tail;
-    atomic_int running; /* jobs handed to workers whose outcome is not queued yet */
+    struct store_group *commits; /* group commit of finished runs (commit.c) */
+    atomic_int running;          /* jobs handed to workers whose outcome is not queued yet */
 };
 
-/* pool.c: a new connection with the queue's statements prepared; NULL with err set. */
+/* pool.c: a new connection of the queue's store; NULL with err set. */
 PGconn *queue_conn_open(struct queue *q, char *err, size_t errlen);
 /* pool.c: true when *c is usable, reconnecting it (PQfinish of the old one) when it is not. */
 bool queue_conn_ensure(struct queue *q, PGconn **c, char *err, size_t errlen);
@@ -124,6 +119,9 @@ void *queue_worker_main(void *arg);
 /* lease.c: the heartbeat thread (arg: the queue). */
 void *queue_heartbeat_main(void *arg);
 
+/* commit.c: the group commit of finished runs, for queue_create() (free with
+ * store_group_free()). */
+struct store_group *queue_commits_new(struct queue *q);
 /* commit.c: queues req and waits until some worker (maybe this one) has written it with
  * others in one statement; returns the statement's status. */
 enum rh_status queue_outcome_commit(struct worker *w, struct fin_req *req);

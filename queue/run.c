@@ -47,11 +47,8 @@ static cJSON *parse_object(const char *text)
 
 static void rollback_open(struct worker *w, const char *id)
 {
-    PGTransactionStatusType ts = PQtransactionStatus(w->conn);
-    if (ts == PQTRANS_IDLE || ts == PQTRANS_UNKNOWN)
-        return;
-    log_error("a job handler left a transaction open; rolled back", LOG_STR("job", id));
-    PQclear(PQexec(w->conn, "ROLLBACK"));
+    if (store_conn_rollback(w->conn))
+        log_error("a job handler left a transaction open; rolled back", LOG_STR("job", id));
 }
 
 static cJSON *error_json(const struct job_result *res, enum rh_status st, int attempt,

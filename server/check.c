@@ -381,28 +381,10 @@ static void check_queue(struct check *ck)
 
 /* ---- database ---- */
 
-static char *first_value(PGconn *c, const char *sql)
-{
-    char err[256];
-    PGresult *r = store_exec(c, sql, 0, NULL, err, sizeof(err));
-    char *v = NULL;
-    if (r && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
-        v = xstrdup(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-}
-
-static void check_pool(struct check *ck, PGconn *c)
+static void check_pool(struct check *ck, const struct store_server *srv)
 {
     const struct config *cfg = &ck->cfg;
-    char *max_s = first_value(c, "SELECT current_setting('max_connections')");
-    char *reserved_s = first_value(c, "SELECT current_setting('superuser_reserved_connections')");
-    char *used_s = first_value(c, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = "
-                                  "'client backend' AND pid <> pg_backend_pid()");
-    int64_t max = 0, reserved = 0, used = 0;
-    parse_i64(max_s ? max_s : "", 0, 1000000, &max);
-    parse_i64(reserved_s ? reserved_s : "", 0, 1000000, &reserved);
-    parse_i64(used_s ? used_s : "", 0, 1000000, &used);
+    int64_t max = srv->max_connections, reserved = srv->reserved_connections, used = srv->clients;
     /* The request pool, the long-poll listener, and per worker pool: each worker, the
      * dispatcher and the heartbeat. */
     int needed = cfg->db_pool_size + 1 + (cfg->workers > 0 ? cfg->workers + 2 : 0);
@@ -427,9 +409,6 @@ static void check_pool(struct check *ck, PGconn *c)
                  "up to %d connections (DB_POOL_SIZE=%d, WORKERS=%d, 3 dedicated); the server "
                  "allows %lld, %lld in use",
                  needed, cfg->db_pool_size, cfg->workers, (long long)room, (long long)used);
-    free(max_s);
-    free(reserved_s);
-    free(used_s);
 }
 
 static void check_migrations(struct check *ck, PGconn *c)
@@ -437,10 +416,10 @@ static void check_migrations(struct check *ck, PGconn *c)
     char err[512] = "";
     int latest = store_migrations_latest();
     int pending = store_migrations_pending(c, err, sizeof(err));
-    char *applied_s = first_value(c, "SELECT coalesce(max(version), 0) FROM schema_migrations "
-                                     "WHERE to_regclass('schema_migrations') IS NOT NULL");
-    int64_t applied = 0;
-    parse_i64(applied_s ? applied_s : "0", 0, 1000000000, &applied);
+    char ignored[256];
+    int64_t applied = store_migrations_applied(c, ignored, sizeof(ignored));
+    if (applied < 0)
+        applied = 0;
     if (pending < 0)
         item_add(ck, "migrations", ITEM_FAIL,
                  "check that DATABASE_URL's user may read schema_migrations", "%s", err);
@@ -456,11 +435,11 @@ static void check_migrations(struct check *ck, PGconn *c)
                  (long long)applied, latest);
     else
         item_add(ck, "migrations", ITEM_OK, NULL, "schema current (version %d)", latest);
-    free(applied_s);
 }
 
 static void check_database(struct check *ck)
 {
+    struct store *s = NULL;
     PGconn *c = NULL;
     char err[512] = "";
     if (!set(ck->cfg.database_url)) {
@@ -470,7 +449,9 @@ static void check_database(struct check *ck)
     /* libpq waits for an unreachable host as long as the network does; bound it. */
     if (!getenv("PGCONNECT_TIMEOUT"))
         setenv("PGCONNECT_TIMEOUT", DB_CONNECT_TIMEOUT_S, 0);
-    c = store_connect(ck->cfg.database_url, err, sizeof(err));
+    /* A one-off check: no session state worth preparing statements for. */
+    s = store_open(ck->cfg.database_url, 1, ck->cfg.db_pool_wait_ms, false);
+    c = store_conn_open(s, STORE_SESSION_DEFAULT, err, sizeof(err));
     if (!c) {
         item_add(ck, "database", ITEM_FAIL,
                  "check DATABASE_URL (host, port, database, user, password) and that "
@@ -478,14 +459,16 @@ static void check_database(struct check *ck)
                  "cannot connect: %s", err);
         goto out;
     }
-    char *version = first_value(c, "SHOW server_version");
+    /* What the server could not tell stays empty or 0, and the pool check then skips it. */
+    struct store_server srv;
+    store_server_describe(c, &srv, err, sizeof(err));
     item_add(ck, "database", ITEM_OK, NULL, "connected to PostgreSQL %s at %s:%s, database %s",
-             version ? version : "?", PQhost(c), PQport(c), PQdb(c));
-    free(version);
+             *srv.version ? srv.version : "?", PQhost(c), PQport(c), PQdb(c));
     check_migrations(ck, c);
-    check_pool(ck, c);
+    check_pool(ck, &srv);
 out:
     PQfinish(c);
+    store_close(s);
 }
 
 /* ---- Railway ---- */

@@ -58,11 +58,13 @@ int serve_run(const struct job_handler *extra, size_t nextra)
         log_error("refusing to start", LOG_STR("error", auth_err));
         goto out;
     }
-    app.store = store_open(cfg.database_url, cfg.db_pool_size, cfg.db_pool_wait_ms);
-    app.longpoll = longpoll_start(cfg.database_url);
+    /* QUEUE_LISTEN=off says a transaction pooler sits in front: no session state. */
+    app.store =
+        store_open(cfg.database_url, cfg.db_pool_size, cfg.db_pool_wait_ms, cfg.queue_listen);
+    app.longpoll = longpoll_start(app.store);
     char err[256] = "";
     webhook_config_warn(&cfg);
-    app.intake = intake_start(&cfg, err, sizeof(err));
+    app.intake = intake_start(&cfg, app.store, err, sizeof(err));
     if (!app.intake) {
         log_error("cannot start the webhook intake", LOG_STR("error", err));
         goto out;
@@ -76,7 +78,7 @@ int serve_run(const struct job_handler *extra, size_t nextra)
         }
         if (!railway_client_has_token(&cfg))
             log_warn("RAILWAY_TOKEN and RAILWAY_PROJECT_TOKEN are empty: Railway jobs will fail");
-        app.queue = queue_create(&cfg);
+        app.queue = queue_create(&cfg, app.store);
         flows_register(flows, app.queue);
         for (size_t i = 0; i < nextra; i++)
             queue_register(app.queue, &extra[i]);

@@ -3,12 +3,10 @@
  * statement runs in autocommit unless the caller opened a transaction on the connection. */
 #include "store/jobs.h"
 
-#include "store/store.h"
-#include "util/redact.h"
+#include "store/store_int.h"
 #include "util/util.h"
 
 #include <cjson/cJSON.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,14 +24,6 @@ static char *json_text(cJSON *j)
     return out;
 }
 
-static void add_str_or_null(cJSON *o, const char *key, const char *v)
-{
-    if (v)
-        cJSON_AddStringToObject(o, key, v);
-    else
-        cJSON_AddNullToObject(o, key);
-}
-
 static void add_raw_or_null(cJSON *o, const char *key, const char *json)
 {
     if (json)
@@ -42,133 +32,12 @@ static void add_raw_or_null(cJSON *o, const char *key, const char *json)
         cJSON_AddNullToObject(o, key);
 }
 
-/* Classifies a failed result (NULL: the connection failed) and keeps libpq's message,
- * redacted, in err. */
-static enum rh_status fail(PGconn *c, const PGresult *r, char *err, size_t errlen)
-{
-    enum rh_status s = store_error_status(c, r);
-    if (err && errlen) {
-        char *clean = redact_string(PQerrorMessage(c));
-        size_t len = strlen(clean);
-        while (len && (clean[len - 1] == '\n' || clean[len - 1] == ' '))
-            clean[--len] = '\0';
-        snprintf(err, errlen, "database error: %s", clean);
-        free(clean);
-    }
-    return s;
-}
-
-/* Takes r: *out = r on success, else r is freed and the failure reported. */
-static enum rh_status settle(PGconn *c, PGresult *r, PGresult **out, char *err, size_t errlen)
-{
-    ExecStatusType st = PQresultStatus(r);
-    *out = NULL;
-    if (r && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) {
-        *out = r;
-        return RH_OK;
-    }
-    enum rh_status s = fail(c, r, err, errlen);
-    PQclear(r);
-    return s;
-}
-
 /* Runs sql (unnamed statement); on failure keeps libpq's message, redacted, in err. */
 static enum rh_status run(PGconn *c, const char *sql, int n, const char *const *p, PGresult **out,
                           char *err, size_t errlen)
 {
-    return settle(c, PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0), out, err, errlen);
-}
-
-/* Whether the hot statements (claim, finish, heartbeat) run as named prepared statements. */
-static atomic_bool use_prepared;
-
-void store_job_prepared_set(bool on)
-{
-    atomic_store(&use_prepared, on);
-}
-
-/* Like run(), as the named prepared statement name when prepared statements are on; it is
- * prepared on a connection the first time the server says it does not exist there. Only for
- * statements never run inside a caller's transaction (that error would abort it). */
-static enum rh_status run_hot(PGconn *c, const char *name, const char *sql, int n,
-                              const char *const *p, PGresult **out, char *err, size_t errlen)
-{
-    if (!atomic_load(&use_prepared))
-        return run(c, sql, n, p, out, err, errlen);
-    PGresult *r = PQexecPrepared(c, name, n, p, NULL, NULL, 0);
-    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-    if (PQresultStatus(r) == PGRES_FATAL_ERROR && state && strcmp(state, "26000") == 0) {
-        PQclear(r);
-        r = PQprepare(c, name, sql, n, NULL);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK)
-            return settle(c, r, out, err, errlen);
-        PQclear(r);
-        r = PQexecPrepared(c, name, n, p, NULL, NULL, 0);
-    }
-    return settle(c, r, out, err, errlen);
-}
-
-static const char enqueue_sql[] =
-    "WITH i AS ("
-    " SELECT * FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (kind text, payload jsonb,"
-    "   service_name text, dedupe_key text, max_attempts int, delay_ms bigint))"
-    "  WITH ORDINALITY AS x(kind, payload, service_name, dedupe_key, max_attempts, delay_ms, n)"
-    "), ins AS ("
-    " INSERT INTO jobs (kind, payload, service_name, dedupe_key, max_attempts, run_after)"
-    " SELECT kind, coalesce(payload, '{}'::jsonb), service_name, dedupe_key,"
-    "        coalesce(max_attempts, 3), now() + coalesce(delay_ms, 0) * interval '1 millisecond'"
-    " FROM i ORDER BY n"
-    " RETURNING id, kind, run_after"
-    "), ev AS ("
-    " INSERT INTO job_events (job_id, level, message, details)"
-    " SELECT id, 'info', 'enqueued', jsonb_build_object('kind', kind, 'run_after', run_after)"
-    " FROM ins"
-    ")"
-    "SELECT id FROM ins";
-
-enum rh_status store_job_enqueue(PGconn *c, const struct store_job_new *jobs, int n,
-                                 char (*ids)[37], char *err, size_t errlen)
-{
-    enum rh_status st = RH_INVALID;
-    PGresult *r = NULL;
-    cJSON *arr = cJSON_CreateArray();
-    char *param = NULL;
-    for (int i = 0; i < n; i++) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "kind", jobs[i].kind);
-        add_raw_or_null(o, "payload", jobs[i].payload);
-        add_str_or_null(o, "service_name", jobs[i].service_name);
-        add_str_or_null(o, "dedupe_key", jobs[i].dedupe_key);
-        if (jobs[i].max_attempts > 0)
-            cJSON_AddNumberToObject(o, "max_attempts", jobs[i].max_attempts);
-        cJSON_AddNumberToObject(o, "delay_ms", (double)jobs[i].delay_ms);
-        cJSON_AddItemToArray(arr, o);
-    }
-    /* A malformed payload would make the whole parameter invalid JSON. */
-    for (int i = 0; i < n; i++) {
-        if (!jobs[i].payload)
-            continue;
-        cJSON *probe = cJSON_Parse(jobs[i].payload);
-        bool ok = cJSON_IsObject(probe);
-        cJSON_Delete(probe);
-        if (!ok) {
-            snprintf(err, errlen, "job %d: payload is not a JSON object", i);
-            goto out;
-        }
-    }
-    param = json_text(arr);
-    const char *p[] = {param};
-    st = run(c, enqueue_sql, 1, p, &r, err, errlen);
-    if (st != RH_OK)
-        goto out;
-    if (ids)
-        for (int i = 0; i < PQntuples(r) && i < n; i++)
-            snprintf(ids[i], 37, "%s", PQgetvalue(r, i, 0));
-out:
-    PQclear(r);
-    free(param);
-    cJSON_Delete(arr);
-    return st;
+    const struct store_stmt st = {NULL, sql, n};
+    return store_run(c, &st, p, out, err, errlen);
 }
 
 /* Claims up to N queued, due jobs, oldest first, skipping rows another claimer holds; the
@@ -232,22 +101,30 @@ out:
     " SELECT i.id, u.step, i.level, i.message, i.details FROM i JOIN u ON u.id = i.id"             \
     ")"
 
-static const char claim_sql[] =
-    "WITH " CLAIM_CTES("$1", "$2", "$3") " SELECT " CLAIM_COLUMNS " FROM claimed";
-static const char finish_sql[] = "WITH " FINISH_CTES("$1") " SELECT 'f', id::text FROM u";
+/* The hot statements are named: prepared once per session where the store allows. */
+static const struct store_stmt claim_stmt = {
+    "railhook_claim", "WITH " CLAIM_CTES("$1", "$2", "$3") " SELECT " CLAIM_COLUMNS " FROM claimed",
+    3};
+static const struct store_stmt finish_stmt = {
+    "railhook_finish", "WITH " FINISH_CTES("$1") " SELECT 'f', id::text FROM u", 1};
 /* Both in one statement: the snapshot is shared, so a job finished here (still running in it)
  * can never be claimed by the same statement. */
-static const char finish_claim_sql[] = "WITH " FINISH_CTES("$1") ", " CLAIM_CTES(
-    "$2", "$3", "$4") " SELECT 'f', id::text, NULL,"
-                      " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM u"
-                      " UNION ALL SELECT " CLAIM_COLUMNS " FROM claimed";
-
-static const char heartbeat_sql[] =
+static const struct store_stmt finish_claim_stmt = {
+    "railhook_finish_claim",
+    "WITH " FINISH_CTES("$1") ", " CLAIM_CTES("$2", "$3", "$4") " SELECT 'f', id::text, NULL,"
+                                                                " NULL, NULL, NULL, NULL, NULL,"
+                                                                " NULL, NULL, NULL FROM u"
+                                                                " UNION ALL SELECT " CLAIM_COLUMNS
+                                                                " FROM claimed",
+    4};
+static const struct store_stmt heartbeat_stmt = {
+    "railhook_heartbeat",
     "UPDATE jobs j SET lease_expires_at = now() + make_interval(secs => $2::int)"
     " FROM jsonb_to_recordset($1::jsonb) AS g(id uuid, attempt int, owner text)"
     " WHERE j.id = g.id AND j.state = 'running' AND j.attempt = g.attempt"
     "   AND j.lease_owner = g.owner"
-    " RETURNING j.id, j.lease_owner, j.cancel_requested";
+    " RETURNING j.id, j.lease_owner, j.cancel_requested",
+    2};
 
 static char *owners_param(const char *const *owners, int n)
 {
@@ -367,47 +244,19 @@ enum rh_status store_job_finish_claim(PGconn *c, struct store_job_finish *f, int
     }
     if (n > 0 && nowners > 0) {
         const char *p[] = {fin, own, lease, lim};
-        st = run_hot(c, "railhook_finish_claim", finish_claim_sql, 4, p, &r, err, errlen);
+        st = store_run(c, &finish_claim_stmt, p, &r, err, errlen);
     } else if (n > 0) {
         const char *p[] = {fin};
-        st = run_hot(c, "railhook_finish", finish_sql, 1, p, &r, err, errlen);
+        st = store_run(c, &finish_stmt, p, &r, err, errlen);
     } else if (nowners > 0) {
         const char *p[] = {own, lease, lim};
-        st = run_hot(c, "railhook_claim", claim_sql, 3, p, &r, err, errlen);
+        st = store_run(c, &claim_stmt, p, &r, err, errlen);
     }
     if (st == RH_OK && r)
         read_tagged(r, f, n, nowners, rows, nrows);
     PQclear(r);
     free(fin);
     free(own);
-    return st;
-}
-
-enum rh_status store_job_prepare(PGconn *c, char *err, size_t errlen)
-{
-    static const struct {
-        const char *name, *sql;
-        int n;
-    } hot[] = {
-        {"railhook_claim", claim_sql, 3},
-        {"railhook_finish", finish_sql, 1},
-        {"railhook_finish_claim", finish_claim_sql, 4},
-        {"railhook_heartbeat", heartbeat_sql, 2},
-    };
-    enum rh_status st = RH_OK;
-    if (!atomic_load(&use_prepared))
-        return RH_OK;
-    for (size_t i = 0; i < sizeof(hot) / sizeof(hot[0]) && st == RH_OK; i++) {
-        PGresult *r = PQprepare(c, hot[i].name, hot[i].sql, hot[i].n, NULL);
-        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-        if (PQresultStatus(r) == PGRES_FATAL_ERROR && state && strcmp(state, "42P05") == 0) {
-            PQclear(r); /* prepared already */
-            continue;
-        }
-        PGresult *out = NULL;
-        st = settle(c, r, &out, err, errlen);
-        PQclear(out);
-    }
     return st;
 }
 
@@ -456,7 +305,7 @@ enum rh_status store_job_heartbeat(PGconn *c, struct store_job_lease *l, int n, 
     char lease[16];
     snprintf(lease, sizeof(lease), "%d", lease_s);
     const char *p[] = {param, lease};
-    enum rh_status st = run_hot(c, "railhook_heartbeat", heartbeat_sql, 2, p, &r, err, errlen);
+    enum rh_status st = store_run(c, &heartbeat_stmt, p, &r, err, errlen);
     if (st == RH_OK) {
         for (int row = 0; row < PQntuples(r); row++) {
             const char *id = PQgetvalue(r, row, 0);
@@ -732,4 +581,14 @@ enum rh_status store_job_retry(PGconn *c, const char *id, int max_attempts, char
     snprintf(ma, sizeof(ma), "%d", max_attempts);
     const char *p[] = {id, ma};
     return state_op(c, retry_sql, 2, p, state, err, errlen);
+}
+
+enum rh_status store_job_purge(PGconn *c, char *err, size_t errlen)
+{
+    return run(c, "TRUNCATE jobs CASCADE", 0, NULL, NULL, err, errlen);
+}
+
+enum rh_status store_job_analyze(PGconn *c, char *err, size_t errlen)
+{
+    return run(c, "VACUUM ANALYZE jobs", 0, NULL, NULL, err, errlen);
 }

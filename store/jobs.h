@@ -1,5 +1,6 @@
-/* The job queue's SQL: enqueue, claim, the guarded transitions of a running job, heartbeats,
- * rescue of expired leases, retention, and the cancel/retry operations of the API.
+/* The job queue's SQL once jobs are in it (they enter through store/enqueue.h): claim, the
+ * guarded transitions of a running job, heartbeats, rescue of expired leases, retention, and
+ * the cancel/retry operations of the API.
  *
  * Every change of a running job is a compare-and-set on (id, state 'running', attempt, lease
  * owner): a worker whose lease was taken over can never overwrite the new owner's work. Each
@@ -13,29 +14,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* Runs the hot statements (claim, finish, heartbeat) as named prepared statements when on
- * (the default is off). Prepared statements are session state, which transaction-mode
- * poolers do not keep: the pool turns them on only with QUEUE_LISTEN=on. */
-void store_job_prepared_set(bool on);
-/* Prepares the hot statements on a new connection c when they are on (else does nothing). */
-enum rh_status store_job_prepare(PGconn *c, char *err, size_t errlen);
-
-/* A job to enqueue. NULL/0 fields take the column defaults. */
-struct store_job_new {
-    const char *kind;
-    const char *payload;      /* JSON object text, NULL: {} */
-    const char *service_name; /* may be NULL */
-    const char *dedupe_key;   /* may be NULL */
-    int max_attempts;         /* 0: the column default (3) */
-    int64_t delay_ms;         /* run_after = now() + delay_ms */
-};
-
-/* Inserts n jobs in one statement (one "enqueued" event each); writes their ids, in input
- * order, to ids when not NULL. RH_CONFLICT when a dedupe_key exists already (nothing is
- * inserted), RH_INVALID for a bad kind or payload, RH_UNAVAILABLE with err set otherwise. */
-enum rh_status store_job_enqueue(PGconn *c, const struct store_job_new *jobs, int n,
-                                 char (*ids)[37], char *err, size_t errlen);
 
 /* A job a claim handed out: the caller owns the strings (store_job_claimed_free()). */
 struct store_job_claimed {
@@ -154,5 +132,12 @@ enum rh_status store_job_cancel(PGconn *c, const char *id, char *state, char *er
  * RH_CONFLICT with the current state in state (16 bytes). */
 enum rh_status store_job_retry(PGconn *c, const char *id, int max_attempts, char *state, char *err,
                                size_t errlen);
+
+/* Deletes every job and event at once (TRUNCATE): for benchmarks that start from an empty
+ * queue, never for the service. */
+enum rh_status store_job_purge(PGconn *c, char *err, size_t errlen);
+/* Refreshes the jobs table's visibility map and planner statistics (VACUUM ANALYZE), as after
+ * a bulk load. */
+enum rh_status store_job_analyze(PGconn *c, char *err, size_t errlen);
 
 #endif

@@ -1,6 +1,6 @@
 /* Embedded SQL migrations (store/migrations/NNN_name.sql), applied in order under an
  * advisory lock, each in its own transaction, recorded in schema_migrations. */
-#include "store/store.h"
+#include "store/store_int.h"
 
 #include "util/util.h"
 
@@ -42,21 +42,56 @@ int store_migrations_latest(void)
     return latest;
 }
 
+/* Runs a one-off command; RH_OK or a failure status with err set. */
+static enum rh_status command(PGconn *c, const char *sql, int n, const char *const *p, char *err,
+                              size_t errlen)
+{
+    const struct store_stmt st = {NULL, sql, n};
+    return store_run(c, &st, p, NULL, err, errlen);
+}
+
+/* Runs a one-off statement: its result, or NULL with err set. */
+static PGresult *query(PGconn *c, const char *sql, int n, const char *const *p, char *err,
+                       size_t errlen)
+{
+    const struct store_stmt st = {NULL, sql, n};
+    PGresult *r = NULL;
+    store_run(c, &st, p, &r, err, errlen);
+    return r;
+}
+
+/* After a failed read of schema_migrations: 1 when the table does not exist yet (nothing is
+ * applied), 0 when it does (the read failed for another reason), -1 with err set. */
+static int migrations_table_missing(PGconn *c, char *err, size_t errlen)
+{
+    PGresult *t = query(c, "SELECT to_regclass('schema_migrations') IS NULL", 0, NULL, err, errlen);
+    if (!t)
+        return -1;
+    int missing = strcmp(PQgetvalue(t, 0, 0), "t") == 0;
+    PQclear(t);
+    return missing;
+}
+
+int store_migrations_applied(PGconn *c, char *err, size_t errlen)
+{
+    PGresult *r =
+        query(c, "SELECT coalesce(max(version), 0) FROM schema_migrations", 0, NULL, err, errlen);
+    if (!r)
+        return migrations_table_missing(c, err, errlen) == 1 ? 0 : -1;
+    int64_t v = -1;
+    if (!parse_i64(PQgetvalue(r, 0, 0), 0, 9999999, &v))
+        snprintf(err, errlen, "schema_migrations holds an unexpected version");
+    PQclear(r);
+    return (int)v;
+}
+
 int store_migrations_pending(PGconn *c, char *err, size_t errlen)
 {
-    PGresult *r = store_exec(c,
-                             "SELECT coalesce(array_agg(version), '{}') FROM schema_migrations "
-                             "WHERE to_regclass('schema_migrations') IS NOT NULL",
-                             0, NULL, err, errlen);
+    PGresult *r = query(c, "SELECT coalesce(array_agg(version), '{}') FROM schema_migrations", 0,
+                        NULL, err, errlen);
     if (!r) {
         /* The table does not exist yet: everything is pending. */
-        PGresult *t =
-            store_exec(c, "SELECT to_regclass('schema_migrations') IS NULL", 0, NULL, err, errlen);
-        if (!t)
-            return -1;
-        bool missing = strcmp(PQgetvalue(t, 0, 0), "t") == 0;
-        PQclear(t);
-        if (!missing)
+        if (migrations_table_missing(c, err, errlen) != 1)
             return -1;
         int n = 0;
         for (const struct embedded_file *f = embedded_migrations; f->name; f++)
@@ -90,17 +125,17 @@ enum rh_status store_migrate(const char *conninfo, int *applied, char *err, size
 {
     enum rh_status st = RH_UNAVAILABLE;
     *applied = 0;
-    PGconn *c = store_connect(conninfo, err, errlen);
+    PGconn *c = store_session_open(conninfo, false, STORE_SESSION_DEFAULT, err, errlen);
     if (!c)
         return RH_UNAVAILABLE;
-    if (store_exec_cmd(c, "SELECT pg_advisory_lock(" MIGRATION_LOCK_KEY ")", 0, NULL, err,
-                       errlen) != RH_OK)
+    if (command(c, "SELECT pg_advisory_lock(" MIGRATION_LOCK_KEY ")", 0, NULL, err, errlen) !=
+        RH_OK)
         goto out;
-    st = store_exec_cmd(c,
-                        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                        " version integer PRIMARY KEY, name text NOT NULL,"
-                        " applied_at timestamptz NOT NULL DEFAULT now())",
-                        0, NULL, err, errlen);
+    st = command(c,
+                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                 " version integer PRIMARY KEY, name text NOT NULL,"
+                 " applied_at timestamptz NOT NULL DEFAULT now())",
+                 0, NULL, err, errlen);
     if (st != RH_OK)
         goto unlock;
     for (const struct embedded_file *f = embedded_migrations; f->name; f++) {
@@ -114,7 +149,7 @@ enum rh_status store_migrate(const char *conninfo, int *applied, char *err, size
         snprintf(vs, sizeof(vs), "%d", v);
         const char *p1[] = {vs};
         PGresult *r =
-            store_exec(c, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, p1, err, errlen);
+            query(c, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, p1, err, errlen);
         if (!r) {
             st = RH_UNAVAILABLE;
             goto unlock;
@@ -124,7 +159,7 @@ enum rh_status store_migrate(const char *conninfo, int *applied, char *err, size
         if (done)
             continue;
         char emsg[512] = "";
-        if ((st = store_exec_cmd(c, "BEGIN", 0, NULL, err, errlen)) != RH_OK)
+        if ((st = command(c, "BEGIN", 0, NULL, err, errlen)) != RH_OK)
             goto unlock;
         /* The migration text may hold several statements: simple query protocol. */
         PGresult *m = PQexec(c, f->data);
@@ -134,13 +169,12 @@ enum rh_status store_migrate(const char *conninfo, int *applied, char *err, size
         PQclear(m);
         const char *p2[] = {vs, f->name};
         if (ok)
-            ok = store_exec_cmd(c, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-                                2, p2, emsg, sizeof(emsg)) == RH_OK;
+            ok = command(c, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2, p2,
+                         emsg, sizeof(emsg)) == RH_OK;
         if (ok)
-            ok = store_exec_cmd(c, "COMMIT", 0, NULL, emsg, sizeof(emsg)) == RH_OK;
+            ok = command(c, "COMMIT", 0, NULL, emsg, sizeof(emsg)) == RH_OK;
         if (!ok) {
-            PGresult *rb = PQexec(c, "ROLLBACK");
-            PQclear(rb);
+            store_conn_rollback(c);
             size_t n = strlen(emsg);
             while (n && emsg[n - 1] == '\n')
                 emsg[--n] = '\0';

@@ -4,12 +4,13 @@
  * condition variable wakes waiters when a connection is released. A connection is owned by
  * exactly one thread between acquire and release. Connections are opened lazily outside the
  * lock so a slow or dead database never blocks callers that could use an idle connection. */
-#include "store/store.h"
+#include "store/store_int.h"
 
 #include "util/redact.h"
 #include "util/util.h"
 
 #include <errno.h>
+#include <libpq-events.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,10 +26,32 @@ struct store {
     char *conninfo;
     int size;
     int wait_ms;
+    bool prepared; /* named prepared statements allowed in this store's sessions */
     int waiting;
     pthread_mutex_t lock;
     pthread_cond_t freed;
     struct slot *slots;
+};
+
+/* How each kind of dedicated session is named and set up. */
+static const struct {
+    const char *name;            /* application_name */
+    const char *connect_timeout; /* seconds, unless the conninfo sets it; NULL: libpq's */
+    bool durable;                /* commits wait for the WAL flush even if the server says not */
+} sessions[] = {
+    [STORE_SESSION_DEFAULT] = {"railhook", NULL, false},
+    [STORE_SESSION_INTAKE] = {"railhook-intake", "3", true},
+    [STORE_SESSION_LISTEN] = {"railhook-listen", NULL, false},
+};
+
+/* The most named statements one session prepares; past it, statements run unnamed. */
+#define SESSION_STATEMENTS 32
+
+/* What the store knows of one of its sessions, kept on the PGconn (libpq instance data). */
+struct session_state {
+    bool prepared; /* the store's policy */
+    int nready;
+    const struct store_stmt *ready[SESSION_STATEMENTS]; /* prepared in this session */
 };
 
 static void copy_err(char *err, size_t errlen, const char *what, const char *msg)
@@ -43,12 +66,86 @@ static void copy_err(char *err, size_t errlen, const char *what, const char *msg
     free(clean);
 }
 
-struct store *store_open(const char *conninfo, int size, int wait_ms)
+/* libpq calls this on the events of the store's connections: the session state goes with
+ * the connection, and a reset session has no prepared statements left. */
+static int on_conn_event(PGEventId id, void *info, void *pass)
+{
+    (void)pass;
+    if (id == PGEVT_CONNRESET) {
+        struct session_state *ss = PQinstanceData(((PGEventConnReset *)info)->conn, on_conn_event);
+        if (ss)
+            ss->nready = 0;
+    } else if (id == PGEVT_CONNDESTROY) {
+        free(PQinstanceData(((PGEventConnDestroy *)info)->conn, on_conn_event));
+    }
+    return 1;
+}
+
+static void ignore_notice(void *arg, const char *msg)
+{
+    (void)arg;
+    (void)msg;
+}
+
+PGconn *store_session_open(const char *conninfo, bool prepared, enum store_session session,
+                           char *err, size_t errlen)
+{
+    const char *kw[4], *val[4];
+    int n = 0;
+    bool ok = false;
+    struct session_state *ss = NULL;
+    PGresult *r = NULL;
+    /* Keywords after dbname override the conninfo's, those before it are only defaults. */
+    if (sessions[session].connect_timeout) {
+        kw[n] = "connect_timeout";
+        val[n++] = sessions[session].connect_timeout;
+    }
+    kw[n] = "dbname";
+    val[n++] = conninfo;
+    kw[n] = "application_name";
+    val[n++] = sessions[session].name;
+    kw[n] = NULL;
+    val[n] = NULL;
+    PGconn *c = PQconnectdbParams(kw, val, 1);
+    if (PQstatus(c) != CONNECTION_OK) {
+        copy_err(err, errlen, "database connection failed", PQerrorMessage(c));
+        goto out;
+    }
+    /* Notices (e.g. "relation already exists, skipping") are not worth a log line. */
+    PQsetNoticeProcessor(c, ignore_notice, NULL);
+    ss = xcalloc(1, sizeof(*ss));
+    ss->prepared = prepared;
+    /* Once registered, the state is freed with the connection (on_conn_event). */
+    if (!PQregisterEventProc(c, on_conn_event, "railhook store", NULL) ||
+        !PQsetInstanceData(c, on_conn_event, ss)) {
+        copy_err(err, errlen, "database session setup failed", "cannot keep session state");
+        free(ss);
+        goto out;
+    }
+    /* A durable session keeps a stronger setting (remote_apply...) but never runs without. */
+    r = PQexec(c, sessions[session].durable
+                      ? "SET TIME ZONE 'UTC'; SELECT set_config('synchronous_commit', 'on', false)"
+                        " WHERE current_setting('synchronous_commit') = 'off'"
+                      : "SET TIME ZONE 'UTC'");
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!ok)
+        copy_err(err, errlen, "database session setup failed", PQerrorMessage(c));
+out:
+    PQclear(r);
+    if (!ok) {
+        PQfinish(c);
+        c = NULL;
+    }
+    return c;
+}
+
+struct store *store_open(const char *conninfo, int size, int wait_ms, bool prepared)
 {
     struct store *s = xcalloc(1, sizeof(*s));
     s->conninfo = xstrdup(conninfo);
     s->size = size;
     s->wait_ms = wait_ms;
+    s->prepared = prepared;
     s->slots = xcalloc((size_t)size, sizeof(*s->slots));
     pthread_mutex_init(&s->lock, NULL);
     pthread_condattr_t attr;
@@ -73,31 +170,9 @@ void store_close(struct store *s)
     free(s);
 }
 
-static void ignore_notice(void *arg, const char *msg)
+PGconn *store_conn_open(struct store *s, enum store_session session, char *err, size_t errlen)
 {
-    (void)arg;
-    (void)msg;
-}
-
-PGconn *store_connect(const char *conninfo, char *err, size_t errlen)
-{
-    PGconn *c = PQconnectdb(conninfo);
-    if (PQstatus(c) != CONNECTION_OK) {
-        copy_err(err, errlen, "database connection failed", PQerrorMessage(c));
-        PQfinish(c);
-        return NULL;
-    }
-    /* Notices (e.g. "relation already exists, skipping") are not worth a log line. */
-    PQsetNoticeProcessor(c, ignore_notice, NULL);
-    PGresult *r = PQexec(c, "SET application_name = 'railhook'; SET TIME ZONE 'UTC'");
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    if (!ok) {
-        copy_err(err, errlen, "database session setup failed", PQerrorMessage(c));
-        PQfinish(c);
-        return NULL;
-    }
-    return c;
+    return store_session_open(s->conninfo, s->prepared, session, err, errlen);
 }
 
 PGconn *store_conn_acquire(struct store *s)
@@ -140,7 +215,7 @@ PGconn *store_conn_acquire(struct store *s)
         c = NULL;
     }
     if (!c) {
-        c = store_connect(s->conninfo, NULL, 0);
+        c = store_session_open(s->conninfo, s->prepared, STORE_SESSION_DEFAULT, NULL, 0);
     }
     pthread_mutex_lock(&s->lock);
     s->slots[idx].conn = c;
@@ -156,10 +231,7 @@ void store_conn_release(struct store *s, PGconn *c)
 {
     if (!c)
         return;
-    if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE) {
-        PGresult *r = PQexec(c, "ROLLBACK");
-        PQclear(r);
-    }
+    store_conn_rollback(c);
     pthread_mutex_lock(&s->lock);
     for (int i = 0; i < s->size; i++) {
         if (s->slots[i].conn == c) {
@@ -187,18 +259,6 @@ void store_pool_stats(struct store *s, int *in_use, int *waiting, int *size)
     pthread_mutex_unlock(&s->lock);
 }
 
-PGresult *store_exec(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,
-                     size_t errlen)
-{
-    PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(r);
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-        return r;
-    copy_err(err, errlen, "database error", PQerrorMessage(c));
-    PQclear(r);
-    return NULL;
-}
-
 enum rh_status store_error_status(PGconn *c, const PGresult *r)
 {
     if (!c || PQstatus(c) != CONNECTION_OK)
@@ -214,16 +274,89 @@ enum rh_status store_error_status(PGconn *c, const PGresult *r)
     return RH_INVALID;
 }
 
-enum rh_status store_exec_cmd(PGconn *c, const char *sql, int nparams, const char *const *params,
-                              char *err, size_t errlen)
+enum rh_status store_settle(PGconn *c, PGresult *r, PGresult **out, char *err, size_t errlen)
 {
-    PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(r);
-    enum rh_status out = RH_OK;
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        out = store_error_status(c, r);
+    enum rh_status st = RH_OK;
+    ExecStatusType rs = PQresultStatus(r);
+    if (out)
+        *out = NULL;
+    if (r && (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK)) {
+        if (out) {
+            *out = r;
+            r = NULL;
+        }
+    } else {
+        st = store_error_status(c, r);
         copy_err(err, errlen, "database error", PQerrorMessage(c));
     }
     PQclear(r);
-    return out;
+    return st;
+}
+
+enum rh_status store_run(PGconn *c, const struct store_stmt *st, const char *const *params,
+                         PGresult **out, char *err, size_t errlen)
+{
+    struct session_state *ss = st->name ? PQinstanceData(c, on_conn_event) : NULL;
+    bool named = false;
+    PGresult *r = NULL;
+    if (ss && ss->prepared) {
+        for (int i = 0; i < ss->nready && !named; i++)
+            named = ss->ready[i] == st;
+        if (!named && ss->nready < SESSION_STATEMENTS) {
+            r = PQprepare(c, st->name, st->sql, st->nparams, NULL);
+            if (PQresultStatus(r) != PGRES_COMMAND_OK)
+                goto out; /* r tells why */
+            PQclear(r);
+            ss->ready[ss->nready++] = st;
+            named = true;
+        }
+    }
+    r = named ? PQexecPrepared(c, st->name, st->nparams, params, NULL, NULL, 0)
+              : PQexecParams(c, st->sql, st->nparams, NULL, params, NULL, NULL, 0);
+out:
+    return store_settle(c, r, out, err, errlen);
+}
+
+bool store_conn_rollback(PGconn *c)
+{
+    PGTransactionStatusType ts = PQtransactionStatus(c);
+    bool open = PQstatus(c) == CONNECTION_OK && ts != PQTRANS_IDLE && ts != PQTRANS_UNKNOWN;
+    if (open)
+        PQclear(PQexec(c, "ROLLBACK"));
+    return open;
+}
+
+enum rh_status store_listen(PGconn *c, enum store_channel channel, char *err, size_t errlen)
+{
+    static const struct store_stmt listen[] = {
+        [STORE_CHANNEL_JOBS] = {NULL, "LISTEN railhook_jobs", 0},
+        [STORE_CHANNEL_JOB_CHANGED] = {NULL, "LISTEN railhook_job_changed", 0},
+    };
+    return store_run(c, &listen[channel], NULL, NULL, err, errlen);
+}
+
+enum rh_status store_server_describe(PGconn *c, struct store_server *out, char *err, size_t errlen)
+{
+    static const struct store_stmt describe = {
+        NULL,
+        "SELECT current_setting('server_version'), current_setting('fsync'),"
+        " current_setting('synchronous_commit'), current_setting('max_connections'),"
+        " current_setting('superuser_reserved_connections'),"
+        " (SELECT count(*) FROM pg_stat_activity"
+        "  WHERE backend_type = 'client backend' AND pid <> pg_backend_pid())",
+        0,
+    };
+    PGresult *r = NULL;
+    memset(out, 0, sizeof(*out));
+    enum rh_status st = store_run(c, &describe, NULL, &r, err, errlen);
+    if (st != RH_OK)
+        return st;
+    snprintf(out->version, sizeof(out->version), "%s", PQgetvalue(r, 0, 0));
+    snprintf(out->fsync, sizeof(out->fsync), "%s", PQgetvalue(r, 0, 1));
+    snprintf(out->synchronous_commit, sizeof(out->synchronous_commit), "%s", PQgetvalue(r, 0, 2));
+    out->max_connections = strtol(PQgetvalue(r, 0, 3), NULL, 10);
+    out->reserved_connections = strtol(PQgetvalue(r, 0, 4), NULL, 10);
+    out->clients = strtol(PQgetvalue(r, 0, 5), NULL, 10);
+    PQclear(r);
+    return RH_OK;
 }

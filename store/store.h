@@ -1,6 +1,8 @@
 /* The database layer: a bounded pool of libpq connections, dedicated connections for
- * long-lived users (workers, listeners), and the embedded versioned migrations.
- * A PGconn is used by one thread at a time: the pool hands each out exclusively. */
+ * long-lived users (workers, listeners, the intake writer), and the embedded versioned
+ * migrations. Every SQL statement of railhook lives in store/; the rest of the program calls
+ * typed functions. A PGconn is used by one thread at a time: the pool hands each out
+ * exclusively. */
 #ifndef RAILHOOK_STORE_H
 #define RAILHOOK_STORE_H
 
@@ -13,9 +15,12 @@
 struct store;
 
 /* Creates a pool of at most size connections to conninfo, opened lazily. A caller waits at
- * most wait_ms for a free connection. Free with store_close(). */
-struct store *store_open(const char *conninfo, int size, int wait_ms);
-/* Closes every connection and frees the pool; NULL-safe. */
+ * most wait_ms for a free connection. prepared says whether the store may keep named
+ * prepared statements in its sessions (not behind a transaction-mode pooler, which does not
+ * keep session state): every connection the store opens follows it. Free with
+ * store_close() after every connection it opened is closed. */
+struct store *store_open(const char *conninfo, int size, int wait_ms, bool prepared);
+/* Closes every pooled connection and frees the pool; NULL-safe. */
 void store_close(struct store *s);
 /* Takes a healthy connection (reconnecting a broken one); NULL when none is free within the
  * wait or the database is unreachable. Give it back with store_conn_release(). */
@@ -25,24 +30,57 @@ void store_conn_release(struct store *s, PGconn *c);
 /* Connections in use and callers waiting right now (metrics). */
 void store_pool_stats(struct store *s, int *in_use, int *waiting, int *size);
 
-/* Opens a dedicated connection (caller owns it, PQfinish); NULL with a redacted message in err. */
-PGconn *store_connect(const char *conninfo, char *err, size_t errlen);
-/* Runs a statement with text parameters; returns its result (PQclear it) or NULL after
- * writing a redacted message into err. ok is PGRES_COMMAND_OK or PGRES_TUPLES_OK. */
-PGresult *store_exec(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,
-                     size_t errlen);
-/* Runs a statement that returns nothing; RH_OK or RH_UNAVAILABLE/RH_INVALID with err set. */
-enum rh_status store_exec_cmd(PGconn *c, const char *sql, int nparams, const char *const *params,
-                              char *err, size_t errlen);
+/* What a dedicated connection is for: it names the session (application_name) and sets its
+ * guarantees. */
+enum store_session {
+    STORE_SESSION_DEFAULT, /* "railhook" */
+    STORE_SESSION_INTAKE,  /* "railhook-intake": commits always durable, connect within 3 s
+                            * unless DATABASE_URL sets connect_timeout */
+    STORE_SESSION_LISTEN,  /* "railhook-listen": the queue's dispatcher, which LISTENs */
+};
+
+/* Opens a dedicated connection outside the pool, following the store's statement policy; the
+ * caller owns it (PQfinish), and it does not need the store afterwards. NULL with a redacted
+ * message in err. */
+PGconn *store_conn_open(struct store *s, enum store_session session, char *err, size_t errlen);
+/* Rolls back the transaction left open (or failed) on c, if any; true when there was one. */
+bool store_conn_rollback(PGconn *c);
+
+/* What the schema notifies (its triggers call pg_notify at commit). */
+enum store_channel {
+    STORE_CHANNEL_JOBS,        /* railhook_jobs: a job became runnable */
+    STORE_CHANNEL_JOB_CHANGED, /* railhook_job_changed: a job changed; the payload is its id */
+};
+
+/* Subscribes c's session to channel (LISTEN); notifications then arrive through
+ * PQconsumeInput() and PQnotifies() on c. RH_OK, or a failure status with err set. */
+enum rh_status store_listen(PGconn *c, enum store_channel channel, char *err, size_t errlen);
+
+/* What the server says about itself; zero/empty where it could not tell. */
+struct store_server {
+    char version[64];
+    char fsync[16];
+    char synchronous_commit[16];
+    long max_connections;
+    long reserved_connections; /* superuser_reserved_connections */
+    long clients;              /* client sessions other than c's, now */
+};
+
+/* Fills *out from c's server in one query; RH_OK, or a failure status with err set. */
+enum rh_status store_server_describe(PGconn *c, struct store_server *out, char *err, size_t errlen);
+
 /* Classifies a failed result or connection: RH_UNAVAILABLE for connection trouble,
  * RH_CONFLICT for unique violations, RH_INVALID otherwise. */
 enum rh_status store_error_status(PGconn *c, const PGresult *r);
 
 /* Applies every embedded migration not yet recorded in schema_migrations, each in its own
- * transaction, under an advisory lock so concurrent callers are safe. */
+ * transaction, under an advisory lock so concurrent callers are safe. It runs before any
+ * store is open, on a connection of its own to conninfo. */
 enum rh_status store_migrate(const char *conninfo, int *applied, char *err, size_t errlen);
 /* Number of embedded migrations not yet applied on c, or -1 with err set. */
 int store_migrations_pending(PGconn *c, char *err, size_t errlen);
+/* Newest migration version applied on c (0 when none), or -1 with err set. */
+int store_migrations_applied(PGconn *c, char *err, size_t errlen);
 /* Newest embedded migration version. */
 int store_migrations_latest(void);
 

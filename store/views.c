@@ -1,15 +1,17 @@
 /* Read models for the status API, built as JSON by PostgreSQL. */
 #include "store/views.h"
 
-#include "store/store.h"
+#include "store/store_int.h"
 #include "util/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* One job as JSON; $1 is the job id. The error keeps Railway's excerpt (stored redacted). */
-static const char job_sql[] =
+/* One job as JSON; $1 is the job id. The error keeps Railway's excerpt (stored redacted).
+ * Planning it costs more than running it: where the store allows, a session keeps its plan. */
+static const struct store_stmt job_stmt = {
+    "railhook_view_job",
     "SELECT json_build_object("
     " 'id', j.id, 'kind', j.kind, 'state', j.state, 'attempt', j.attempt,"
     " 'max_attempts', j.max_attempts, 'step', j.step, 'service_name', j.service_name,"
@@ -29,37 +31,16 @@ static const char job_sql[] =
     "     (extract(epoch FROM j.run_after - now()) * 1000)::int))"
     "   ELSE 2000 END"
     ")::text, j.state IN ('succeeded', 'failed', 'cancelled')"
-    " FROM jobs j WHERE j.id = $1";
+    " FROM jobs j WHERE j.id = $1",
+    1,
+};
 
-/* Runs sql as the prepared statement name, preparing it when the session lacks it (SQLSTATE
- * 26000). Any other failure is left to a plain run of the same read-only statement, which
- * reports it as store_exec() does. */
-static PGresult *exec_prepared(PGconn *c, const char *name, const char *sql, int n,
-                               const char *const *p, char *err, size_t errlen)
+enum rh_status store_view_job(PGconn *c, const char *id, char **json, bool *terminal, char *err,
+                              size_t errlen)
 {
-    PGresult *r = PQexecPrepared(c, name, n, p, NULL, NULL, 0);
-    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-    if (PQresultStatus(r) == PGRES_FATAL_ERROR && state && strcmp(state, "26000") == 0) {
-        PQclear(r);
-        r = PQprepare(c, name, sql, n, NULL);
-        bool prepared = PQresultStatus(r) == PGRES_COMMAND_OK;
-        PQclear(r);
-        r = prepared ? PQexecPrepared(c, name, n, p, NULL, NULL, 0) : NULL;
-    }
-    if (PQresultStatus(r) == PGRES_TUPLES_OK)
-        return r;
-    PQclear(r);
-    return store_exec(c, sql, n, p, err, errlen);
-}
-
-enum rh_status store_view_job(PGconn *c, const char *id, bool prepared, char **json, bool *terminal,
-                              char *err, size_t errlen)
-{
-    /* Planning this statement costs more than running it: a session keeps its plan. */
     const char *p[] = {id};
-    PGresult *r = prepared ? exec_prepared(c, "railhook_view_job", job_sql, 1, p, err, errlen)
-                           : store_exec(c, job_sql, 1, p, err, errlen);
-    if (!r)
+    PGresult *r = NULL;
+    if (store_run(c, &job_stmt, p, &r, err, errlen) != RH_OK)
         return RH_UNAVAILABLE;
     enum rh_status st = RH_NOT_FOUND;
     if (PQntuples(r) == 1) {
@@ -117,40 +98,45 @@ enum rh_status store_view_jobs(PGconn *c, const struct job_filter *f, char **jso
         "   (SELECT ((extract(epoch FROM created_at) * 1000000)::numeric)::bigint || '_' || id"
         "    FROM (SELECT * FROM page ORDER BY created_at DESC, id DESC"
         "     OFFSET $6::int - 1 LIMIT 1) l) END)::text";
-    PGresult *r = store_exec(c, sql, 6, p, err, errlen);
-    if (!r)
+    /* Unnamed: the best plan depends on which filters are set. */
+    const struct store_stmt st = {NULL, sql, 6};
+    PGresult *r = NULL;
+    if (store_run(c, &st, p, &r, err, errlen) != RH_OK)
         return RH_UNAVAILABLE;
     *json = xstrdup(PQgetvalue(r, 0, 0));
     PQclear(r);
     return RH_OK;
 }
 
+/* One service as JSON: s is the services row, j its last job (LEFT JOIN). */
+#define SERVICE_JSON                                                                               \
+    "json_build_object('name', s.name, 'manifest_id', s.manifest_id,"                              \
+    " 'railway_service_id', s.railway_service_id, 'repo', s.repo, 'branch', s.branch,"             \
+    " 'root_dir', s.root_dir, 'status', s.status,"                                                 \
+    " 'last_deployment', json_build_object('id', s.last_deployment_id,"                            \
+    "   'status', s.last_deployment_status),"                                                      \
+    " 'last_job', CASE WHEN j.id IS NULL THEN NULL ELSE json_build_object('id', j.id,"             \
+    "   'kind', j.kind, 'state', j.state, 'updated_at', j.updated_at) END,"                        \
+    " 'created_at', s.created_at, 'updated_at', s.updated_at)"
+
 enum rh_status store_view_services(PGconn *c, const char *name, char **json, char *err,
                                    size_t errlen)
 {
-    static const char row[] =
-        "json_build_object('name', s.name, 'manifest_id', s.manifest_id,"
-        " 'railway_service_id', s.railway_service_id, 'repo', s.repo, 'branch', s.branch,"
-        " 'root_dir', s.root_dir, 'status', s.status,"
-        " 'last_deployment', json_build_object('id', s.last_deployment_id,"
-        "   'status', s.last_deployment_status),"
-        " 'last_job', CASE WHEN j.id IS NULL THEN NULL ELSE json_build_object('id', j.id,"
-        "   'kind', j.kind, 'state', j.state, 'updated_at', j.updated_at) END,"
-        " 'created_at', s.created_at, 'updated_at', s.updated_at)";
-    char *sql;
+    static const struct store_stmt one = {
+        NULL,
+        "SELECT " SERVICE_JSON "::text FROM services s LEFT JOIN jobs j ON j.id = s.last_job_id"
+        " WHERE s.name = $1",
+        1,
+    };
+    static const struct store_stmt all = {
+        NULL,
+        "SELECT json_build_object('services', coalesce(json_agg(" SERVICE_JSON
+        " ORDER BY s.name), '[]'))::text FROM services s LEFT JOIN jobs j ON j.id = s.last_job_id",
+        0,
+    };
     const char *p[] = {name};
-    if (name)
-        sql = xasprintf("SELECT %s::text FROM services s LEFT JOIN jobs j ON j.id = s.last_job_id"
-                        " WHERE s.name = $1",
-                        row);
-    else
-        sql = xasprintf("SELECT json_build_object('services', coalesce(json_agg(%s ORDER BY"
-                        " s.name), '[]'))::text FROM services s"
-                        " LEFT JOIN jobs j ON j.id = s.last_job_id",
-                        row);
-    PGresult *r = store_exec(c, sql, name ? 1 : 0, name ? p : NULL, err, errlen);
-    free(sql);
-    if (!r)
+    PGresult *r = NULL;
+    if (store_run(c, name ? &one : &all, name ? p : NULL, &r, err, errlen) != RH_OK)
         return RH_UNAVAILABLE;
     enum rh_status st = RH_NOT_FOUND;
     if (PQntuples(r) == 1) {
@@ -159,4 +145,45 @@ enum rh_status store_view_services(PGconn *c, const char *name, char **json, cha
     }
     PQclear(r);
     return st;
+}
+
+enum rh_status store_view_queue_stats(PGconn *c, struct store_queue_stats *out, char *err,
+                                      size_t errlen)
+{
+    /* Rows tagged 'c': a (kind, state) count; the one row tagged 'q': the queued jobs. */
+    static const struct store_stmt stats = {
+        NULL,
+        "SELECT 'c', kind, state, count(*), 0::float8 FROM jobs GROUP BY kind, state"
+        " UNION ALL SELECT 'q', NULL, NULL, count(*),"
+        "  coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8"
+        " FROM jobs WHERE state = 'queued'"
+        " ORDER BY 1, 2, 3",
+        0,
+    };
+    PGresult *r = NULL;
+    memset(out, 0, sizeof(*out));
+    if (store_run(c, &stats, NULL, &r, err, errlen) != RH_OK)
+        return RH_UNAVAILABLE;
+    int rows = PQntuples(r);
+    out->counts = xcalloc((size_t)(rows > 0 ? rows : 1), sizeof(*out->counts));
+    for (int i = 0; i < rows; i++) {
+        if (strcmp(PQgetvalue(r, i, 0), "q") == 0) {
+            out->queued = strtol(PQgetvalue(r, i, 3), NULL, 10);
+            out->oldest_queued_s = strtod(PQgetvalue(r, i, 4), NULL);
+            continue;
+        }
+        struct store_job_count *n = &out->counts[out->ncounts++];
+        snprintf(n->kind, sizeof(n->kind), "%s", PQgetvalue(r, i, 1));
+        snprintf(n->state, sizeof(n->state), "%s", PQgetvalue(r, i, 2));
+        n->count = strtol(PQgetvalue(r, i, 3), NULL, 10);
+    }
+    PQclear(r);
+    return RH_OK;
+}
+
+void store_queue_stats_free(struct store_queue_stats *s)
+{
+    free(s->counts);
+    s->counts = NULL;
+    s->ncounts = 0;
 }

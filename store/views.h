@@ -10,11 +10,9 @@
 #include <stddef.h>
 
 /* The job's JSON document (free()) and whether the job is finished; RH_NOT_FOUND when no
- * such job, RH_UNAVAILABLE on a database failure (err set). With prepared, the query runs as a
- * named prepared statement of c's session (prepared there the first time): only for
- * connections that keep session state, i.e. not behind a transaction-mode pooler. */
-enum rh_status store_view_job(PGconn *c, const char *id, bool prepared, char **json, bool *terminal,
-                              char *err, size_t errlen);
+ * such job, RH_UNAVAILABLE on a database failure (err set). */
+enum rh_status store_view_job(PGconn *c, const char *id, char **json, bool *terminal, char *err,
+                              size_t errlen);
 
 struct job_filter {
     const char *state;   /* NULL: any */
@@ -30,5 +28,26 @@ enum rh_status store_view_jobs(PGconn *c, const struct job_filter *f, char **jso
 /* {"services":[...]} or, with name, one service object (RH_NOT_FOUND when unknown). */
 enum rh_status store_view_services(PGconn *c, const char *name, char **json, char *err,
                                    size_t errlen);
+
+/* How many jobs of one kind are in one state. */
+struct store_job_count {
+    char kind[32];
+    char state[16];
+    long count;
+};
+
+/* The queue at a glance, for the metrics gauges. */
+struct store_queue_stats {
+    struct store_job_count *counts; /* every (kind, state) present, sorted */
+    size_t ncounts;
+    long queued;            /* jobs waiting to run */
+    double oldest_queued_s; /* age of the oldest queued job, 0 when none */
+};
+
+/* Fills *out (free with store_queue_stats_free()); RH_UNAVAILABLE with err set on failure. */
+enum rh_status store_view_queue_stats(PGconn *c, struct store_queue_stats *out, char *err,
+                                      size_t errlen);
+/* Frees what store_view_queue_stats() filled; safe twice. */
+void store_queue_stats_free(struct store_queue_stats *s);
 
 #endif

@@ -417,6 +417,17 @@ Test(api, create_job_validates_like_the_webhooks_and_is_idempotent, .init = star
     cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM jobs WHERE kind = 'provision' AND "
                                  "service_name = 'osp-worker-backfill'"),
                  1);
+    /* Its history starts with the one "enqueued" event every enqueued job gets. */
+    char path[96];
+    snprintf(path, sizeof(path), "/jobs/%s", id);
+    cJSON *doc = get_json(path, 200, read_auth);
+    cJSON *events = cJSON_GetObjectItem(doc, "events");
+    cr_assert_eq(cJSON_GetArraySize(events), 1, "one event, written once");
+    cJSON *e = cJSON_GetArrayItem(events, 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(e, "message")->valuestring, "enqueued");
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "details"), "kind")->valuestring,
+                     "provision");
+    cJSON_Delete(doc);
     cJSON_Delete(j);
 
     r = post(

@@ -17,6 +17,7 @@
 static struct th_sim sim;
 static char *db;
 static struct config cfg;
+static struct store *store;
 static struct queue *pool;
 static struct flows *fl;
 
@@ -42,7 +43,8 @@ static void start_with(const char *const *sim_flags)
     char err[256];
     cr_assert(config_load(&cfg, CONFIG_NEED_DATABASE, err, sizeof(err)), "%s", err);
     log_setup(LOG_ERROR, false, 2);
-    pool = queue_create(&cfg);
+    store = store_open(cfg.database_url, 1, cfg.db_pool_wait_ms, cfg.queue_listen);
+    pool = queue_create(&cfg, store);
     fl = flows_new(&cfg, err, sizeof(err));
     cr_assert_not_null(fl, "%s", err);
     flows_register(fl, pool);
@@ -65,6 +67,7 @@ static void start_failing(void)
 static void stop(void)
 {
     queue_stop(pool, 2000);
+    store_close(store);
     flows_free(fl);
     config_free(&cfg);
     th_sim_stop(&sim);
@@ -415,7 +418,8 @@ Test(flows, twenty_concurrent_provisions_never_earn_a_429, .timeout = 180)
     char err[256];
     cr_assert(config_load(&cfg, CONFIG_NEED_DATABASE, err, sizeof(err)), "%s", err);
     log_setup(LOG_ERROR, false, 2);
-    pool = queue_create(&cfg);
+    store = store_open(cfg.database_url, 1, cfg.db_pool_wait_ms, cfg.queue_listen);
+    pool = queue_create(&cfg, store);
     fl = flows_new(&cfg, err, sizeof(err));
     flows_register(fl, pool);
     char *ids[20];

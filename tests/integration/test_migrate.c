@@ -26,13 +26,17 @@ Test(migrate, pending_counts_what_is_missing)
 {
     char *db = th_db_create_from("template1");
     char err[256] = "";
-    PGconn *c = store_connect(db, err, sizeof(err));
+    struct store *s = store_open(db, 1, 1000, false);
+    PGconn *c = store_conn_open(s, STORE_SESSION_DEFAULT, err, sizeof(err));
     cr_assert_not_null(c, "%s", err);
     cr_assert_eq(store_migrations_pending(c, err, sizeof(err)), store_migrations_latest());
+    cr_assert_eq(store_migrations_applied(c, err, sizeof(err)), 0);
     int applied = 0;
     cr_assert_eq(store_migrate(db, &applied, err, sizeof(err)), RH_OK, "%s", err);
     cr_assert_eq(store_migrations_pending(c, err, sizeof(err)), 0);
+    cr_assert_eq(store_migrations_applied(c, err, sizeof(err)), store_migrations_latest());
     PQfinish(c);
+    store_close(s);
     th_db_drop(db);
 }
 

@@ -2,6 +2,7 @@
  * guarded transitions, and worker pools running test handlers in this process. */
 #include "support/harness.h"
 
+#include "store/enqueue.h"
 #include "store/jobs.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -19,23 +20,55 @@
 
 /* ---------- helpers ---------- */
 
+/* The stores this test opened (closed by its teardown): one for its connections, and one per
+ * pool, with the policy the pool's configuration asks for as `railhook serve` does. */
+static struct store *stores[16];
+static int nstores;
+
+static struct store *store_for(const char *db, bool prepared)
+{
+    cr_assert_lt(nstores, 16);
+    stores[nstores] = store_open(db, 1, 2000, prepared);
+    return stores[nstores++];
+}
+
+static void stores_close(void)
+{
+    while (nstores > 0)
+        store_close(stores[--nstores]);
+}
+
 static PGconn *conn_of(const char *db)
 {
     char err[256] = "";
-    PGconn *c = store_connect(db, err, sizeof(err));
+    PGconn *c = store_conn_open(nstores ? stores[0] : store_for(db, true), STORE_SESSION_DEFAULT,
+                                err, sizeof(err));
     cr_assert_not_null(c, "%s", err);
     return c;
+}
+
+/* Enqueues jobs of their own (no delivery) through the one enqueue path. */
+static enum rh_status enqueue(PGconn *c, const struct store_job_new *jobs, size_t n,
+                              char (*ids)[37])
+{
+    struct store_enqueue g = {.jobs = jobs, .njobs = n, .ids = ids};
+    char err[256] = "";
+    enum rh_status st = store_job_enqueue(c, &g, 1, err, sizeof(err));
+    cr_assert(st != RH_OK || g.enqueued);
+    return st;
 }
 
 static void enqueue_one(PGconn *c, const char *kind, const char *payload, int max_attempts,
                         int64_t delay_ms, char id[37])
 {
+    cJSON *p = payload ? cJSON_Parse(payload) : NULL;
+    cr_assert(!payload || p, "test payload is JSON");
     struct store_job_new j = {
-        .kind = kind, .payload = payload, .max_attempts = max_attempts, .delay_ms = delay_ms};
-    char err[256] = "";
+        .kind = kind, .payload = p, .max_attempts = max_attempts, .delay_ms = delay_ms};
     char ids[1][37];
-    cr_assert_eq(store_job_enqueue(c, &j, 1, ids, err, sizeof(err)), RH_OK, "%s", err);
+    cr_assert_eq(enqueue(c, &j, 1, ids), RH_OK);
     memcpy(id, ids[0], 37);
+    cJSON_Delete(p);
 }
 
 static char *vsql(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
@@ -200,29 +233,34 @@ static void store_setup(void)
 static void store_teardown(void)
 {
     PQfinish(conn);
+    stores_close();
     th_db_drop(db);
 }
 
 Test(queue_store, enqueue_batch_dedupe_and_validation, .init = store_setup, .fini = store_teardown)
 {
+    cJSON *n1 = cJSON_Parse("{\"n\":1}"), *n2 = cJSON_Parse("{\"n\":2}");
+    cJSON *list = cJSON_Parse("[1]");
     struct store_job_new jobs[3] = {
-        {.kind = "noop", .payload = "{\"n\":1}", .dedupe_key = "k1"},
-        {.kind = "noop", .payload = "{\"n\":2}", .service_name = "osp-worker-a"},
+        {.kind = "noop", .payload = n1, .dedupe_key = "k1"},
+        {.kind = "noop", .payload = n2, .service_name = "osp-worker-a"},
         {.kind = "provision", .max_attempts = 7},
     };
     char ids[3][37];
-    char err[256] = "";
-    cr_assert_eq(store_job_enqueue(conn, jobs, 3, ids, err, sizeof(err)), RH_OK, "%s", err);
+    cr_assert_eq(enqueue(conn, jobs, 3, ids), RH_OK);
     cr_assert(uuid_valid(ids[0]) && uuid_valid(ids[1]) && uuid_valid(ids[2]));
     cr_assert_eq(q_long(db, "SELECT (payload->>'n')::int FROM jobs WHERE id = '%s'", ids[1]), 2);
     cr_assert_eq(q_long(db, "SELECT max_attempts FROM jobs WHERE id = '%s'", ids[2]), 7);
     cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM job_events WHERE message = 'enqueued'"), 3);
 
     struct store_job_new dup = {.kind = "noop", .dedupe_key = "k1"};
-    cr_assert_eq(store_job_enqueue(conn, &dup, 1, NULL, err, sizeof(err)), RH_CONFLICT);
-    struct store_job_new bad_payload = {.kind = "noop", .payload = "[1,"};
-    cr_assert_eq(store_job_enqueue(conn, &bad_payload, 1, NULL, err, sizeof(err)), RH_INVALID);
+    cr_assert_eq(enqueue(conn, &dup, 1, NULL), RH_CONFLICT);
+    struct store_job_new bad_payload = {.kind = "noop", .payload = list};
+    cr_assert_eq(enqueue(conn, &bad_payload, 1, NULL), RH_INVALID);
     cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM jobs"), 3);
+    cJSON_Delete(n1);
+    cJSON_Delete(n2);
+    cJSON_Delete(list);
 }
 
 Test(queue_store, claim_takes_due_jobs_oldest_first, .init = store_setup, .fini = store_teardown)
@@ -263,7 +301,7 @@ Test(queue_store, claim_takes_due_jobs_oldest_first, .init = store_setup, .fini 
 }
 
 struct claimer {
-    const char *db;
+    struct store *store;
     int index;
     char (*seen)[37];
     int *nseen;
@@ -275,7 +313,7 @@ static void *claim_loop(void *arg)
 {
     struct claimer *cl = arg;
     char err[256];
-    PGconn *c = store_connect(cl->db, err, sizeof(err));
+    PGconn *c = store_conn_open(cl->store, STORE_SESSION_DEFAULT, err, sizeof(err));
     if (!c) {
         cl->errors++;
         return NULL;
@@ -318,8 +356,7 @@ Test(queue_store, claims_are_exclusive_under_contention, .init = store_setup,
     struct store_job_new jobs[JOBS];
     for (int i = 0; i < JOBS; i++)
         jobs[i] = (struct store_job_new){.kind = "noop"};
-    char err[256] = "";
-    cr_assert_eq(store_job_enqueue(conn, jobs, JOBS, NULL, err, sizeof(err)), RH_OK, "%s", err);
+    cr_assert_eq(enqueue(conn, jobs, JOBS, NULL), RH_OK);
 
     static char seen[JOBS * 2][37];
     int nseen = 0;
@@ -327,7 +364,8 @@ Test(queue_store, claims_are_exclusive_under_contention, .init = store_setup,
     struct claimer cl[THREADS];
     pthread_t th[THREADS];
     for (int i = 0; i < THREADS; i++) {
-        cl[i] = (struct claimer){.db = db, .index = i, .seen = seen, .nseen = &nseen, .mu = &mu};
+        cl[i] = (struct claimer){
+            .store = stores[0], .index = i, .seen = seen, .nseen = &nseen, .mu = &mu};
         pthread_create(&th[i], NULL, claim_loop, &cl[i]);
     }
     for (int i = 0; i < THREADS; i++) {
@@ -741,7 +779,7 @@ static struct queue *pool_start(const char *dbu, const char *instance, int worke
     char err[256] = "";
     cr_assert(config_load(&cfg, CONFIG_NEED_DATABASE, err, sizeof(err)), "%s", err);
     log_setup(LOG_ERROR, false, 2);
-    struct queue *p = queue_create(&cfg);
+    struct queue *p = queue_create(&cfg, store_for(dbu, cfg.queue_listen));
     config_free(&cfg); /* the pool keeps copies */
     struct job_handler h = {.kind = "noop", .run = t_run, .compensate = t_compensate};
     cr_assert_eq(queue_register(p, &h), RH_OK);
@@ -766,7 +804,6 @@ Test(queue_pool, every_job_runs_exactly_once_across_pools, .init = pool_setup,
     struct store_job_new jobs[JOBS];
     for (int i = 0; i < JOBS; i++)
         jobs[i] = (struct store_job_new){.kind = "noop"};
-    char err[256] = "";
     struct queue *pools[POOLS];
     const char *env[] = {"QUEUE_POLL_MS", "100", NULL};
     for (int i = 0; i < POOLS; i++) {
@@ -776,7 +813,7 @@ Test(queue_pool, every_job_runs_exactly_once_across_pools, .init = pool_setup,
     }
     /* Enqueued while the pools are already competing, in a few batches. */
     for (int b = 0; b < 5; b++)
-        cr_assert_eq(store_job_enqueue(conn, jobs, JOBS / 5, NULL, err, sizeof(err)), RH_OK);
+        cr_assert_eq(enqueue(conn, jobs, JOBS / 5, NULL), RH_OK);
     cr_assert(wait_long(db, JOBS, 60000, "SELECT count(*) FROM jobs WHERE state = 'succeeded'"),
               "all jobs succeed");
     long succeeded = 0;

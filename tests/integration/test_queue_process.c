@@ -4,7 +4,7 @@
  * each run in noop_runs. */
 #include "support/harness.h"
 
-#include "store/jobs.h"
+#include "store/enqueue.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -73,13 +73,18 @@ static bool wait_count(const char *db, const char *sql, long want, int timeout_m
 static void enqueue_noops(const char *db, int n, const char *payload)
 {
     char err[256] = "";
-    PGconn *c = store_connect(db, err, sizeof(err));
+    struct store *s = store_open(db, 1, 1000, false);
+    PGconn *c = store_conn_open(s, STORE_SESSION_DEFAULT, err, sizeof(err));
+    store_close(s); /* the connection does not need it */
     cr_assert_not_null(c, "%s", err);
+    cJSON *p = payload ? cJSON_Parse(payload) : NULL;
     struct store_job_new *jobs = xcalloc((size_t)n, sizeof(*jobs));
     for (int i = 0; i < n; i++)
-        jobs[i] = (struct store_job_new){.kind = "noop", .payload = payload};
-    cr_assert_eq(store_job_enqueue(c, jobs, n, NULL, err, sizeof(err)), RH_OK, "%s", err);
+        jobs[i] = (struct store_job_new){.kind = "noop", .payload = p};
+    struct store_enqueue g = {.jobs = jobs, .njobs = (size_t)n};
+    cr_assert_eq(store_job_enqueue(c, &g, 1, err, sizeof(err)), RH_OK, "%s", err);
     free(jobs);
+    cJSON_Delete(p);
     PQfinish(c);
 }
 

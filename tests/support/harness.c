@@ -137,9 +137,10 @@ void th_server_start(struct th_server *ts, const char *db_url)
     log_level_parse(ts->cfg.log_level, &level);
     log_setup(level, false, 2);
     ts->app.cfg = &ts->cfg;
-    ts->app.store = store_open(ts->cfg.database_url, ts->cfg.db_pool_size, ts->cfg.db_pool_wait_ms);
-    ts->app.longpoll = longpoll_start(ts->cfg.database_url);
-    ts->app.intake = intake_start(&ts->cfg, err, sizeof(err));
+    ts->app.store = store_open(ts->cfg.database_url, ts->cfg.db_pool_size, ts->cfg.db_pool_wait_ms,
+                               ts->cfg.queue_listen);
+    ts->app.longpoll = longpoll_start(ts->app.store);
+    ts->app.intake = intake_start(&ts->cfg, ts->app.store, err, sizeof(err));
     if (!ts->app.intake)
         cr_assert_fail("intake: %s", err);
     ts->srv = http_server_start(&ts->app, err, sizeof(err));

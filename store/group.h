@@ -1,0 +1,65 @@
+/* Group commit, the one way railhook shares a commit among writers: the webhook intake
+ * (deliveries and their jobs) and the queue (finished runs and the next claims). A thread
+ * submits an item and waits until the batch holding it is written; one of the waiting threads
+ * leads each batch and writes it, through a callback, in one statement and transaction, so a
+ * commit (a WAL flush, and a NOTIFY, which PostgreSQL serialises across the cluster) carries
+ * every item that arrived meanwhile. Nobody else writes: there is no writer thread. */
+#ifndef RAILHOOK_STORE_GROUP_H
+#define RAILHOOK_STORE_GROUP_H
+
+#include "util/status.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What a submitter hands over: make it the first member of the struct that carries the
+ * item's data and result, so the callbacks can convert an item pointer back to it. */
+struct store_group_item {
+    size_t size; /* the caller's: counts against max_bytes */
+    /* the group's */
+    struct store_group_item *next;
+    pthread_cond_t cond;
+    bool taken;     /* in a batch being written */
+    bool leading;   /* its thread leads a batch right now */
+    bool done;      /* its batch was written */
+    bool abandoned; /* its submitter gave up after it was taken */
+};
+
+struct store_group_ops {
+    /* Writes batch[0..n) in one transaction and stores each item's result with it. writer is
+     * what the leading submitter passed to store_group_submit() (e.g. its own connection). */
+    void (*write)(void *ctx, void *writer, struct store_group_item **batch, size_t n);
+    /* Optional: false keeps candidate out of the batch batch[0..n) forming now (it waits, in
+     * order, for a later one). */
+    bool (*admit)(void *ctx, struct store_group_item *const *batch, size_t n,
+                  const struct store_group_item *candidate);
+    /* Optional: true while more items are expected at once (e.g. handlers still running); a
+     * forming batch then waits for them, at most linger_us. */
+    bool (*expect_more)(void *ctx);
+    /* Frees an item whose submitter gave up waiting (required when submitters have deadlines). */
+    void (*release)(void *ctx, struct store_group_item *item);
+};
+
+struct store_group_limits {
+    size_t max_items; /* per batch */
+    size_t max_bytes; /* item sizes per batch (a batch's first item always fits); 0: none */
+    int max_writers;  /* batches written at once, each on its leader's own connection */
+    int linger_us;    /* see expect_more */
+};
+
+/* A group calling ops (copied) with ctx (borrowed). Free with store_group_free(). */
+struct store_group *store_group_new(const struct store_group_ops *ops,
+                                    const struct store_group_limits *limits, void *ctx);
+/* Frees the group; NULL-safe. Call when no submitter is left. */
+void store_group_free(struct store_group *g);
+/* Queues item and returns once the batch holding it is written (RH_OK; its result is where
+ * ops->write put it), leading batches on writer meanwhile when nobody else does.
+ * RH_UNAVAILABLE when deadline_ms (monotonic; 0: none) passed first: the item then belongs to
+ * the group, which hands it to ops->release (at once, or after the batch it joined, which
+ * may still commit). */
+enum rh_status store_group_submit(struct store_group *g, struct store_group_item *item,
+                                  void *writer, int64_t deadline_ms);
+
+#endif

@@ -1,0 +1,54 @@
+/* The services table: the Railway services railhook created and keeps, by name. */
+#ifndef RAILHOOK_STORE_SERVICES_H
+#define RAILHOOK_STORE_SERVICES_H
+
+#include "util/status.h"
+
+#include <cjson/cJSON.h>
+#include <libpq-fe.h>
+#include <stddef.h>
+
+/* The names of the active services, sorted: *names (free with store_service_names_free())
+ * holds *n of them. RH_UNAVAILABLE with err set when the query fails. */
+enum rh_status store_service_names_active(PGconn *c, char ***names, size_t *n, char *err,
+                                          size_t errlen);
+/* Frees what store_service_names_active() returned; NULL-safe. */
+void store_service_names_free(char **names, size_t n);
+
+/* A service row as a provision records it; strings are borrowed. */
+struct store_service {
+    const char *name;
+    const char *manifest_id; /* NULL keeps the one recorded */
+    const char *railway_service_id;
+    const char *repo;
+    const char *branch;
+    const char *root_dir;
+    const char *status; /* 'provisioning', 'active', 'failed' or 'removed' */
+    const char *last_job_id;
+};
+
+/* Inserts the row named s->name or updates it. RH_OK, or a failure status with err set. */
+enum rh_status store_service_upsert(PGconn *c, const struct store_service *s, char *err,
+                                    size_t errlen);
+/* The Railway id recorded for service name unless it was removed: *id (free()), NULL when
+ * there is none. RH_OK, or a failure status with err set (*id NULL). */
+enum rh_status store_service_railway_id(PGconn *c, const char *name, char **id, char *err,
+                                        size_t errlen);
+/* Records the outcome of job_id's deployment deployment_id of service name: its status
+ * (SUCCESS makes the service active) and, unless NULL, the digests of the variables railhook
+ * set (a JSON object). */
+enum rh_status store_service_deployed(PGconn *c, const char *name, const char *deployment_id,
+                                      const char *status, const char *job_id, const cJSON *digests,
+                                      char *err, size_t errlen);
+/* Sets the status of service name and, unless NULL, its last job. */
+enum rh_status store_service_status_set(PGconn *c, const char *name, const char *status,
+                                        const char *job_id, char *err, size_t errlen);
+/* Renames service from to to, unless a service named to exists already. */
+enum rh_status store_service_rename(PGconn *c, const char *from, const char *to, char *err,
+                                    size_t errlen);
+/* The variable digests last recorded for service name: *digests (cJSON_Delete()), NULL when
+ * the service is unknown. RH_OK, or a failure status with err set (*digests NULL). */
+enum rh_status store_service_digests(PGconn *c, const char *name, cJSON **digests, char *err,
+                                     size_t errlen);
+
+#endif
