@@ -83,7 +83,12 @@ Test(kinds, every_kind_is_found_by_name_and_has_a_handler)
 Test(kinds, names_list_every_kind_in_table_order)
 {
     char *all = flows_kind_names(false);
-    cr_assert_str_eq(all, "provision, update, redeploy, deprovision");
+    char expect[256] = "";
+    for (const struct flows_kind *k = flows_kinds; k->name; k++)
+        snprintf(expect + strlen(expect), sizeof(expect) - strlen(expect), "%s%s",
+                 k == flows_kinds ? "" : ", ", k->name);
+    cr_assert_str_eq(all, expect);
+    cr_assert_not_null(strstr(all, "provision, update, redeploy, deprovision"));
     char *api = flows_kind_names(true);
     for (const struct flows_kind *k = flows_kinds; k->name; k++)
         cr_assert_eq(strstr(api, k->name) != NULL, k->api_create, "%s", k->name);
