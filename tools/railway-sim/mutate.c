@@ -338,7 +338,8 @@ int sim_service_instance_auto_deploy_update_resolve(struct sim *s, const cJSON *
         return -1;
     svc->auto_deploys = sim_arg_true(input, "enabled");
     svc->updated_wall = time_wall_ms();
-    *out = cJSON_CreateTrue();
+    *out = cJSON_CreateObject();
+    cJSON_AddBoolToObject(*out, "enabled", svc->auto_deploys);
     return 0;
 }
 
