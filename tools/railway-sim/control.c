@@ -1,6 +1,9 @@
 /* control: the control endpoints (no auth) tests use to drive and inspect the simulator:
  * /_sim/state, /_sim/config, /_sim/reset, /_sim/push (a GitHub push), /_sim/service (a
- * service's deploy triggers). */
+ * service's deploy triggers).
+ *
+ * Threading: runs on libmicrohttpd's connection threads; every call into the simulator holds
+ * sim.lock, and the request body is parsed outside it. */
 #include <pthread.h>
 #include <string.h>
 

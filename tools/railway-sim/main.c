@@ -3,9 +3,10 @@
  * Threading: libmicrohttpd runs one thread per connection, so a delayed answer never holds up
  * the others. All simulator state lives in one struct sim behind sim.lock; a request takes the
  * lock for its rate-limit charge and fault draw, and again for the whole of its execution, but
- * never while it sleeps for a delay fault. Parsing and validating a document read only the
- * schema, which main() loads before the daemon starts; it, the command-line config and the
- * token lists are read-only afterwards. The main thread only waits for SIGINT/SIGTERM. */
+ * never while it sleeps for a delay fault or holds back a slow deploy mutation's answer. Parsing
+ * and validating a document read only the schema, which main() loads before the daemon starts; it,
+ * the command-line config and the token lists are read-only afterwards. The main thread only waits
+ * for SIGINT/SIGTERM. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
