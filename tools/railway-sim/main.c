@@ -3,9 +3,10 @@
  * Threading: libmicrohttpd runs one thread per connection, so a delayed answer never holds up
  * the others. All simulator state lives in one struct sim behind sim.lock; a request takes the
  * lock for its rate-limit charge and fault draw, and again for the whole of its execution, but
- * never while it sleeps for a delay fault. Parsing and validating a document read only the
- * schema, which main() loads before the daemon starts; it, the command-line config and the
- * token lists are read-only afterwards. The main thread only waits for SIGINT/SIGTERM. */
+ * never while it sleeps for a delay fault or holds back a slow deploy mutation's answer. Parsing
+ * and validating a document read only the schema, which main() loads before the daemon starts; it,
+ * the command-line config and the token lists are read-only afterwards. The main thread only waits
+ * for SIGINT/SIGTERM. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -25,195 +26,13 @@
 
 #include "execute.h"
 #include "railway/graphql.h"
+#include "server.h"
 #include "sim.h"
 #include "util/util.h"
 
-#define BODY_MAX     (1024 * 1024)
 #define GRAPHQL_PATH "/graphql/v2"
 
-/* The snapshot of Railway's schema the repository carries (railway/schema/), located at build
- * time. */
-#ifndef RAILWAY_SIM_SCHEMA
-#define RAILWAY_SIM_SCHEMA "railway/schema/railway-schema.json"
-#endif
 #define SCHEMA_MAX (64u << 20)
-
-struct server {
-    struct sim sim;
-    cJSON *introspection;         /* the schema file as parsed; sim.schema points into it */
-    struct graphql_schema schema; /* the same, for validation */
-    char **tokens;
-    size_t token_count;
-    char **project_tokens;
-    size_t project_token_count;
-    char **workspace_tokens;
-    size_t workspace_token_count;
-    bool quiet;
-};
-
-/* One per HTTP request: created on the first callback, freed in on_completed(). */
-struct request {
-    struct buf body;
-    bool too_big; /* the body passed BODY_MAX */
-    int64_t start_ms;
-    bool rejected; /* a response was queued before the body arrived */
-};
-
-struct reply {
-    unsigned status;
-    char *body;
-    void (*body_free)(void *);
-    const char *content_type;
-    bool reset; /* close the connection without answering */
-    bool has_rate;
-    struct sim_rate rate;
-    long retry_after; /* 0: no header */
-    const char *allow;
-    /* for the log line */
-    char op[96];
-    char fields[160];
-    char note[64];
-    int error_count;
-};
-
-/* ---- replies ----------------------------------------------------------------------------------
- */
-
-static void reply_json(struct reply *r, unsigned status, cJSON *doc)
-{
-    r->status = status;
-    r->body = cJSON_PrintUnformatted(doc);
-    r->body_free = cJSON_free;
-    r->content_type = "application/json; charset=utf-8";
-    cJSON_Delete(doc);
-}
-
-static void reply_text(struct reply *r, unsigned status, const char *content_type, const char *text)
-{
-    r->status = status;
-    r->body = xstrdup(text);
-    r->body_free = free;
-    r->content_type = content_type;
-}
-
-/* Sets extensions.code on every error of the list that has none. */
-static void errors_code(cJSON *errors, const char *code)
-{
-    cJSON *e;
-
-    cJSON_ArrayForEach(e, errors)
-    {
-        if (cJSON_GetObjectItemCaseSensitive(e, "extensions") == NULL)
-            cJSON_AddStringToObject(cJSON_AddObjectToObject(e, "extensions"), "code", code);
-    }
-}
-
-/* {"errors":[{"message", "extensions":{"code"}}]} with an optional "data": null. */
-static void reply_error(struct reply *r, unsigned status, const char *code, bool with_data,
-                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void reply_error(struct reply *r, unsigned status, const char *code, bool with_data,
-                        const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    cJSON *doc = cJSON_CreateObject();
-    cJSON *errors = cJSON_AddArrayToObject(doc, "errors");
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    graphql_error_add(errors, 0, 0, "%s", msg);
-    errors_code(errors, code);
-    if (with_data)
-        cJSON_AddNullToObject(doc, "data");
-    r->error_count = 1;
-    reply_json(r, status, doc);
-}
-
-static void header_add(struct MHD_Response *resp, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void header_add(struct MHD_Response *resp, const char *name, const char *fmt, ...)
-{
-    char value[64];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(value, sizeof(value), fmt, ap);
-    va_end(ap);
-    MHD_add_response_header(resp, name, value);
-}
-
-/* A hard close: SO_LINGER 0 makes the kernel send RST instead of FIN. */
-static void connection_abort(struct MHD_Connection *conn)
-{
-    const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    struct linger lg = {1, 0};
-
-    if (info != NULL)
-        setsockopt(info->connect_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-}
-
-static enum MHD_Result reply_send(struct MHD_Connection *conn, struct reply *r)
-{
-    struct MHD_Response *resp;
-    enum MHD_Result ret;
-
-    if (r->reset) {
-        connection_abort(conn);
-        return MHD_NO;
-    }
-    resp = MHD_create_response_from_buffer_with_free_callback(
-        r->body ? strlen(r->body) : 0, r->body, r->body_free ? r->body_free : free);
-    if (resp == NULL) {
-        if (r->body_free)
-            r->body_free(r->body);
-        r->body = NULL;
-        return MHD_NO;
-    }
-    r->body = NULL; /* the response owns it now */
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
-    if (r->has_rate) {
-        header_add(resp, "X-RateLimit-Limit", "%ld", r->rate.limit);
-        header_add(resp, "X-RateLimit-Remaining", "%ld", r->rate.remaining);
-        header_add(resp, "X-RateLimit-Reset", "%lld", (long long)r->rate.reset_epoch);
-    }
-    if (r->retry_after > 0)
-        header_add(resp, MHD_HTTP_HEADER_RETRY_AFTER, "%ld", r->retry_after);
-    if (r->allow)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
-    ret = MHD_queue_response(conn, r->status, resp);
-    MHD_destroy_response(resp);
-    return ret;
-}
-
-/* ---- logging ----------------------------------------------------------------------------------
- */
-
-static void log_request(const struct server *srv, const char *method, const char *url,
-                        const struct reply *r, int64_t start_ms)
-{
-    char line[640], ts[32];
-    int n;
-
-    if (srv->quiet)
-        return;
-    time_format_utc(ts, time_wall_ms());
-    n = snprintf(line, sizeof(line),
-                 "%s railway-sim: method=%s path=%.64s op=%s fields=%s status=%u errors=%d%s%s "
-                 "ms=%lld\n",
-                 ts, method, url, r->op[0] ? r->op : "-", r->fields[0] ? r->fields : "-",
-                 r->reset ? 0u : r->status, r->error_count, r->note[0] ? " note=" : "", r->note,
-                 (long long)(time_mono_ms() - start_ms));
-    if (n > 0) {
-        size_t len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
-        ssize_t w = write(STDERR_FILENO, line, len);
-
-        (void)w;
-    }
-}
 
 /* ---- GraphQL ----------------------------------------------------------------------------------
  */
@@ -339,6 +158,8 @@ static cJSON *operation_execute(struct server *srv, const struct graphql_documen
             continue;
         }
         args = exec_arguments(&x, def, c->field);
+        if (sim_field_slow(c->field->name))
+            r->slow_ms = srv->sim.config.slow_deploy_ms;
         if (sim_field_resolve(&srv->sim, c->field->name, args, &src, msg, sizeof(msg)) < 0)
             exec_error(errors, c, msg);
         else
@@ -347,7 +168,7 @@ static cJSON *operation_execute(struct server *srv, const struct graphql_documen
         cJSON_Delete(args);
     }
     exec_fields_cleanup(&roots);
-    errors_code(errors, "INTERNAL_SERVER_ERROR");
+    reply_errors_code(errors, "INTERNAL_SERVER_ERROR");
     r->error_count = cJSON_GetArraySize(errors);
     if (r->error_count > 0) {
         cJSON_AddItemToObject(out, "errors", errors);
@@ -425,7 +246,7 @@ static void reply_errors_400(struct server *srv, struct reply *r, cJSON *errors,
 {
     cJSON *doc = cJSON_CreateObject();
 
-    errors_code(errors, code);
+    reply_errors_code(errors, code);
     r->error_count = cJSON_GetArraySize(errors);
     cJSON_AddItemToObject(doc, "errors", errors);
     reply_json(r, MHD_HTTP_BAD_REQUEST, doc);
@@ -459,10 +280,13 @@ static void graphql_handle(struct server *srv, struct MHD_Connection *conn, stru
     }
     sim_rate_take(&srv->sim, key, &r->rate);
     r->has_rate = true;
+    if (r->rate.limited)
+        r->retry_after = r->rate.retry_after;
     if (r->rate.limited) {
         srv->sim.status_429++;
+        sim_rate_format(&srv->sim, &r->rate, r->reset_value, sizeof(r->reset_value), r->retry_value,
+                        sizeof(r->retry_value));
         pthread_mutex_unlock(&srv->sim.lock);
-        r->retry_after = r->rate.retry_after;
         snprintf(r->note, sizeof(r->note), "rate-limited");
         reply_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "RATE_LIMITED", true,
                     "Rate limit exceeded. Please try again in %ld seconds.", r->retry_after);
@@ -473,9 +297,18 @@ static void graphql_handle(struct server *srv, struct MHD_Connection *conn, stru
     if (fault != SIM_FAULT_NONE) {
         srv->sim.faults++;
         srv->sim.faults_by_kind[fault]++;
-        if (fault == SIM_FAULT_429)
+        if (fault == SIM_FAULT_429) {
             srv->sim.status_429++;
+            r->retry_after = 1;
+        }
         snprintf(r->note, sizeof(r->note), "fault:%s", sim_fault_name(fault));
+    }
+    {
+        struct sim_rate shown = r->rate;
+
+        shown.retry_after = r->retry_after;
+        sim_rate_format(&srv->sim, &shown, r->reset_value, sizeof(r->reset_value), r->retry_value,
+                        sizeof(r->retry_value));
     }
     pthread_mutex_unlock(&srv->sim.lock);
 
@@ -497,8 +330,16 @@ static void graphql_handle(struct server *srv, struct MHD_Connection *conn, stru
     case SIM_FAULT_RESET:
         r->reset = true;
         return;
+    case SIM_FAULT_403:
+        /* Railway's edge (Cloudflare) blocking a client: an HTML page, not GraphQL. */
+        reply_text(r, MHD_HTTP_FORBIDDEN, "text/html; charset=UTF-8",
+                   "<!DOCTYPE html>\n<html lang=\"en-US\"><head><title>Access denied | "
+                   "backboard.railway.com used Cloudflare to restrict access</title></head>\n"
+                   "<body><div id=\"cf-error-details\"><h1>Error 1020</h1><h2>Access "
+                   "denied</h2><p>The owner of this website (backboard.railway.com) does not "
+                   "allow your access at the moment.</p></div></body></html>\n");
+        return;
     case SIM_FAULT_429:
-        r->retry_after = 1;
         reply_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "RATE_LIMITED", true,
                     "Rate limit exceeded. Please try again in 1 seconds.");
         return;
@@ -565,6 +406,11 @@ static void graphql_handle(struct server *srv, struct MHD_Connection *conn, stru
         srv->sim.not_authorized++;
     result = operation_execute(srv, &doc, op, vars, caller, fault == SIM_FAULT_GENERIC, r);
     pthread_mutex_unlock(&srv->sim.lock);
+    if (r->slow_ms > 0) {
+        /* A slow deploy mutation: it has acted; the answer comes after the client gave up. */
+        snprintf(r->note, sizeof(r->note), "slow:%ldms", r->slow_ms);
+        sleep_ms(r->slow_ms);
+    }
     reply_json(r, MHD_HTTP_OK, result);
     goto out;
 
@@ -578,67 +424,6 @@ out:
     cJSON_Delete(errors);
     cJSON_Delete(vars);
     cJSON_Delete(body);
-}
-
-/* ---- control endpoints ------------------------------------------------------------------------
- */
-
-static void control_handle(struct server *srv, const char *method, const char *url,
-                           struct request *req, struct reply *r)
-{
-    bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
-    char err[256];
-    cJSON *doc;
-
-    if (strcmp(url, "/_sim/state") == 0 && get) {
-        pthread_mutex_lock(&srv->sim.lock);
-        doc = sim_state_json(&srv->sim);
-        pthread_mutex_unlock(&srv->sim.lock);
-        reply_json(r, MHD_HTTP_OK, doc);
-    } else if (strcmp(url, "/_sim/config") == 0 && (get || post)) {
-        cJSON *patch = NULL;
-        int rc = 0;
-
-        if (post) {
-            patch = cJSON_ParseWithLength(req->body.data ? req->body.data : "", req->body.len);
-            if (patch == NULL) {
-                rc = -1;
-                snprintf(err, sizeof(err), "the body must be a JSON object");
-            }
-        }
-        pthread_mutex_lock(&srv->sim.lock);
-        if (post && rc == 0)
-            rc = sim_config_apply(&srv->sim, patch, err, sizeof(err));
-        doc = cJSON_CreateObject();
-        if (rc < 0) {
-            cJSON_AddStringToObject(doc, "error", err);
-        } else {
-            cJSON_AddBoolToObject(doc, "ok", true);
-            cJSON_AddItemToObject(doc, "config", sim_config_json(&srv->sim));
-        }
-        pthread_mutex_unlock(&srv->sim.lock);
-        cJSON_Delete(patch);
-        reply_json(r, rc < 0 ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_OK, doc);
-    } else if (strcmp(url, "/_sim/reset") == 0 && post) {
-        pthread_mutex_lock(&srv->sim.lock);
-        sim_reset(&srv->sim);
-        pthread_mutex_unlock(&srv->sim.lock);
-        doc = cJSON_CreateObject();
-        cJSON_AddBoolToObject(doc, "ok", true);
-        reply_json(r, MHD_HTTP_OK, doc);
-    } else if (strcmp(url, "/_sim/state") == 0 || strcmp(url, "/_sim/config") == 0 ||
-               strcmp(url, "/_sim/reset") == 0) {
-        r->allow = strcmp(url, "/_sim/state") == 0   ? "GET"
-                   : strcmp(url, "/_sim/reset") == 0 ? "POST"
-                                                     : "GET, POST";
-        doc = cJSON_CreateObject();
-        cJSON_AddStringToObject(doc, "error", "method not allowed");
-        reply_json(r, MHD_HTTP_METHOD_NOT_ALLOWED, doc);
-    } else {
-        doc = cJSON_CreateObject();
-        cJSON_AddStringToObject(doc, "error", "not found");
-        reply_json(r, MHD_HTTP_NOT_FOUND, doc);
-    }
 }
 
 /* ---- libmicrohttpd callbacks ------------------------------------------------------------------
@@ -697,7 +482,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
     }
     ret = reply_send(conn, &r);
-    log_request(srv, method, url, &r, req->start_ms);
+    reply_log(srv, method, url, &r, req->start_ms);
     if (r.body != NULL && r.body_free != NULL)
         r.body_free(r.body);
     return ret;
@@ -716,235 +501,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     buf_free(&req->body);
     free(req);
     *con_cls = NULL;
-}
-
-/* ---- command line -----------------------------------------------------------------------------
- */
-
-enum flag_kind {
-    FLAG_LONG,
-    FLAG_DOUBLE,
-    FLAG_STRING,
-    FLAG_SWITCH,
-};
-
-struct flag {
-    const char *name;
-    enum flag_kind kind;
-    long min, max;
-    const char *help;
-};
-
-static const struct flag flags[] = {
-    {"port", FLAG_LONG, 0, 65535, "TCP port on 127.0.0.1; 0 picks a free one (default 0)"},
-    {"bind", FLAG_STRING, 0, 0, "loopback IPv4 address to listen on (default 127.0.0.1)"},
-    {"token", FLAG_STRING, 0, 0, "accepted account/workspace token, repeatable"},
-    {"workspace-token", FLAG_STRING, 0, 0,
-     "accepted workspace token (Bearer; no `me`), repeatable"},
-    {"project-token", FLAG_STRING, 0, 0, "accepted Project-Access-Token, repeatable"},
-    {"project-id", FLAG_STRING, 0, 0, "the project's id (default proj-sim)"},
-    {"environment-id", FLAG_STRING, 0, 0, "the environment's id (default env-sim)"},
-    {"repos", FLAG_STRING, 0, 0, "visible repos: owner/name:b1,b2;owner2/name2:main"},
-    {"schema", FLAG_STRING, 0, 0, "Railway's schema (introspection JSON) to validate and serve"},
-    {"instance-delay-ms", FLAG_LONG, 0, 3600000, "delay before a service instance exists (300)"},
-    {"build-ms", FLAG_LONG, 0, 3600000, "QUEUED to SUCCESS duration of a deployment (1500)"},
-    {"fail-builds", FLAG_STRING, 0, 0, "builds of services whose name contains this fail"},
-    {"rps", FLAG_LONG, 1, 1000000, "requests per second per token (50)"},
-    {"hourly", FLAG_LONG, 1, 1000000000, "requests per hour per token (10000)"},
-    {"seed", FLAG_LONG, 0, 0x7FFFFFFF, "seed of the fault and id generators (1)"},
-    {"fault-rate", FLAG_DOUBLE, 0, 1, "share of requests that get a fault (0)"},
-    {"fault-kinds", FLAG_STRING, 0, 0, "500,502,503,reset,delay,generic,429 (all)"},
-    {"fault-delay-ms", FLAG_LONG, 0, 600000, "length of a delay fault (2000)"},
-    {"autodeploy-on-connect", FLAG_SWITCH, 0, 0, "serviceConnect starts a deployment (default)"},
-    {"no-autodeploy-on-connect", FLAG_SWITCH, 0, 0, "serviceConnect does not deploy"},
-    {"quiet", FLAG_SWITCH, 0, 0, "no per-request log lines on stderr"},
-    {"help", FLAG_SWITCH, 0, 0, "this text"},
-};
-
-struct options {
-    struct sim_config config;
-    long port;
-    char *bind;
-    bool help;
-};
-
-static void usage(FILE *to)
-{
-    fprintf(to, "usage: railway-sim [--flag value | --flag=value]...\n");
-    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
-        fprintf(to, "  --%-26s %s\n", flags[i].name, flags[i].help);
-}
-
-static void list_add(char ***list, size_t *count, const char *value)
-{
-    *list = xrealloc(*list, (*count + 1) * sizeof(**list));
-    (*list)[(*count)++] = xstrdup(value);
-}
-
-static void list_free(char **list, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        free(list[i]);
-    free(list);
-}
-
-/* Parses a whole decimal floating-point number in [min, max]. */
-static bool parse_double(const char *s, double min, double max, double *out)
-{
-    char *end;
-    double v;
-
-    errno = 0;
-    v = strtod(s, &end);
-    if (s[0] == '\0' || errno != 0 || *end != '\0' || !(v >= min && v <= max))
-        return false;
-    *out = v;
-    return true;
-}
-
-static int flag_apply(struct options *o, struct server *srv, const struct flag *f,
-                      const char *value)
-{
-    int64_t l = 0;
-    double d = 0;
-
-    if (f->kind == FLAG_LONG && !parse_i64(value, f->min, f->max, &l))
-        return -1;
-    if (f->kind == FLAG_DOUBLE && !parse_double(value, (double)f->min, (double)f->max, &d))
-        return -1;
-    if (strcmp(f->name, "port") == 0) {
-        o->port = l;
-    } else if (strcmp(f->name, "bind") == 0) {
-        struct in_addr a;
-
-        if (inet_pton(AF_INET, value, &a) != 1 || (ntohl(a.s_addr) >> 24) != 127)
-            return -1; /* loopback only */
-        free(o->bind);
-        o->bind = xstrdup(value);
-    } else if (strcmp(f->name, "token") == 0) {
-        if (value[0] == '\0')
-            return -1;
-        list_add(&srv->tokens, &srv->token_count, value);
-    } else if (strcmp(f->name, "workspace-token") == 0) {
-        if (value[0] == '\0')
-            return -1;
-        list_add(&srv->workspace_tokens, &srv->workspace_token_count, value);
-    } else if (strcmp(f->name, "schema") == 0) {
-        if (value[0] == '\0')
-            return -1;
-        free(o->config.schema_path);
-        o->config.schema_path = xstrdup(value);
-    } else if (strcmp(f->name, "project-token") == 0) {
-        if (value[0] == '\0')
-            return -1;
-        list_add(&srv->project_tokens, &srv->project_token_count, value);
-    } else if (strcmp(f->name, "project-id") == 0) {
-        if (value[0] == '\0')
-            return -1;
-        free(o->config.project_id);
-        o->config.project_id = xstrdup(value);
-    } else if (strcmp(f->name, "environment-id") == 0) {
-        if (value[0] == '\0')
-            return -1;
-        free(o->config.environment_id);
-        o->config.environment_id = xstrdup(value);
-    } else if (strcmp(f->name, "repos") == 0) {
-        return sim_config_repos_parse(&o->config, value);
-    } else if (strcmp(f->name, "instance-delay-ms") == 0) {
-        o->config.instance_delay_ms = l;
-    } else if (strcmp(f->name, "build-ms") == 0) {
-        o->config.build_ms = l;
-    } else if (strcmp(f->name, "fail-builds") == 0) {
-        free(o->config.fail_builds);
-        o->config.fail_builds = value[0] ? xstrdup(value) : NULL;
-    } else if (strcmp(f->name, "rps") == 0) {
-        o->config.rps = l;
-    } else if (strcmp(f->name, "hourly") == 0) {
-        o->config.hourly = l;
-    } else if (strcmp(f->name, "seed") == 0) {
-        o->config.seed = (uint64_t)l;
-    } else if (strcmp(f->name, "fault-rate") == 0) {
-        o->config.fault_rate = d;
-    } else if (strcmp(f->name, "fault-kinds") == 0) {
-        return sim_fault_kinds_parse(value, &o->config.fault_kinds);
-    } else if (strcmp(f->name, "fault-delay-ms") == 0) {
-        o->config.fault_delay_ms = l;
-    } else if (strcmp(f->name, "autodeploy-on-connect") == 0) {
-        o->config.autodeploy_on_connect = true;
-    } else if (strcmp(f->name, "no-autodeploy-on-connect") == 0) {
-        o->config.autodeploy_on_connect = false;
-    } else if (strcmp(f->name, "quiet") == 0) {
-        srv->quiet = true;
-    } else if (strcmp(f->name, "help") == 0) {
-        o->help = true;
-    }
-    return 0;
-}
-
-/* Parses argv into o and srv; returns 0, or -1 after naming the bad flag on stderr. */
-static int options_parse(struct options *o, struct server *srv, int argc, char **argv)
-{
-    memset(o, 0, sizeof(*o));
-    o->config.project_id = xstrdup("proj-sim");
-    o->config.environment_id = xstrdup("env-sim");
-    o->config.build_ms = 1500;
-    o->config.instance_delay_ms = 300;
-    o->config.fault_delay_ms = 2000;
-    o->config.rps = 50;
-    o->config.hourly = 10000;
-    o->config.seed = 1;
-    o->config.autodeploy_on_connect = true;
-    o->bind = xstrdup("127.0.0.1");
-    if (sim_config_repos_parse(&o->config, "acme/osp:main") < 0 ||
-        sim_fault_kinds_parse("500,502,503,reset,delay,generic,429", &o->config.fault_kinds) < 0)
-        return -1;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i], *eq, *value = NULL;
-        const struct flag *f = NULL;
-        size_t nlen;
-
-        if (strncmp(arg, "--", 2) != 0) {
-            fprintf(stderr, "railway-sim: unexpected argument %s\n", arg);
-            return -1;
-        }
-        arg += 2;
-        eq = strchr(arg, '=');
-        nlen = eq ? (size_t)(eq - arg) : strlen(arg);
-        for (size_t k = 0; k < sizeof(flags) / sizeof(flags[0]); k++)
-            if (strlen(flags[k].name) == nlen && strncmp(flags[k].name, arg, nlen) == 0)
-                f = &flags[k];
-        if (f == NULL) {
-            fprintf(stderr, "railway-sim: unknown flag --%.*s\n", (int)nlen, arg);
-            return -1;
-        }
-        if (f->kind != FLAG_SWITCH) {
-            if (eq != NULL) {
-                value = eq + 1;
-            } else if (i + 1 < argc) {
-                value = argv[++i];
-            } else {
-                fprintf(stderr, "railway-sim: --%s needs a value\n", f->name);
-                return -1;
-            }
-        } else if (eq != NULL) {
-            fprintf(stderr, "railway-sim: --%s takes no value\n", f->name);
-            return -1;
-        }
-        if (flag_apply(o, srv, f, value ? value : "") < 0) {
-            /* Name the flag, never echo a token. */
-            fprintf(stderr, "railway-sim: bad value for --%s (%s)\n", f->name, f->help);
-            return -1;
-        }
-    }
-    if (srv->token_count == 0)
-        list_add(&srv->tokens, &srv->token_count, "sim-account-token");
-    if (srv->project_token_count == 0)
-        list_add(&srv->project_tokens, &srv->project_token_count, "sim-project-token");
-    if (srv->workspace_token_count == 0)
-        list_add(&srv->workspace_tokens, &srv->workspace_token_count, "sim-workspace-token");
-    if (o->config.schema_path == NULL)
-        o->config.schema_path = xstrdup(RAILWAY_SIM_SCHEMA);
-    return 0;
 }
 
 /* Loads the introspection answer at path ({"data":{"__schema":...}}) into srv->introspection
@@ -994,12 +550,12 @@ int main(int argc, char **argv)
 
     memset(&srv, 0, sizeof(srv));
     if (options_parse(&opts, &srv, argc, argv) < 0) {
-        usage(stderr);
+        options_usage(stderr);
         rc = 2;
         goto out;
     }
     if (opts.help) {
-        usage(stdout);
+        options_usage(stdout);
         rc = 0;
         goto out;
     }
@@ -1057,8 +613,8 @@ out:
     cJSON_Delete(srv.introspection);
     sim_config_cleanup(&opts.config);
     free(opts.bind);
-    list_free(srv.tokens, srv.token_count);
-    list_free(srv.project_tokens, srv.project_token_count);
-    list_free(srv.workspace_tokens, srv.workspace_token_count);
+    options_list_free(srv.tokens, srv.token_count);
+    options_list_free(srv.project_tokens, srv.project_token_count);
+    options_list_free(srv.workspace_tokens, srv.workspace_token_count);
     return rc;
 }

@@ -20,7 +20,25 @@ enum sim_fault {
     SIM_FAULT_DELAY,
     SIM_FAULT_GENERIC,
     SIM_FAULT_429,
+    SIM_FAULT_403, /* an edge (Cloudflare-like) "Access denied" HTML page */
     SIM_FAULT_COUNT,
+};
+
+/* How X-RateLimit-Reset is written (Railway does not document it). */
+enum sim_reset_format {
+    SIM_RESET_EPOCH = 0, /* epoch seconds */
+    SIM_RESET_EPOCH_MS,  /* epoch milliseconds */
+    SIM_RESET_DELTA,     /* seconds until the window ends */
+    SIM_RESET_HTTP_DATE, /* IMF-fixdate, as in Retry-After */
+    SIM_RESET_ISO,       /* ISO 8601 UTC */
+    SIM_RESET_FORMAT_COUNT,
+};
+
+/* How Retry-After is written. */
+enum sim_retry_format {
+    SIM_RETRY_SECONDS = 0,
+    SIM_RETRY_HTTP_DATE,
+    SIM_RETRY_FORMAT_COUNT,
 };
 
 struct sim_repo {
@@ -50,6 +68,7 @@ struct sim_config {
     long build_ms;
     long instance_delay_ms;
     char *fail_builds; /* NULL: no build fails */
+    char *fail_log;    /* the last lines of a failed build's log, '\n'-separated */
     double fault_rate;
     unsigned fault_kinds; /* bit (1 << enum sim_fault) */
     long fault_delay_ms;
@@ -57,6 +76,16 @@ struct sim_config {
     long hourly;
     uint64_t seed;
     bool autodeploy_on_connect;
+    long connect_deploy_delay_ms; /* a connect's or create's deployment is listed this late */
+    long push_deploy_delay_ms;    /* a push's deployments are listed this late */
+    long sleep_after_ms;          /* SUCCESS turns SLEEPING after this long; 0: never */
+    bool supersede_unfinished;    /* a newer deployment removes an older unfinished one at once */
+    const char *hold_status;      /* WAITING, QUEUED or NEEDS_APPROVAL first; NULL: none */
+    long hold_ms;                 /* how long; 0: until superseded */
+    bool list_deleted_services;   /* project.services keeps deleted services, with deletedAt */
+    enum sim_reset_format reset_format;
+    enum sim_retry_format retry_format;
+    long slow_deploy_ms; /* deploy mutations answer this late, after acting */
     struct sim_repo *repos;
     size_t repo_count;
     struct sim_forced_error *forced;
@@ -69,6 +98,7 @@ struct sim_config {
 struct sim_service;
 struct sim_deployment;
 struct sim_bucket;
+struct sim_head;
 
 struct sim {
     pthread_mutex_t lock;
@@ -81,6 +111,8 @@ struct sim {
     cJSON *shared_variables;
     struct sim_bucket *buckets;
     size_t bucket_count;
+    struct sim_head *heads; /* branch heads set by pushes */
+    size_t head_count;
     uint64_t fault_rng, id_rng;
     /* counters */
     long requests, status_400, status_413, status_429, faults, not_authorized, forced_errors;
@@ -107,8 +139,14 @@ void sim_config_cleanup(struct sim_config *c);
 /* Parses "owner/name:b1,b2;owner2/name2:main" into c->repos; returns 0 or -1. */
 int sim_config_repos_parse(struct sim_config *c, const char *spec);
 
-/* Parses "500,502,503,reset,delay,generic,429" into a kind mask; returns 0 or -1. */
+/* Parses "500,502,503,reset,delay,generic,429,403" into a kind mask; returns 0 or -1. */
 int sim_fault_kinds_parse(const char *spec, unsigned *mask);
+
+/* Parse "epoch", "epoch-ms", "delta", "http-date", "iso" / "seconds", "http-date" / "WAITING",
+ * "QUEUED", "NEEDS_APPROVAL" (the result points to a static string); return 0 or -1. */
+int sim_reset_format_parse(const char *s, enum sim_reset_format *out);
+int sim_retry_format_parse(const char *s, enum sim_retry_format *out);
+int sim_hold_status_parse(const char *s, const char **out);
 
 /* The name of a fault kind ("502", "reset", ...). */
 const char *sim_fault_name(enum sim_fault kind);
@@ -136,6 +174,10 @@ struct sim_rate {
 /* Charges one request to the token's buckets (key: the token, or "" when there is none). */
 void sim_rate_take(struct sim *s, const char *key, struct sim_rate *out);
 
+/* The X-RateLimit-Reset and Retry-After values of a rate outcome, in the configured formats. */
+void sim_rate_format(const struct sim *s, const struct sim_rate *rate, char *reset,
+                     size_t reset_size, char *retry, size_t retry_size);
+
 /* Draws whether this request is faulted, and how. */
 enum sim_fault sim_fault_draw(struct sim *s);
 
@@ -149,6 +191,18 @@ void sim_count_root_field(struct sim *s, const char *field);
 /* Whether railway-sim answers the root field (of Query, Mutation or Subscription). Needs no
  * lock. */
 bool sim_field_simulated(const char *field);
+
+/* Whether a root field is a deploy mutation that --slow-deploy-ms delays. Needs no lock. */
+bool sim_field_slow(const char *field);
+
+/* POST /_sim/push: a GitHub push of {"repo","branch","sha","paths","message","ci",
+ * "ci_wait_ms"}; Railway deploys every connected service of that branch. Returns 0 with *out
+ * (what it started), or -1 with a message in err. */
+int sim_push(struct sim *s, const cJSON *body, cJSON **out, char *err, size_t errsize);
+
+/* POST /_sim/service: {"id","auto_deploys","check_suites"} changes a service's triggers.
+ * Returns 0 with *out, or -1 with a message in err. */
+int sim_service_control(struct sim *s, const cJSON *body, cJSON **out, char *err, size_t errsize);
 
 /* Runs one root field with evaluated arguments. Returns 0 with *out (the full object the
  * schema shapes; caller frees), or -1 with a Railway-style message in err. */
