@@ -29,14 +29,14 @@ struct intake_outcome {
     size_t njobs;
 };
 
-/* Prepares the mapping rules and the group commit; the intake opens its connection of store
- * with its first batch (a database that is down delays nothing here). cfg and store must
- * outlive the intake. NULL with err naming the variable when the configuration is unusable.
- * Stop with intake_stop(). */
+/* Prepares the mapping rules and starts the writer thread (it connects lazily, with its
+ * first batch, so a database that is down delays nothing here). cfg and store must outlive the
+ * intake. NULL with err naming the variable when the configuration is unusable. Stop with
+ * intake_stop(). */
 struct intake *intake_start(const struct config *cfg, struct store *store, char *err,
                             size_t errlen);
-/* Closes the intake's connection and frees everything; NULL-safe. Call after the HTTP server
- * has stopped (no intake_submit() running). */
+/* Stops the writer thread, closes its connection and frees everything; NULL-safe. Call after
+ * the HTTP server has stopped (no intake_submit() running). */
 void intake_stop(struct intake *in);
 /* The mapping rules prepared from the configuration (valid until intake_stop()). */
 const struct mapping_rules *intake_rules(const struct intake *in);

@@ -3,12 +3,13 @@
  * Threading: the group's mutex guards the queue of waiting items, every item's flags and the
  * leadership state; each submitter sleeps on its own item's condition variable, so a finished
  * batch wakes exactly its own submitters. A batch may start when none is forming and fewer
- * than max_writers are being written: a submitter that finds it so leads at once, otherwise
- * the thread of the first queued item not leading already is woken to lead (hand_over()). A
- * leader lingers while expect_more() says so (each newcomer wakes it), takes queued items from
- * the head in order within the limits, and writes them with the mutex released; then it marks
- * them done and wakes their threads. write, admit and release run without the mutex;
- * expect_more runs with it held, so it must be quick and take no lock. */
+ * than max_writers are being written. Then, with a writer thread, that thread is woken to lead
+ * it; otherwise a submitter that finds it so leads at once, or the thread of the first queued
+ * item not leading already is woken to lead (hand_over()). A leader lingers while
+ * expect_more() says so (each newcomer wakes it), takes queued items from the head in order
+ * within the limits, and writes them with the mutex released; then it marks them done and
+ * wakes their threads. write, admit and release run without the mutex; expect_more runs with
+ * it held, so it must be quick and take no lock. */
 #include "store/group.h"
 
 #include "util/util.h"
@@ -24,10 +25,36 @@ struct store_group {
     pthread_condattr_t monotonic;
     pthread_mutex_t mu;
     pthread_cond_t more;                  /* a forming leader waits here for newcomers */
+    pthread_cond_t work;                  /* the writer thread waits here for a batch */
     struct store_group_item *head, *tail; /* queued, not taken yet */
     int writers;                          /* batches forming or being written */
     bool forming;
+    bool stopping; /* the writer thread leaves once the queue is empty */
+    pthread_t thread;
 };
+
+static void lead(struct store_group *g, struct store_group_item *me, void *writer);
+
+static bool can_lead(const struct store_group *g)
+{
+    return !g->forming && g->writers < g->lim.max_writers && g->head;
+}
+
+static void *writer_main(void *arg)
+{
+    struct store_group *g = arg;
+    pthread_mutex_lock(&g->mu);
+    for (;;) {
+        if (can_lead(g))
+            lead(g, NULL, NULL);
+        else if (g->stopping)
+            break;
+        else
+            pthread_cond_wait(&g->work, &g->mu);
+    }
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
 
 struct store_group *store_group_new(const struct store_group_ops *ops,
                                     const struct store_group_limits *limits, void *ctx)
@@ -37,13 +64,19 @@ struct store_group *store_group_new(const struct store_group_ops *ops,
     g->lim = *limits;
     if (g->lim.max_items == 0)
         g->lim.max_items = 1;
-    if (g->lim.max_writers <= 0)
+    if (g->lim.max_writers <= 0 || g->lim.writer_thread)
         g->lim.max_writers = 1;
     g->ctx = ctx;
     pthread_condattr_init(&g->monotonic);
     pthread_condattr_setclock(&g->monotonic, CLOCK_MONOTONIC);
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->more, &g->monotonic);
+    pthread_cond_init(&g->work, NULL);
+    if (g->lim.writer_thread && pthread_create(&g->thread, NULL, writer_main, g) != 0) {
+        g->lim.writer_thread = false; /* nothing to join */
+        store_group_free(g);
+        g = NULL;
+    }
     return g;
 }
 
@@ -51,22 +84,30 @@ void store_group_free(struct store_group *g)
 {
     if (!g)
         return;
+    if (g->lim.writer_thread) {
+        pthread_mutex_lock(&g->mu);
+        g->stopping = true;
+        pthread_cond_signal(&g->work);
+        pthread_mutex_unlock(&g->mu);
+        pthread_join(g->thread, NULL);
+    }
+    pthread_cond_destroy(&g->work);
     pthread_cond_destroy(&g->more);
     pthread_mutex_destroy(&g->mu);
     pthread_condattr_destroy(&g->monotonic);
     free(g);
 }
 
-static bool can_lead(const struct store_group *g)
-{
-    return !g->forming && g->writers < g->lim.max_writers && g->head;
-}
-
-/* Wakes a queued submitter to lead the next batch when one may start (mu held). */
+/* Wakes the writer thread, or else a queued submitter, to lead the next batch when one may
+ * start (mu held). */
 static void hand_over(struct store_group *g)
 {
     if (!can_lead(g))
         return;
+    if (g->lim.writer_thread) {
+        pthread_cond_signal(&g->work);
+        return;
+    }
     for (struct store_group_item *it = g->head; it; it = it->next) {
         if (!it->leading) {
             pthread_cond_signal(&it->cond);
@@ -122,14 +163,16 @@ static size_t take(struct store_group *g, struct store_group_item **batch)
     return n;
 }
 
-/* Leads one batch for me, on writer (mu held on entry and on return). */
+/* Leads one batch on writer, for me (NULL: the writer thread) (mu held on entry and on
+ * return). */
 static void lead(struct store_group *g, struct store_group_item *me, void *writer)
 {
     struct store_group_item **batch = xcalloc(g->lim.max_items, sizeof(*batch));
     struct store_group_item *released = NULL;
     g->writers++;
     g->forming = true;
-    me->leading = true;
+    if (me)
+        me->leading = true;
     if (g->ops.expect_more && g->lim.linger_us > 0) {
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
@@ -157,7 +200,8 @@ static void lead(struct store_group *g, struct store_group_item *me, void *write
         it->done = true;
         pthread_cond_signal(&it->cond);
     }
-    me->leading = false;
+    if (me)
+        me->leading = false;
     g->writers--;
     hand_over(g);
     if (released) {
@@ -193,8 +237,10 @@ enum rh_status store_group_submit(struct store_group *g, struct store_group_item
     g->tail = item;
     if (g->forming)
         pthread_cond_signal(&g->more);
+    if (g->lim.writer_thread)
+        hand_over(g);
     while (!item->done) {
-        if (!item->taken && can_lead(g)) {
+        if (!item->taken && !g->lim.writer_thread && can_lead(g)) {
             lead(g, item, writer);
             continue;
         }

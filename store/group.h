@@ -1,9 +1,15 @@
 /* Group commit, the one way railhook shares a commit among writers: the webhook intake
  * (deliveries and their jobs) and the queue (finished runs and the next claims). A thread
- * submits an item and waits until the batch holding it is written; one of the waiting threads
- * leads each batch and writes it, through a callback, in one statement and transaction, so a
- * commit (a WAL flush, and a NOTIFY, which PostgreSQL serialises across the cluster) carries
- * every item that arrived meanwhile. Nobody else writes: there is no writer thread. */
+ * submits an item and waits until the batch holding it is written; a leader takes every item
+ * queued meanwhile and writes them, through a callback, in one statement and transaction, so
+ * a commit (a WAL flush, and a NOTIFY, which PostgreSQL serialises across the cluster) carries
+ * them all. Who leads is the user's choice:
+ * - the submitters themselves (the queue): a waiting worker leads each batch on its own
+ *   connection, whose next job the same statement claims, and two batches may be written at
+ *   once (one commits while the next forms);
+ * - a writer thread of the group (the intake): its own connection, and a request thread never
+ *   holds its answer back to write the batch after its own; the thread takes the next batch
+ *   the moment one commits, with no other thread to wake first. */
 #ifndef RAILHOOK_STORE_GROUP_H
 #define RAILHOOK_STORE_GROUP_H
 
@@ -43,19 +49,24 @@ struct store_group_ops {
 };
 
 struct store_group_limits {
-    size_t max_items; /* per batch */
-    size_t max_bytes; /* item sizes per batch (a batch's first item always fits); 0: none */
-    int max_writers;  /* batches written at once, each on its leader's own connection */
-    int linger_us;    /* see expect_more */
+    size_t max_items;   /* per batch */
+    size_t max_bytes;   /* item sizes per batch (a batch's first item always fits); 0: none */
+    int max_writers;    /* batches written at once by submitters, each on its own connection */
+    int linger_us;      /* see expect_more */
+    bool writer_thread; /* a thread of the group leads every batch (one at a time, writer
+                         * NULL) instead of the submitters */
 };
 
-/* A group calling ops (copied) with ctx (borrowed). Free with store_group_free(). */
+/* A group calling ops (copied) with ctx (borrowed), and starting its writer thread if asked;
+ * NULL when that thread cannot be started. Free with store_group_free(). */
 struct store_group *store_group_new(const struct store_group_ops *ops,
                                     const struct store_group_limits *limits, void *ctx);
-/* Frees the group; NULL-safe. Call when no submitter is left. */
+/* Writes what is still queued, stops the writer thread and frees the group; NULL-safe. Call
+ * when no submitter is left. */
 void store_group_free(struct store_group *g);
 /* Queues item and returns once the batch holding it is written (RH_OK; its result is where
- * ops->write put it), leading batches on writer meanwhile when nobody else does.
+ * ops->write put it), leading batches on writer meanwhile when nobody else does (unless the
+ * group has a writer thread).
  * RH_UNAVAILABLE when deadline_ms (monotonic; 0: none) passed first: the item then belongs to
  * the group, which hands it to ops->release (at once, or after the batch it joined, which
  * may still commit). */

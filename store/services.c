@@ -5,7 +5,6 @@
 #include "util/util.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 static const struct store_stmt active_stmt = {
     "railhook_services_active",

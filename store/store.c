@@ -1,9 +1,12 @@
-/* Connection pool, dedicated connections and query helpers.
+/* Connection pool, dedicated sessions, and how every statement of the store runs: the
+ * prepared-statement policy is the store's, decided at store_open(), and each connection the
+ * store opens carries it with the statements prepared in its session (libpq instance data).
  *
  * Threading: the pool is shared by every HTTP thread; one mutex guards the slot table and a
  * condition variable wakes waiters when a connection is released. A connection is owned by
- * exactly one thread between acquire and release. Connections are opened lazily outside the
- * lock so a slow or dead database never blocks callers that could use an idle connection. */
+ * exactly one thread between acquire and release, and so is its session state. Connections
+ * are opened lazily outside the lock so a slow or dead database never blocks callers that
+ * could use an idle connection. */
 #include "store/store_int.h"
 
 #include "util/redact.h"

@@ -18,7 +18,7 @@ struct store;
  * most wait_ms for a free connection. prepared says whether the store may keep named
  * prepared statements in its sessions (not behind a transaction-mode pooler, which does not
  * keep session state): every connection the store opens follows it. Free with
- * store_close() after every connection it opened is closed. */
+ * store_close(). */
 struct store *store_open(const char *conninfo, int size, int wait_ms, bool prepared);
 /* Closes every pooled connection and frees the pool; NULL-safe. */
 void store_close(struct store *s);
@@ -68,10 +68,6 @@ struct store_server {
 
 /* Fills *out from c's server in one query; RH_OK, or a failure status with err set. */
 enum rh_status store_server_describe(PGconn *c, struct store_server *out, char *err, size_t errlen);
-
-/* Classifies a failed result or connection: RH_UNAVAILABLE for connection trouble,
- * RH_CONFLICT for unique violations, RH_INVALID otherwise. */
-enum rh_status store_error_status(PGconn *c, const PGresult *r);
 
 /* Applies every embedded migration not yet recorded in schema_migrations, each in its own
  * transaction, under an advisory lock so concurrent callers are safe. It runs before any

@@ -18,6 +18,9 @@ struct store_stmt {
  * libpq's message, redacted, in err. */
 enum rh_status store_run(PGconn *c, const struct store_stmt *st, const char *const *params,
                          PGresult **out, char *err, size_t errlen);
+/* Classifies a failed result or connection: RH_UNAVAILABLE for connection trouble,
+ * RH_CONFLICT for unique violations, RH_INVALID otherwise. */
+enum rh_status store_error_status(PGconn *c, const PGresult *r);
 /* Takes r (NULL: out of memory or no connection): RH_OK with *out = r (or r freed when out is
  * NULL) when it succeeded, else r is freed and the failure classified and described in err. */
 enum rh_status store_settle(PGconn *c, PGresult *r, PGresult **out, char *err, size_t errlen);

@@ -162,6 +162,37 @@ Test(store_group, every_item_is_written_once_in_order_by_at_most_max_writers, .t
     store_group_free(g);
 }
 
+Test(store_group, a_writer_thread_writes_every_batch, .timeout = 60)
+{
+    enum { THREADS = 8, EACH = 200 };
+    struct ctx x;
+    ctx_init(&x);
+    x.write_us = 200;
+    const struct store_group_ops ops = {.write = on_write};
+    const struct store_group_limits lim = {.max_items = 16, .writer_thread = true};
+    struct store_group *g = store_group_new(&ops, &lim, &x);
+    cr_assert_not_null(g);
+    pthread_t th[THREADS];
+    struct submitter s[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        s[i] = (struct submitter){g, &x, i, EACH, xcalloc(EACH, sizeof(struct item))};
+        pthread_create(&th[i], NULL, submit_many, &s[i]);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < THREADS; i++) {
+        for (int k = 0; k < EACH; k++) {
+            cr_assert_eq(s[i].items[k].written, 1);
+            cr_assert_null(s[i].items[k].writer, "the writer thread, not a submitter, wrote it");
+        }
+        free(s[i].items);
+    }
+    cr_assert_not(x.order_broken);
+    cr_assert_eq(x.writers_max, 1);
+    cr_assert_lt(x.batches, THREADS * EACH / 2, "items share batches (%d batches)", x.batches);
+    store_group_free(g);
+}
+
 /* One item per thread, with the key, size and deadline set by the test. */
 struct one {
     struct store_group *g;
