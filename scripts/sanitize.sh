@@ -44,7 +44,7 @@ asan)
     ;;
 tsan)
     export RAILHOOK_BIN=$PWD/build/tsan/railhook
-    export RAILHOOK_TEST_SERVER=$PWD/build/tsan/test_integration_queue_process
+    export RAILHOOK_TEST_SERVER=$PWD/build/tsan/tests/test_integration_queue_process
     export TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1:log_path=$reports/tsan"
     filter='@(server/*|process/*|migrate/*|queue_process/*|check/*|chaos/*|flows/kill_9*|intake_github/kill_9*)'
     CRITERION_TEST_PATTERN=$filter scripts/test.sh debug -L 'integration|chaos' || status=1
