@@ -1,13 +1,17 @@
 /* The Railway GraphQL client over libcurl (railway/classify.c classifies its answers).
  *
  * Threading: a client (and its CURL handle) belongs to one thread; only the limiter is
- * shared. curl_global_init() is main's job, before threads start. */
+ * shared, and the format X-RateLimit-Reset was last read in (an atomic, so the log says it
+ * once per change, not per request). curl_global_init() is main's job, before threads
+ * start. */
 #include "railway/railway.h"
 
+#include "util/log.h"
 #include "util/metrics.h"
 #include "util/util.h"
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +71,21 @@ long railway_client_requests(const struct railway_client *c)
     return c->requests;
 }
 
+static _Atomic int last_reset_format = RAILWAY_RESET_NONE;
+
+/* Logs how X-RateLimit-Reset was read when its format differs from the last one seen. */
+static void reset_format_note(const struct railway_answer *a)
+{
+    if (a->reset_format == RAILWAY_RESET_NONE)
+        return;
+    int prev = atomic_exchange(&last_reset_format, (int)a->reset_format);
+    if (prev == (int)a->reset_format)
+        return;
+    log_info("Railway X-RateLimit-Reset read",
+             LOG_STR("format", railway_reset_format_name(a->reset_format)),
+             LOG_STR("value", a->reset_raw), LOG_INT("reset_in_s", a->rate_reset_in_ms / 1000));
+}
+
 static size_t on_body(char *ptr, size_t size, size_t n, void *ud)
 {
     struct railway_client *c = ud;
@@ -123,7 +142,7 @@ enum rh_status railway_call(struct railway_client *c, enum railway_op op, const 
     headers = curl_slist_append(headers, "Expect:");
 
     buf_reset(&c->body);
-    railway_answer_init(&c->answer);
+    railway_answer_init(&c->answer, time_wall_ms());
     c->errbuf[0] = '\0';
     CURL *h = c->curl;
     curl_easy_reset(h);
@@ -148,7 +167,8 @@ enum rh_status railway_call(struct railway_client *c, enum railway_op op, const 
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a->http_status);
     a->body = c->body.data;
     a->body_len = c->body.len;
-    railway_limiter_observe(c->lim, a->rate_remaining, a->rate_reset,
+    reset_format_note(a);
+    railway_limiter_observe(c->lim, a->rate_remaining, a->rate_reset_in_ms,
                             a->http_status == 429 ? (a->retry_after_s ? a->retry_after_s : 1)
                                                   : a->retry_after_s);
     if (rc == CURLE_OK) {
@@ -160,7 +180,7 @@ enum rh_status railway_call(struct railway_client *c, enum railway_op op, const 
     res->http_status = a->http_status;
     res->rate_limit = a->rate_limit;
     res->rate_remaining = a->rate_remaining;
-    res->rate_reset = a->rate_reset;
+    res->rate_reset_in_ms = a->rate_reset_in_ms;
     railway_result_excerpt(res, a->body, a->body_len);
     if (rc == CURLE_WRITE_ERROR && c->body.len >= RESPONSE_CAP - 65536) {
         railway_result_fail(res, RH_PERMANENT, RAILWAY_ERR_RESPONSE_TOO_LARGE,

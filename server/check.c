@@ -48,7 +48,7 @@ struct check {
     int64_t first_ms;    /* how long the first answer took */
     enum token_kind kind;
     long rate_limit, rate_remaining;
-    int64_t rate_reset;
+    int64_t rate_reset_in_ms;
     cJSON *project; /* CheckProject's project, or NULL */
     struct railway_result project_res;
     bool project_tried;
@@ -486,7 +486,7 @@ static enum rh_status call(struct check *ck, enum railway_op op, const cJSON *va
     if (res->rate_remaining >= 0) {
         ck->rate_remaining = res->rate_remaining;
         ck->rate_limit = res->rate_limit;
-        ck->rate_reset = res->rate_reset;
+        ck->rate_reset_in_ms = res->rate_reset_in_ms;
     }
     if (st == RH_TRANSIENT && (res->http_status == 0 || res->http_status >= 500)) {
         ck->unreachable = true;
@@ -873,10 +873,7 @@ static void check_rate_limit(struct check *ck, long requests)
                  c->railway_max_rps, c->railway_hourly_budget);
         return;
     }
-    long minutes =
-        ck->rate_reset > 0 ? (long)((ck->rate_reset * 1000 - time_wall_ms() + 30000) / 60000) : -1;
-    if (minutes < 0)
-        minutes = 0;
+    long minutes = (long)((ck->rate_reset_in_ms + 30000) / 60000);
     if (ck->rate_remaining == 0)
         item_add(ck, "rate_limit", ITEM_FAIL,
                  "wait for the window to reset, or stop whatever else uses this token",
