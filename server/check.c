@@ -18,8 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define RAILWAY_WAIT_MS      10000 /* longest wait for railhook's own rate limiter per request */
+#define BUSY_WAIT_TOTAL_MS   30000 /* longest the check waits out Railway's 429s, all together */
+#define BUSY_RETRIES         8     /* and how many times it asks again, all together */
 #define DETAIL_MAX           2000
 #define DB_CONNECT_TIMEOUT_S "10"
 
@@ -49,7 +52,10 @@ struct check {
     enum token_kind kind;
     long rate_limit, rate_remaining;
     int64_t rate_reset_in_ms;
-    cJSON *project; /* CheckProject's project, or NULL */
+    int64_t busy_waited_ms; /* waited out for Railway's 429s and edge blocks so far */
+    int busy_retries;       /* requests sent again after one */
+    bool busy_gave_up;      /* the wait budget is spent: ask Railway nothing more */
+    cJSON *project;         /* CheckProject's project, or NULL */
     struct railway_result project_res;
     bool project_tried;
 };
@@ -473,26 +479,73 @@ out:
 
 /* ---- Railway ---- */
 
-/* One Railway request, remembering what the answer says about the endpoint and the budget. */
+/* Whether res says "not now" (a 429, an edge block, a busy Railway) rather than "no". */
+static bool busy(const struct railway_result *res)
+{
+    return res->status == RH_TRANSIENT &&
+           (res->error == RAILWAY_ERR_RATE_LIMITED || res->error == RAILWAY_ERR_EDGE ||
+            res->error == RAILWAY_ERR_BUDGET || res->error == RAILWAY_ERR_PROBLEM);
+}
+
+/* One Railway request, remembering what the answer says about the endpoint and the budget.
+ * A busy answer is waited out (Retry-After) and asked again, within one budget for the whole
+ * check; once that is spent nothing more is sent and every later call answers busy. */
 static enum rh_status call(struct check *ck, enum railway_op op, const cJSON *vars,
                            struct railway_result *res)
 {
-    int64_t start = time_mono_ms();
-    enum rh_status st = railway_call(ck->rc, op, vars, RAILWAY_WAIT_MS, res);
-    if (res->http_status > 0 && !ck->reached) {
-        ck->reached = true;
-        ck->first_ms = time_mono_ms() - start;
+    enum rh_status st;
+    for (;;) {
+        if (ck->busy_gave_up) {
+            memset(res, 0, sizeof(*res));
+            railway_result_fail(res, RH_TRANSIENT, RAILWAY_ERR_RATE_LIMITED,
+                                "Railway kept answering 429 Too Many Requests");
+            return res->status;
+        }
+        int64_t start = time_mono_ms();
+        st = railway_call(ck->rc, op, vars, RAILWAY_WAIT_MS, res);
+        if (res->http_status > 0 && !ck->reached) {
+            ck->reached = true;
+            ck->first_ms = time_mono_ms() - start;
+        }
+        if (res->rate_remaining >= 0) {
+            ck->rate_remaining = res->rate_remaining;
+            ck->rate_limit = res->rate_limit;
+            ck->rate_reset_in_ms = res->rate_reset_in_ms;
+        }
+        if (st == RH_TRANSIENT && (res->http_status == 0 || res->http_status >= 500)) {
+            ck->unreachable = true;
+            snprintf(ck->transport, sizeof(ck->transport), "%s", res->message);
+        }
+        if (!busy(res))
+            return st;
+        int64_t wait = res->retry_after_ms > 0 ? res->retry_after_ms : 1000;
+        if (ck->busy_retries >= BUSY_RETRIES || ck->busy_waited_ms + wait > BUSY_WAIT_TOTAL_MS) {
+            ck->busy_gave_up = true;
+            return st;
+        }
+        ck->busy_retries++;
+        ck->busy_waited_ms += wait;
+        railway_result_free(res);
+        struct timespec ts = {.tv_sec = wait / 1000, .tv_nsec = (wait % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0)
+            ;
     }
-    if (res->rate_remaining >= 0) {
-        ck->rate_remaining = res->rate_remaining;
-        ck->rate_limit = res->rate_limit;
-        ck->rate_reset_in_ms = res->rate_reset_in_ms;
-    }
-    if (st == RH_TRANSIENT && (res->http_status == 0 || res->http_status >= 500)) {
-        ck->unreachable = true;
-        snprintf(ck->transport, sizeof(ck->transport), "%s", res->message);
-    }
-    return st;
+}
+
+/* When res is a busy answer that outlasted the wait budget: reports item name as failed
+ * (an item that could not be checked never passes) and returns true. */
+static bool busy_fail(struct check *ck, const char *name, const struct railway_result *res)
+{
+    if (!busy(res))
+        return false;
+    item_add(ck, name, ITEM_FAIL,
+             "Railway is rate-limiting this token (or its edge is blocking this host): run "
+             "`railhook check` again once the window resets (rate_limit says when), and stop "
+             "whatever else spends this token's budget",
+             "not checked: %s (after waiting %lld s and asking %d more time%s)", res->message,
+             (long long)(ck->busy_waited_ms / 1000), ck->busy_retries,
+             ck->busy_retries == 1 ? "" : "s");
+    return true;
 }
 
 static const char *str_at(const cJSON *obj, const char *key)
@@ -532,8 +585,8 @@ static void check_token_project_kind(struct check *ck)
     struct railway_result res;
     call(ck, RAILWAY_OP_CHECK_PROJECT_TOKEN, NULL, &res);
     const cJSON *pt = cJSON_GetObjectItem(res.data, "projectToken");
-    if (ck->unreachable) {
-        /* reported by the endpoint item */
+    if (ck->unreachable || busy_fail(ck, "railway_token", &res)) {
+        /* reported by the endpoint item, or just now */
     } else if (res.status != RH_OK) {
         ck->kind = TOKEN_REFUSED;
         item_add(ck, "railway_token", ITEM_FAIL, token_hint(),
@@ -574,8 +627,8 @@ static void check_token(struct check *ck)
     const char *ignored = set(ck->cfg.railway_project_token)
                               ? " (RAILWAY_PROJECT_TOKEN is ignored while RAILWAY_TOKEN is set)"
                               : "";
-    if (ck->unreachable) {
-        /* reported by the endpoint item */
+    if (ck->unreachable || busy_fail(ck, "railway_token", &me)) {
+        /* reported by the endpoint item, or just now */
     } else if (me.status == RH_OK) {
         ck->kind = TOKEN_ACCOUNT;
         item_add(ck, "railway_token", ITEM_OK, NULL, "account token of %s <%s>%s",
@@ -633,7 +686,7 @@ static void check_project(struct check *ck)
         return;
     }
     if (project_fetch(ck) != RH_OK) {
-        if (ck->unreachable)
+        if (ck->unreachable || busy_fail(ck, "railway_project", &ck->project_res))
             return;
         bool missing = ck->project_res.error == RAILWAY_ERR_NOT_FOUND;
         item_add(ck, "railway_project", ITEM_FAIL,
@@ -678,8 +731,8 @@ static void check_environment(struct check *ck)
     struct buf envs;
     buf_init(&envs, 2048);
     env_names(ck->project, &envs);
-    if (ck->unreachable) {
-        /* reported by the endpoint item */
+    if (ck->unreachable || busy_fail(ck, "railway_environment", &res)) {
+        /* reported by the endpoint item, or just now */
     } else if (st != RH_OK) {
         item_add(ck, "railway_environment", ITEM_FAIL,
                  "set RAILWAY_ENVIRONMENT_ID to one of the project's environments (Railway: "
@@ -717,7 +770,7 @@ static bool check_repo(struct check *ck)
         goto out;
     }
     enum rh_status st = call(ck, RAILWAY_OP_CHECK_GITHUB_REPOS, NULL, &res);
-    if (ck->unreachable)
+    if (ck->unreachable || busy_fail(ck, "github_repo", &res))
         goto out;
     if (st != RH_OK) {
         if (res.error == RAILWAY_ERR_NOT_AUTHORIZED)
@@ -730,7 +783,9 @@ static bool check_repo(struct check *ck)
                                                    : "kind of",
                      res.message);
         else
-            item_add(ck, "github_repo", ITEM_WARN, NULL, "not checked: %s", res.message);
+            item_add(ck, "github_repo", ITEM_FAIL,
+                     "run `railhook check` again; if it persists, see status.railway.com",
+                     "not checked: %s", res.message);
         goto out;
     }
     const cJSON *repos = cJSON_GetObjectItem(res.data, "githubRepos");
@@ -762,7 +817,11 @@ static void check_branch(struct check *ck, bool repo_visible)
 {
     const struct config *c = &ck->cfg;
     if (!repo_visible) {
-        if (!ck->unreachable)
+        if (!ck->unreachable && ck->busy_gave_up)
+            item_add(ck, "github_branch", ITEM_FAIL,
+                     "run `railhook check` again once Railway's rate window resets",
+                     "not checked: Railway kept answering 429 Too Many Requests");
+        else if (!ck->unreachable)
             not_checked(ck, "github_branch", "the repo could not be checked");
         return;
     }
@@ -787,10 +846,12 @@ static void check_branch(struct check *ck, bool repo_visible)
         if (n++ < 10)
             buf_printf(&names, "%s%s", names.len ? ", " : "", name);
     }
-    if (ck->unreachable) {
-        /* reported by the endpoint item */
+    if (ck->unreachable || busy_fail(ck, "github_branch", &res)) {
+        /* reported by the endpoint item, or just now */
     } else if (st != RH_OK) {
-        item_add(ck, "github_branch", ITEM_WARN, NULL, "not checked: %s", res.message);
+        item_add(ck, "github_branch", ITEM_FAIL,
+                 "run `railhook check` again; if it persists, see status.railway.com",
+                 "not checked: %s", res.message);
     } else if (!found) {
         item_add(ck, "github_branch", ITEM_FAIL,
                  "push the branch to the repo, or set WORKER_BRANCH to an existing branch",
@@ -816,7 +877,7 @@ static void check_drift(struct check *ck)
     char err[512] = "";
     int documents = 0, nerr = 0, nwarn = 0;
     enum rh_status st = call(ck, RAILWAY_OP_CHECK_SCHEMA, NULL, &res);
-    if (ck->unreachable)
+    if (ck->unreachable || busy_fail(ck, "schema_drift", &res))
         goto out;
     if (st != RH_OK) {
         item_add(ck, "schema_drift", ITEM_WARN, NULL,
