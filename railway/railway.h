@@ -136,8 +136,25 @@ void railway_result_excerpt(struct railway_result *res, const char *body, size_t
  * limiter. Free with railway_client_free(). */
 struct railway_client *railway_client_new(const struct config *cfg, struct railway_limiter *lim);
 void railway_client_free(struct railway_client *c);
-/* True when a token of either kind is configured. */
+/* True when a token of any kind is configured. */
 bool railway_client_has_token(const struct config *cfg);
+/* The token railhook uses, by precedence: RAILWAY_API_TOKEN, else RAILWAY_TOKEN, else
+ * RAILWAY_PROJECT_TOKEN (the first set), or NULL; *var names its variable (static). The
+ * others are ignored. */
+const char *railway_token_pick(const struct config *cfg, const char **var);
+/* Whether c sends its token as Authorization: Bearer (an account or workspace token) rather
+ * than Project-Access-Token (a project token). A token goes first in the header its variable
+ * says (Bearer for RAILWAY_API_TOKEN and RAILWAY_TOKEN), swapped when cfg says so. */
+bool railway_client_bearer(const struct railway_client *c);
+/* Sends c's token in the other header from now on. */
+void railway_client_token_swap(struct railway_client *c);
+/* Finds which header Railway accepts c's token in: asks in the current one (Bearer: the
+ * project RAILWAY_PROJECT_ID, or `me` without it; Project-Access-Token: `projectToken`) and,
+ * when Railway answers Not Authorized, in the other. Returns RH_OK with c sending the header
+ * that works (*swapped: it is not the one its variable says), RH_PERMANENT when Railway
+ * refuses both (c unchanged), RH_TRANSIENT when it could not tell; msg says what was found. */
+enum rh_status railway_token_detect(struct railway_client *c, const struct config *cfg,
+                                    bool *swapped, char *msg, size_t msglen);
 /* Sends the operation op with variables (may be NULL; not consumed) and classifies the
  * answer into res; free res with railway_result_free(). Waits for the limiter at most
  * max_wait_ms; a longer wait returns RH_TRANSIENT with retry_after_ms set. */

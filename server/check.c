@@ -50,6 +50,7 @@ struct check {
     char transport[600]; /* what went wrong on the way */
     int64_t first_ms;    /* how long the first answer took */
     enum token_kind kind;
+    bool token_swapped; /* the token is sent in the other header than its variable says */
     long rate_limit, rate_remaining;
     int64_t rate_reset_in_ms;
     int64_t busy_waited_ms; /* waited out for Railway's 429s and edge blocks so far */
@@ -167,6 +168,14 @@ static bool set(const char *s)
     return s && *s;
 }
 
+/* The variable of the token railhook uses, or a placeholder when none is set. */
+static const char *token_var(const struct config *c)
+{
+    const char *var = NULL;
+    railway_token_pick(c, &var);
+    return var ? var : "RAILWAY_API_TOKEN";
+}
+
 static void need(struct buf *missing, bool ok, const char *name)
 {
     if (!ok)
@@ -180,7 +189,8 @@ static void check_config(struct check *ck)
     buf_init(&missing, 1024);
     buf_init(&bad, 1024);
     need(&missing, set(c->database_url), "DATABASE_URL");
-    need(&missing, railway_client_has_token(c), "RAILWAY_TOKEN (or RAILWAY_PROJECT_TOKEN)");
+    need(&missing, railway_client_has_token(c),
+         "RAILWAY_API_TOKEN (or RAILWAY_TOKEN, or RAILWAY_PROJECT_TOKEN)");
     need(&missing, set(c->railway_project_id), "RAILWAY_PROJECT_ID");
     need(&missing, set(c->railway_environment_id), "RAILWAY_ENVIRONMENT_ID");
     need(&missing, set(c->worker_repo), "WORKER_REPO");
@@ -217,8 +227,7 @@ static void check_config(struct check *ck)
         item_add(ck, "config", ITEM_OK, NULL,
                  "required variables set and well-formed (DATABASE_URL, %s, RAILWAY_PROJECT_ID, "
                  "RAILWAY_ENVIRONMENT_ID, WORKER_REPO=%s, WORKER_BRANCH=%s, WORKER_ROOT_DIR=%s)",
-                 set(c->railway_token) ? "RAILWAY_TOKEN" : "RAILWAY_PROJECT_TOKEN", c->worker_repo,
-                 c->worker_branch, c->worker_root_dir);
+                 token_var(c), c->worker_repo, c->worker_branch, c->worker_root_dir);
     buf_free(&missing);
     buf_free(&bad);
 }
@@ -236,6 +245,7 @@ static void check_secrets(struct check *ck)
         const char *name;
         bool on;
     } secrets[] = {
+        {"RAILWAY_API_TOKEN", set(c->railway_api_token)},
         {"RAILWAY_TOKEN", set(c->railway_token)},
         {"RAILWAY_PROJECT_TOKEN", set(c->railway_project_token)},
         {"GITHUB_WEBHOOK_SECRET", github},
@@ -576,21 +586,55 @@ static enum rh_status project_fetch(struct check *ck)
 static const char *token_hint(void)
 {
     return "create a token at railway.com (Account Settings → Tokens; a workspace token works "
-           "too) and set RAILWAY_TOKEN, or set RAILWAY_PROJECT_TOKEN to a project token of "
+           "too) and set RAILWAY_API_TOKEN, or set RAILWAY_TOKEN to a project token of "
            "RAILWAY_PROJECT_ID's environment";
 }
 
-static void check_token_project_kind(struct check *ck)
+/* ", sent as ... (it is of the other kind than ...)" when the token had to be swapped, and
+ * the variables ignored because a stronger one is set. */
+static void token_note(const struct check *ck, char *out, size_t len)
 {
+    const struct config *c = &ck->cfg;
+    const char *var = NULL;
+    railway_token_pick(c, &var);
+    size_t n = 0;
+    out[0] = '\0';
+    if (ck->token_swapped)
+        n += (size_t)snprintf(
+            out, len, "; %s holds a token of the other kind: railhook sends it as %s", var,
+            railway_client_bearer(ck->rc) ? "Authorization: Bearer" : "Project-Access-Token");
+    const char *names[] = {"RAILWAY_API_TOKEN", "RAILWAY_TOKEN", "RAILWAY_PROJECT_TOKEN"};
+    const char *values[] = {c->railway_api_token, c->railway_token, c->railway_project_token};
+    for (size_t i = 0; i < 3 && n < len; i++)
+        if (set(values[i]) && strcmp(names[i], var) != 0)
+            n += (size_t)snprintf(out + n, len - n, " (%s is ignored while %s is set)", names[i],
+                                  var);
+}
+
+/* The token as a project token (Project-Access-Token): `projectToken`. When !last, a refusal
+ * is not reported (the caller tries the other header); returns whether an item was added. */
+static bool check_token_project_kind(struct check *ck, bool last)
+{
+    const char *var = NULL;
+    railway_token_pick(&ck->cfg, &var);
+    char note[300];
+    token_note(ck, note, sizeof(note));
     struct railway_result res;
     call(ck, RAILWAY_OP_CHECK_PROJECT_TOKEN, NULL, &res);
     const cJSON *pt = cJSON_GetObjectItem(res.data, "projectToken");
+    bool reported = true;
     if (ck->unreachable || busy_fail(ck, "railway_token", &res)) {
         /* reported by the endpoint item, or just now */
     } else if (res.status != RH_OK) {
         ck->kind = TOKEN_REFUSED;
-        item_add(ck, "railway_token", ITEM_FAIL, token_hint(),
-                 "Railway refused RAILWAY_PROJECT_TOKEN (Project-Access-Token): %s", res.message);
+        if (last || res.error != RAILWAY_ERR_NOT_AUTHORIZED)
+            item_add(ck, "railway_token", ITEM_FAIL, token_hint(), "Railway refused %s (%s): %s",
+                     var,
+                     ck->token_swapped ? "as Authorization: Bearer and as Project-Access-Token"
+                                       : "Project-Access-Token",
+                     res.message);
+        else
+            reported = false;
     } else {
         const char *pid = str_at(pt, "projectId"), *eid = str_at(pt, "environmentId");
         ck->kind = TOKEN_PROJECT;
@@ -609,50 +653,61 @@ static void check_token_project_kind(struct check *ck)
                      eid, ck->cfg.railway_environment_id);
         else
             item_add(ck, "railway_token", ITEM_OK, NULL,
-                     "project token (Project-Access-Token) of project %s, environment %s",
-                     pid ? pid : "?", eid ? eid : "?");
+                     "project token (Project-Access-Token) of project %s, environment %s%s",
+                     pid ? pid : "?", eid ? eid : "?", note);
     }
     railway_result_free(&res);
+    return reported;
 }
 
-static void check_token(struct check *ck)
+/* The token as an account or workspace token (Authorization: Bearer): `me`, else the
+ * project. When !last, a refusal is not reported; returns whether an item was added. */
+static bool check_token_bearer(struct check *ck, bool last)
 {
-    if (!set(ck->cfg.railway_token)) {
-        check_token_project_kind(ck);
-        return;
-    }
+    const char *var = NULL;
+    railway_token_pick(&ck->cfg, &var);
+    char note[300];
+    token_note(ck, note, sizeof(note));
+    bool reported = true;
     struct railway_result me;
     call(ck, RAILWAY_OP_CHECK_ME, NULL, &me);
     const cJSON *user = cJSON_GetObjectItem(me.data, "me");
-    const char *ignored = set(ck->cfg.railway_project_token)
-                              ? " (RAILWAY_PROJECT_TOKEN is ignored while RAILWAY_TOKEN is set)"
-                              : "";
     if (ck->unreachable || busy_fail(ck, "railway_token", &me)) {
         /* reported by the endpoint item, or just now */
     } else if (me.status == RH_OK) {
         ck->kind = TOKEN_ACCOUNT;
         item_add(ck, "railway_token", ITEM_OK, NULL, "account token of %s <%s>%s",
                  str_at(user, "name") ? str_at(user, "name") : "?",
-                 str_at(user, "email") ? str_at(user, "email") : "?", ignored);
+                 str_at(user, "email") ? str_at(user, "email") : "?", note);
     } else if (me.error != RAILWAY_ERR_NOT_AUTHORIZED) {
         ck->kind = TOKEN_REFUSED;
         item_add(ck, "railway_token", ITEM_FAIL, token_hint(), "`me` failed: %s", me.message);
     } else if (!set(ck->cfg.railway_project_id)) {
         ck->kind = TOKEN_UNKNOWN;
-        item_add(ck, "railway_token", ITEM_WARN, "set RAILWAY_PROJECT_ID",
-                 "not an account token (`me` is Not Authorized); without RAILWAY_PROJECT_ID "
-                 "railhook cannot tell a workspace token from a bad one");
+        if (last)
+            item_add(ck, "railway_token", ITEM_WARN, "set RAILWAY_PROJECT_ID",
+                     "not an account token (`me` is Not Authorized); without RAILWAY_PROJECT_ID "
+                     "railhook cannot tell a workspace token from a bad one");
+        else
+            reported = false;
     } else if (project_fetch(ck) == RH_OK) {
         ck->kind = TOKEN_WORKSPACE;
         item_add(ck, "railway_token", ITEM_OK, NULL,
                  "workspace token (Authorization: Bearer; `me` is not available to workspace "
                  "tokens, the project is)%s",
-                 ignored);
+                 note);
+    } else if (busy_fail(ck, "railway_token", &ck->project_res)) {
+        /* reported just now */
     } else if (ck->project_res.error == RAILWAY_ERR_NOT_AUTHORIZED) {
         ck->kind = TOKEN_REFUSED;
-        item_add(ck, "railway_token", ITEM_FAIL, token_hint(),
-                 "Railway refused RAILWAY_TOKEN: `me` and the project both answer \"%s\"",
-                 ck->project_res.message);
+        if (last)
+            item_add(ck, "railway_token", ITEM_FAIL, token_hint(),
+                     "Railway refused %s%s: `me` and the project both answer \"%s\"", var,
+                     ck->token_swapped ? " as Project-Access-Token and as Authorization: Bearer"
+                                       : "",
+                     ck->project_res.message);
+        else
+            reported = false;
     } else if (!ck->unreachable) {
         ck->kind = TOKEN_UNKNOWN;
         item_add(ck, "railway_token", ITEM_WARN, token_hint(),
@@ -661,6 +716,25 @@ static void check_token(struct check *ck)
                  ck->project_res.message);
     }
     railway_result_free(&me);
+    return reported;
+}
+
+/* The token in the header its variable says; when Railway refuses it there, in the other
+ * (a project token in RAILWAY_TOKEN, as Railway's CLI names it, or the reverse). */
+static void check_token(struct check *ck)
+{
+    bool bearer = railway_client_bearer(ck->rc);
+    if (bearer ? check_token_bearer(ck, false) : check_token_project_kind(ck, false))
+        return;
+    railway_client_token_swap(ck->rc);
+    ck->token_swapped = true;
+    /* The project was read with the refused header: read it again with the other. */
+    railway_result_free(&ck->project_res);
+    memset(&ck->project_res, 0, sizeof(ck->project_res));
+    ck->project = NULL;
+    ck->project_tried = false;
+    if (bearer ? check_token_project_kind(ck, true) : check_token_bearer(ck, true))
+        return;
 }
 
 static void env_names(const cJSON *project, struct buf *out)
@@ -775,7 +849,7 @@ static bool check_repo(struct check *ck)
     if (st != RH_OK) {
         if (res.error == RAILWAY_ERR_NOT_AUTHORIZED)
             item_add(ck, "github_repo", ITEM_WARN,
-                     "an account token (RAILWAY_TOKEN) can list them; otherwise the first "
+                     "an account token (RAILWAY_API_TOKEN) can list them; otherwise the first "
                      "provision shows whether Railway can reach the repo",
                      "not checked: this %s token cannot list GitHub repos (%s)",
                      ck->kind == TOKEN_PROJECT     ? "project"
@@ -970,7 +1044,7 @@ static void check_railway(struct check *ck)
     if (!railway_client_has_token(c)) {
         not_checked(ck, "railway_endpoint", "no Railway token to call it with");
         item_add(ck, "railway_token", ITEM_FAIL, token_hint(),
-                 "neither RAILWAY_TOKEN nor RAILWAY_PROJECT_TOKEN is set");
+                 "none of RAILWAY_API_TOKEN, RAILWAY_TOKEN and RAILWAY_PROJECT_TOKEN is set");
         for (size_t i = 1; i < sizeof(later) / sizeof(later[0]); i++)
             not_checked(ck, later[i], "no Railway token");
         return;

@@ -438,3 +438,37 @@ Test(check, an_item_railway_never_lets_through_fails_with_a_hint, .timeout = 60)
     cJSON_Delete(st);
     run_free(&r);
 }
+
+/* Railway's CLI names an account or workspace token RAILWAY_API_TOKEN and a project token
+ * RAILWAY_TOKEN: both are taken, and a token in the "wrong" variable is sent the right way. */
+Test(check, token_variables_and_kinds)
+{
+    struct run r;
+    const char *api[] = {"RAILWAY_API_TOKEN=sim-account-token", "RAILWAY_TOKEN=wrong-token-4c1b",
+                         NULL};
+    run_check(&r, true, api);
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    expect_item(&r, "railway_token", "ok", "account token of");
+    expect_item(&r, "railway_token", "ok",
+                "(RAILWAY_TOKEN is ignored while RAILWAY_API_TOKEN is set)");
+    run_free(&r);
+
+    const char *cli_project[] = {"RAILWAY_TOKEN=sim-project-token", NULL};
+    run_check(&r, true, cli_project);
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    expect_item(&r, "railway_token", "ok",
+                "project token (Project-Access-Token) of project proj-sim, environment env-sim; "
+                "RAILWAY_TOKEN holds a token of the other kind: railhook sends it as "
+                "Project-Access-Token");
+    run_free(&r);
+
+    const char *account_as_project[] = {
+        "RAILWAY_TOKEN=", "RAILWAY_PROJECT_TOKEN=sim-workspace-token", NULL};
+    run_check(&r, true, account_as_project);
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    expect_item(&r, "railway_token", "ok", "workspace token");
+    expect_item(&r, "railway_token", "ok",
+                "RAILWAY_PROJECT_TOKEN holds a token of the other kind: railhook sends it as "
+                "Authorization: Bearer");
+    run_free(&r);
+}
