@@ -96,6 +96,26 @@ enum rh_status store_service_railway_id(PGconn *c, const char *manifest_id, cons
     return st;
 }
 
+enum rh_status store_service_tracked(PGconn *c, const char *name, bool *tracked, char **manifest_id,
+                                     char *err, size_t errlen)
+{
+    const char *p[] = {name};
+    PGresult *r = NULL;
+    *tracked = false;
+    *manifest_id = NULL;
+    enum rh_status st = run(c,
+                            "SELECT manifest_id FROM services"
+                            " WHERE name = $1 AND status <> 'removed'",
+                            1, p, &r, err, errlen);
+    if (st == RH_OK && PQntuples(r) == 1) {
+        *tracked = true;
+        if (!PQgetisnull(r, 0, 0))
+            *manifest_id = xstrdup(PQgetvalue(r, 0, 0));
+    }
+    PQclear(r);
+    return st;
+}
+
 enum rh_status store_service_deployed(PGconn *c, const char *name, const char *deployment_id,
                                       const char *status, const char *job_id, const cJSON *digests,
                                       char *err, size_t errlen)

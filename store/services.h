@@ -38,6 +38,11 @@ enum rh_status store_service_upsert(PGconn *c, const struct store_service *s, bo
  * a failure status with err set (*id NULL). */
 enum rh_status store_service_railway_id(PGconn *c, const char *manifest_id, const char *name,
                                         char **id, char *err, size_t errlen);
+/* Whether railhook tracks a live (not removed) service named name (*tracked), and the
+ * manifest it belongs to (*manifest_id, free(); NULL when none). RH_OK, or a failure status
+ * with err set. */
+enum rh_status store_service_tracked(PGconn *c, const char *name, bool *tracked, char **manifest_id,
+                                     char *err, size_t errlen);
 /* Records the outcome of job_id's deployment deployment_id of service name: its status
  * (SUCCESS makes the service active) and, unless NULL, the digests of the variables railhook
  * set (a JSON object). */
