@@ -91,6 +91,10 @@ enum rh_status flow_service_find(struct flow *f, const char *name, char **id);
 /* Whether the service carries this job's manifest id in FLOW_MANIFEST_MARKER (*ours): railhook
  * created it for this manifest. A failed look fills the run's result and returns its status. */
 enum rh_status flow_service_marked_ours(struct flow *f, const char *service_id, bool *ours);
+/* RH_OK when name may become the name of this manifest's service own_id: no other manifest's
+ * row holds it and no other live service in the project has it; else fails the run with
+ * "name_taken" (or a transient failure). */
+enum rh_status flow_name_check_free(struct flow *f, const char *name, const char *own_id);
 /* Fails the run for good with "name_taken": name is another manifest's, or not railhook's. */
 enum rh_status flow_name_taken(struct flow *f, const char *name);
 /* The service's id (free()) as railhook recorded it: the job's manifest's service (by the

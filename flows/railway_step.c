@@ -194,6 +194,30 @@ enum rh_status flow_service_marked_ours(struct flow *f, const char *service_id, 
     return st;
 }
 
+enum rh_status flow_name_check_free(struct flow *f, const char *name, const char *own_id)
+{
+    char err[256];
+    bool tracked = false;
+    char *owner = NULL, *found = NULL;
+    const char *manifest = flow_payload_str(f->job, "manifest_id");
+    enum rh_status st = flow_db(
+        f, store_service_tracked(job_db(f->run), name, &tracked, &owner, err, sizeof(err)), err);
+    if (st != RH_OK)
+        goto out;
+    if (tracked && !(owner && manifest && strcmp(owner, manifest) == 0)) {
+        st = flow_name_taken(f, name);
+        goto out;
+    }
+    if ((st = flow_service_find(f, name, &found)) != RH_OK)
+        goto out;
+    if (found && strcmp(found, own_id) != 0)
+        st = flow_name_taken(f, name);
+out:
+    free(owner);
+    free(found);
+    return st;
+}
+
 enum rh_status flow_name_taken(struct flow *f, const char *name)
 {
     return job_result_fail(f->res, RH_PERMANENT, "name_taken",

@@ -407,6 +407,37 @@ Test(flows, update_renames_and_sets_changed_variables, .init = start, .fini = st
     free(b);
 }
 
+/* Before: a rename onto a taken name renamed the Railway service and silently skipped the
+ * database. Now nothing is touched and the job fails with name_taken. */
+Test(flows, a_rename_onto_another_manifests_name_is_name_taken, .init = start, .fini = stop,
+     .timeout = 90)
+{
+    char *a = provision("m-r1", "first");
+    char *b = provision("m-r2", "second");
+    char *sa = wait_done(a, 45000), *sb = wait_done(b, 45000);
+    cr_assert_str_eq(sa, "succeeded");
+    cr_assert_str_eq(sb, "succeeded");
+    char *c = enqueue("update", "osp-worker-first",
+                      "{\"manifest_id\":\"m-r2\",\"service_schema\":\"first\","
+                      "\"old_service_name\":\"osp-worker-second\",\"record\":{\"id\":\"m-r2\","
+                      "\"service_schema\":\"first\"}}");
+    char *sc = wait_done(c, 45000);
+    cr_assert_str_eq(sc, "failed");
+    char *sql = xasprintf("SELECT last_error->>'code' FROM jobs WHERE id = '%s'", c);
+    char *code = th_sql(db, sql);
+    cr_assert_str_eq(code, "name_taken");
+    cr_assert_eq(th_sim_count_services(&sim, "osp-worker-first"), 1);
+    cr_assert_eq(th_sim_count_services(&sim, "osp-worker-second"), 1, "nothing was renamed");
+    free(sql);
+    free(code);
+    free(sa);
+    free(sb);
+    free(sc);
+    free(a);
+    free(b);
+    free(c);
+}
+
 Test(flows, redeploy_deploys_the_pushed_commit, .init = start, .fini = stop, .timeout = 90)
 {
     char *a = provision("m-8", "push");
