@@ -359,6 +359,15 @@ static void provision_compensate(void *ctx, struct job_run *run, const struct jo
                   id ? "rollback: the service existed before this job; kept"
                      : "rollback: nothing was created",
                   NULL);
+        const char *manifest = flow_payload_str(job, "manifest_id");
+        if (!id && manifest && job->service_name) {
+            /* The name this job claimed for a service it never created is free again. */
+            char err[256];
+            flow_db(
+                f,
+                store_service_release(job_db(run), job->service_name, manifest, err, sizeof(err)),
+                err);
+        }
         goto out;
     }
     if (flow_step_done(f, "rolled_back"))

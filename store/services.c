@@ -142,6 +142,16 @@ enum rh_status store_service_status_set(PGconn *c, const char *name, const char 
                3, p, NULL, err, errlen);
 }
 
+enum rh_status store_service_release(PGconn *c, const char *name, const char *manifest_id,
+                                     char *err, size_t errlen)
+{
+    const char *p[] = {name, manifest_id};
+    return run(c,
+               "UPDATE services SET status = 'removed', updated_at = now() WHERE name = $1"
+               " AND manifest_id = $2 AND railway_service_id IS NULL AND status <> 'removed'",
+               2, p, NULL, err, errlen);
+}
+
 enum rh_status store_service_rename(PGconn *c, const char *from, const char *to, char *err,
                                     size_t errlen)
 {

@@ -52,6 +52,10 @@ enum rh_status store_service_deployed(PGconn *c, const char *name, const char *d
 /* Sets the status of service name and, unless NULL, its last job. */
 enum rh_status store_service_status_set(PGconn *c, const char *name, const char *status,
                                         const char *job_id, char *err, size_t errlen);
+/* Gives up the name manifest_id claimed for a service that was never created (no Railway id):
+ * its row is marked removed. Another manifest's row, or one with a service, is untouched. */
+enum rh_status store_service_release(PGconn *c, const char *name, const char *manifest_id,
+                                     char *err, size_t errlen);
 /* Renames service from to to, unless a service named to exists already. */
 enum rh_status store_service_rename(PGconn *c, const char *from, const char *to, char *err,
                                     size_t errlen);

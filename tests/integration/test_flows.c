@@ -347,6 +347,10 @@ Test(flows, railway_errors_reach_the_events_and_fail_for_good, .init = start, .f
     sql = xasprintf("SELECT last_error->>'code' FROM jobs WHERE id = '%s'", id);
     char *code = th_sql(db, sql);
     cr_assert_str_eq(code, "railway_not_authorized");
+    /* The name the job claimed for the service it never created is free again. */
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM services WHERE name = 'osp-worker-denied'"
+                                 " AND status = 'removed'"),
+                 1);
     free(code);
     free(sql);
     free(state);
