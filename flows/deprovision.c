@@ -1,4 +1,5 @@
-/* The deprovision flow: delete the service when it exists and mark its row removed. */
+/* The deprovision flow: delete the manifest's own service (the Railway id railhook recorded
+ * for it, never one found by name) and mark its row removed. */
 #include "flows/flows_int.h"
 
 #include <stdlib.h>
@@ -29,17 +30,22 @@ static enum rh_status deprovision_run(void *ctx, struct job_run *run, const stru
             job_event(run, "info",
                       st == RH_NOT_FOUND ? "service was already gone" : "service deleted", NULL);
         } else {
-            job_event(run, "info", "no such service; nothing to delete", NULL);
+            job_event(run, "info", "railhook tracks no service of this manifest; nothing to delete",
+                      NULL);
         }
         if ((st = flow_stop_with(
                  f, flow_step_save(f, "deleted", "service_id", service_id, NULL))) != RH_OK)
             goto out;
     }
     char err[256];
+    /* Nothing of this manifest's: another manifest's row of the same name is left alone. */
+    if (!flow_step_str(f, "deleted", "service_id"))
+        goto done;
     if ((st = flow_db(
              f, store_service_status_set(job_db(run), name, "removed", job->id, err, sizeof(err)),
              err)) != RH_OK)
         goto out;
+done:
     res->status = RH_OK;
     st = RH_OK;
 out:

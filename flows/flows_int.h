@@ -77,14 +77,29 @@ enum rh_status flow_call(struct flow *f, enum railway_op op, cJSON *vars, unsign
 /* The status st of a store call on the worker's connection (job_db()), err its message: a
  * failure fills the run's result (transient); returns st. */
 enum rh_status flow_db(struct flow *f, enum rh_status st, const char *err);
-/* Records the service row (name, manifest id, Railway id, source, status) for this job. */
+/* Records the service row (name, manifest id, Railway id, source, status) for this job;
+ * fails the run with "name_taken" when another manifest's service holds the name. */
 enum rh_status flow_db_service_upsert(struct flow *f, const char *name, const char *service_id,
                                       const char *status);
 
-/* Finds a service named name in the project: *id (free()) or NULL when there is none. */
+/* The variable railhook sets on a service when it creates one: the manifest id it belongs to. */
+#define FLOW_MANIFEST_MARKER "RAILHOOK_MANIFEST_ID"
+
+/* Finds a live service named name in the project (one Railway lists with deletedAt set is
+ * gone): *id (free()) or NULL when there is none. */
 enum rh_status flow_service_find(struct flow *f, const char *name, char **id);
-/* The service's id (free()) from railhook's table, else looked up by name in the project;
- * NULL when there is none. */
+/* Whether the service carries this job's manifest id in FLOW_MANIFEST_MARKER (*ours): railhook
+ * created it for this manifest. A failed look fills the run's result and returns its status. */
+enum rh_status flow_service_marked_ours(struct flow *f, const char *service_id, bool *ours);
+/* RH_OK when name may become the name of this manifest's service own_id: no other manifest's
+ * row holds it and no other live service in the project has it; else fails the run with
+ * "name_taken" (or a transient failure). */
+enum rh_status flow_name_check_free(struct flow *f, const char *name, const char *own_id);
+/* Fails the run for good with "name_taken": name is another manifest's, or not railhook's. */
+enum rh_status flow_name_taken(struct flow *f, const char *name);
+/* The service's id (free()) as railhook recorded it: the job's manifest's service (by the
+ * payload's manifest_id), or for a job without one the tracked service named name; NULL when
+ * there is none. Never looked up in the project by name. */
 enum rh_status flow_service_resolve(struct flow *f, const char *name, char **id);
 /* The newest deployments of a service (new array of nodes, caller deletes, even on failure). */
 enum rh_status flow_deployments_list(struct flow *f, const char *service_id, int first,

@@ -70,7 +70,12 @@ static enum rh_status provision_create(struct flow *f, const char *name, const c
         cJSON_AddStringToObject(input, "name", name);
         cJSON_AddStringToObject(input, "projectId", cfg->railway_project_id);
         cJSON_AddStringToObject(input, "environmentId", cfg->railway_environment_id);
-        cJSON_AddItemToObject(input, "variables", cJSON_Duplicate(vars_values, 1));
+        cJSON *values = cJSON_Duplicate(vars_values, 1);
+        /* The mark of ownership: a run after a crash adopts only a service carrying it. */
+        cJSON_DeleteItemFromObjectCaseSensitive(values, FLOW_MANIFEST_MARKER);
+        cJSON_AddStringToObject(values, FLOW_MANIFEST_MARKER,
+                                flow_payload_str(f->job, "manifest_id"));
+        cJSON_AddItemToObject(input, "variables", values);
         if (with_source) {
             cJSON *source = cJSON_AddObjectToObject(input, "source");
             cJSON_AddStringToObject(source, "repo", cfg->worker_repo);
@@ -114,6 +119,15 @@ static enum rh_status provision_create(struct flow *f, const char *name, const c
             char *found = NULL;
             if (flow_service_find(f, name, &found) != RH_OK)
                 return f->res->status;
+            bool ours = false;
+            if (found && flow_service_marked_ours(f, found, &ours) != RH_OK) {
+                free(found);
+                return f->res->status;
+            }
+            if (found && !ours) {
+                free(found);
+                return flow_name_taken(f, name);
+            }
             if (found) {
                 *service_id = found;
                 st = flow_step_save(f, "service", "id", found, "created", "true", NULL);
@@ -232,8 +246,22 @@ static enum rh_status provision_run(void *ctx, struct job_run *run, const struct
         const char *c = flow_step_str(f, "service", "created");
         created = c && strcmp(c, "true") == 0;
     } else {
-        if ((st = flow_service_find(f, name, &service_id)) != RH_OK)
+        /* The manifest's own service, as recorded; else one of that name only when it carries
+         * this manifest's mark (a run that died between create and save); else create. */
+        if ((st = flow_service_resolve(f, name, &service_id)) != RH_OK)
             goto out;
+        bool recorded = service_id != NULL;
+        if (!service_id && (st = flow_service_find(f, name, &service_id)) != RH_OK)
+            goto out;
+        if (service_id && !recorded) {
+            bool ours = false;
+            if ((st = flow_service_marked_ours(f, service_id, &ours)) != RH_OK)
+                goto out;
+            if (!ours) {
+                st = flow_name_taken(f, name);
+                goto out;
+            }
+        }
         if (service_id) {
             /* Created by an earlier run of this job that died before saving the id? */
             created = flow_step_done(f, "create_started");
@@ -245,9 +273,12 @@ static enum rh_status provision_run(void *ctx, struct job_run *run, const struct
             }
             job_event(run, "info",
                       created ? "found the service an earlier run created"
-                              : "service already exists; reusing it",
+                              : "reusing the service this manifest owns",
                       NULL);
         } else {
+            /* Claim the name first: another manifest's service keeps it, untouched. */
+            if ((st = flow_db_service_upsert(f, name, NULL, "provisioning")) != RH_OK)
+                goto out;
             if ((st = flow_stop_with(f, job_checkpoint(run, "create_service"))) != RH_OK)
                 goto out;
             if ((st = provision_create(f, name, f->values, &service_id)) != RH_OK)
@@ -315,8 +346,11 @@ static void provision_compensate(void *ctx, struct job_run *run, const struct jo
     const char *created = flow_step_str(f, "service", "created");
     char *found = NULL;
     if (!id && flow_step_done(f, "create_started") && job->service_name) {
-        /* The create may have gone through without its id being saved. */
-        if (flow_service_find(f, job->service_name, &found) == RH_OK)
+        /* The create may have gone through without its id being saved: only a service
+         * carrying this manifest's mark is this job's. */
+        bool ours = false;
+        if (flow_service_find(f, job->service_name, &found) == RH_OK && found &&
+            flow_service_marked_ours(f, found, &ours) == RH_OK && ours)
             id = found;
         created = "true";
     }
@@ -325,6 +359,15 @@ static void provision_compensate(void *ctx, struct job_run *run, const struct jo
                   id ? "rollback: the service existed before this job; kept"
                      : "rollback: nothing was created",
                   NULL);
+        const char *manifest = flow_payload_str(job, "manifest_id");
+        if (!id && manifest && job->service_name) {
+            /* The name this job claimed for a service it never created is free again. */
+            char err[256];
+            flow_db(
+                f,
+                store_service_release(job_db(run), job->service_name, manifest, err, sizeof(err)),
+                err);
+        }
         goto out;
     }
     if (flow_step_done(f, "rolled_back"))

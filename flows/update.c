@@ -47,6 +47,9 @@ static enum rh_status update_run(void *ctx, struct job_run *run, const struct jo
     if (old_name && strcmp(old_name, name) != 0 && !flow_step_done(f, "renamed")) {
         if ((st = flow_stop_with(f, job_checkpoint(run, "rename"))) != RH_OK)
             goto out;
+        /* Never onto a name another manifest's service, or one railhook did not create, has. */
+        if ((st = flow_name_check_free(f, name, service_id)) != RH_OK)
+            goto out;
         cJSON *vars = cJSON_CreateObject();
         cJSON_AddStringToObject(vars, "id", service_id);
         cJSON *input = cJSON_AddObjectToObject(vars, "input");

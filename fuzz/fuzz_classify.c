@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 2)
         return 0;
     struct railway_answer a;
-    railway_answer_init(&a);
+    railway_answer_init(&a, 1780000000000LL);
     a.http_status = (long)(((unsigned)data[0] << 8 | data[1]) % 600);
     size_t pos = 2;
     /* Header lines, each handed over with its line ending as curl does, up to a blank line. */
@@ -70,6 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     a.body = (const char *)data + pos;
     a.body_len = size - pos;
     if (a.retry_after_s < 0 || a.retry_after_s > 3600)
+        abort();
+    if (a.rate_reset_in_ms < 0 || a.rate_reset_in_ms > 3600 * 1000)
         abort();
 
     struct railway_result res;

@@ -7,6 +7,7 @@
 #include "handlers/mapping.h"
 #include "handlers/webhook.h"
 #include "store/jobs.h"
+#include "store/services.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,9 +78,10 @@ void handle_job_cancel(struct app *app, struct http_request *req, struct http_re
     state_change(app, req, res, false);
 }
 
-/* A job of a kind made from a service: service_name and an optional commit_sha. */
+/* A job of a kind made from a service: service_name and an optional commit_sha; manifest_id
+ * (may be NULL) is the manifest the tracked service belongs to. */
 static void map_service(const struct flows_kind *kind, const cJSON *body, const char *delivery_id,
-                        struct mapping_result *out)
+                        const char *manifest_id, struct mapping_result *out)
 {
     const cJSON *svc = cJSON_GetObjectItemCaseSensitive(body, "service_name");
     const cJSON *sha = cJSON_GetObjectItemCaseSensitive(body, "commit_sha");
@@ -98,6 +100,9 @@ static void map_service(const struct flows_kind *kind, const cJSON *body, const 
     }
     cJSON *payload = cJSON_CreateObject();
     cJSON_AddStringToObject(payload, "service_name", svc->valuestring);
+    /* The manifest's jobs run one at a time, in order: this one among them. */
+    if (manifest_id)
+        cJSON_AddStringToObject(payload, "manifest_id", manifest_id);
     if (sha)
         cJSON_AddStringToObject(payload, "commit_sha", sha->valuestring);
     cJSON_AddStringToObject(payload, "source", "api");
@@ -109,6 +114,38 @@ static void map_service(const struct flows_kind *kind, const cJSON *body, const 
     out->jobs[0].payload = payload;
     out->jobs[0].dedupe_key = xasprintf("api:%s:%s:%s", delivery_id, kind->name, svc->valuestring);
     out->jobs[0].service_name = xstrdup(svc->valuestring);
+}
+
+/* Whether railhook tracks the service named name, answering 422 (or 503) when it does not
+ * (or cannot tell); *manifest_id (free()) is its manifest. */
+static enum rh_status tracked_service(struct app *app, const struct http_request *req,
+                                      struct http_response *res, const char *name,
+                                      char **manifest_id)
+{
+    PGconn *c = store_conn_acquire(app->store);
+    if (!c) {
+        http_response_header(res, "Retry-After", "5");
+        http_response_error(res, req, 503, "database_unavailable", "database is not reachable");
+        return RH_UNAVAILABLE;
+    }
+    bool tracked = false;
+    char err[256] = "";
+    enum rh_status st = store_service_tracked(c, name, &tracked, manifest_id, err, sizeof(err));
+    store_conn_release(app->store, c);
+    if (st != RH_OK) {
+        http_response_header(res, "Retry-After", "5");
+        http_response_error(res, req, 503, "database_unavailable", "database is not reachable");
+        return st;
+    }
+    if (!tracked) {
+        char *msg = xasprintf("railhook tracks no service named %.128s: it acts only on the "
+                              "services it created",
+                              name);
+        webhook_error(res, req, 422, "service_not_tracked", "service_name", msg);
+        free(msg);
+        return RH_NOT_FOUND;
+    }
+    return RH_OK;
 }
 
 void handle_job_create(struct app *app, struct http_request *req, struct http_response *res)
@@ -149,7 +186,14 @@ void handle_job_create(struct app *app, struct http_request *req, struct http_re
         goto out;
     }
     if (kind->input == FLOWS_INPUT_SERVICE) {
-        map_service(kind, body, delivery_id, &mapped);
+        /* Only a service railhook tracks: never one it did not create. */
+        const cJSON *svc = cJSON_GetObjectItemCaseSensitive(body, "service_name");
+        char *manifest_id = NULL;
+        if (cJSON_IsString(svc) &&
+            tracked_service(app, req, res, svc->valuestring, &manifest_id) != RH_OK)
+            goto out;
+        map_service(kind, body, delivery_id, manifest_id, &mapped);
+        free(manifest_id);
     } else {
         /* The same validation as a webhook delivery of that row. */
         const cJSON *old = kind->input == FLOWS_INPUT_ROW_CHANGE

@@ -1,13 +1,17 @@
 /* The Railway GraphQL client over libcurl (railway/classify.c classifies its answers).
  *
  * Threading: a client (and its CURL handle) belongs to one thread; only the limiter is
- * shared. curl_global_init() is main's job, before threads start. */
+ * shared, and the format X-RateLimit-Reset was last read in (an atomic, so the log says it
+ * once per change, not per request). curl_global_init() is main's job, before threads
+ * start. */
 #include "railway/railway.h"
 
+#include "util/log.h"
 #include "util/metrics.h"
 #include "util/util.h"
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +23,9 @@ struct railway_client {
     CURL *curl;
     struct railway_limiter *lim;
     char *url;
+    char *token;  /* the token railway_token_pick() chose, or NULL */
+    bool bearer;  /* sent as Authorization: Bearer, else as Project-Access-Token */
+    bool swapped; /* bearer is the other header than the token's variable says */
     char *auth_header;
     long timeout_s;
     long requests;
@@ -28,10 +35,50 @@ struct railway_client {
     char errbuf[CURL_ERROR_SIZE];
 };
 
+const char *railway_token_pick(const struct config *cfg, const char **var)
+{
+    const struct {
+        const char *name, *value;
+    } order[] = {
+        {"RAILWAY_API_TOKEN", cfg->railway_api_token},
+        {"RAILWAY_TOKEN", cfg->railway_token},
+        {"RAILWAY_PROJECT_TOKEN", cfg->railway_project_token},
+    };
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+        if (order[i].value && *order[i].value) {
+            if (var)
+                *var = order[i].name;
+            return order[i].value;
+        }
+    if (var)
+        *var = NULL;
+    return NULL;
+}
+
 bool railway_client_has_token(const struct config *cfg)
 {
-    return (cfg->railway_token && *cfg->railway_token) ||
-           (cfg->railway_project_token && *cfg->railway_project_token);
+    return railway_token_pick(cfg, NULL) != NULL;
+}
+
+static void auth_header_set(struct railway_client *c)
+{
+    free(c->auth_header);
+    c->auth_header = NULL;
+    if (c->token)
+        c->auth_header = c->bearer ? xasprintf("Authorization: Bearer %s", c->token)
+                                   : xasprintf("Project-Access-Token: %s", c->token);
+}
+
+bool railway_client_bearer(const struct railway_client *c)
+{
+    return c->bearer;
+}
+
+void railway_client_token_swap(struct railway_client *c)
+{
+    c->bearer = !c->bearer;
+    c->swapped = !c->swapped;
+    auth_header_set(c);
 }
 
 struct railway_client *railway_client_new(const struct config *cfg, struct railway_limiter *lim)
@@ -42,10 +89,16 @@ struct railway_client *railway_client_new(const struct config *cfg, struct railw
         abort();
     c->lim = lim;
     c->url = xstrdup(cfg->railway_api_url);
-    if (cfg->railway_token && *cfg->railway_token)
-        c->auth_header = xasprintf("Authorization: Bearer %s", cfg->railway_token);
-    else if (cfg->railway_project_token && *cfg->railway_project_token)
-        c->auth_header = xasprintf("Project-Access-Token: %s", cfg->railway_project_token);
+    const char *var = NULL;
+    const char *token = railway_token_pick(cfg, &var);
+    if (token) {
+        c->token = xstrdup(token);
+        c->bearer = strcmp(var, "RAILWAY_PROJECT_TOKEN") != 0;
+        if (cfg->railway_token_swapped)
+            c->bearer = !c->bearer;
+        c->swapped = cfg->railway_token_swapped;
+        auth_header_set(c);
+    }
     c->timeout_s = cfg->railway_timeout_s;
     buf_init(&c->body, RESPONSE_CAP);
     return c;
@@ -59,12 +112,28 @@ void railway_client_free(struct railway_client *c)
     buf_free(&c->body);
     free(c->url);
     free(c->auth_header);
+    free(c->token);
     free(c);
 }
 
 long railway_client_requests(const struct railway_client *c)
 {
     return c->requests;
+}
+
+static _Atomic int last_reset_format = RAILWAY_RESET_NONE;
+
+/* Logs how X-RateLimit-Reset was read when its format differs from the last one seen. */
+static void reset_format_note(const struct railway_answer *a)
+{
+    if (a->reset_format == RAILWAY_RESET_NONE)
+        return;
+    int prev = atomic_exchange(&last_reset_format, (int)a->reset_format);
+    if (prev == (int)a->reset_format)
+        return;
+    log_info("Railway X-RateLimit-Reset read",
+             LOG_STR("format", railway_reset_format_name(a->reset_format)),
+             LOG_STR("value", a->reset_raw), LOG_INT("reset_in_s", a->rate_reset_in_ms / 1000));
 }
 
 static size_t on_body(char *ptr, size_t size, size_t n, void *ud)
@@ -95,7 +164,8 @@ enum rh_status railway_call(struct railway_client *c, enum railway_op op, const 
     const struct railway_op_document *doc = &railway_ops[op];
     if (!c->auth_header) {
         railway_result_fail(res, RH_PERMANENT, RAILWAY_ERR_NOT_CONFIGURED,
-                            "no RAILWAY_TOKEN or RAILWAY_PROJECT_TOKEN is configured");
+                            "no RAILWAY_API_TOKEN, RAILWAY_TOKEN or RAILWAY_PROJECT_TOKEN is "
+                            "configured");
         goto out;
     }
     int64_t retry_in = 0;
@@ -123,7 +193,7 @@ enum rh_status railway_call(struct railway_client *c, enum railway_op op, const 
     headers = curl_slist_append(headers, "Expect:");
 
     buf_reset(&c->body);
-    railway_answer_init(&c->answer);
+    railway_answer_init(&c->answer, time_wall_ms());
     c->errbuf[0] = '\0';
     CURL *h = c->curl;
     curl_easy_reset(h);
@@ -148,7 +218,8 @@ enum rh_status railway_call(struct railway_client *c, enum railway_op op, const 
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a->http_status);
     a->body = c->body.data;
     a->body_len = c->body.len;
-    railway_limiter_observe(c->lim, a->rate_remaining, a->rate_reset,
+    reset_format_note(a);
+    railway_limiter_observe(c->lim, a->rate_remaining, a->rate_reset_in_ms,
                             a->http_status == 429 ? (a->retry_after_s ? a->retry_after_s : 1)
                                                   : a->retry_after_s);
     if (rc == CURLE_OK) {
@@ -160,7 +231,7 @@ enum rh_status railway_call(struct railway_client *c, enum railway_op op, const 
     res->http_status = a->http_status;
     res->rate_limit = a->rate_limit;
     res->rate_remaining = a->rate_remaining;
-    res->rate_reset = a->rate_reset;
+    res->rate_reset_in_ms = a->rate_reset_in_ms;
     railway_result_excerpt(res, a->body, a->body_len);
     if (rc == CURLE_WRITE_ERROR && c->body.len >= RESPONSE_CAP - 65536) {
         railway_result_fail(res, RH_PERMANENT, RAILWAY_ERR_RESPONSE_TOO_LARGE,
@@ -190,4 +261,66 @@ out:
     cJSON_free(payload);
     cJSON_Delete(req);
     return res->status;
+}
+
+/* One look at whether Railway accepts c's token in its current header. */
+static enum rh_status token_probe(struct railway_client *c, const struct config *cfg,
+                                  struct railway_result *res)
+{
+    cJSON *vars = NULL;
+    enum railway_op op = RAILWAY_OP_CHECK_PROJECT_TOKEN;
+    if (c->bearer && cfg->railway_project_id && *cfg->railway_project_id) {
+        op = RAILWAY_OP_CHECK_PROJECT;
+        vars = cJSON_CreateObject();
+        cJSON_AddStringToObject(vars, "id", cfg->railway_project_id);
+    } else if (c->bearer) {
+        op = RAILWAY_OP_CHECK_ME;
+    }
+    enum rh_status st = railway_call(c, op, vars, 10000, res);
+    cJSON_Delete(vars);
+    return st;
+}
+
+enum rh_status railway_token_detect(struct railway_client *c, const struct config *cfg,
+                                    bool *swapped, char *msg, size_t msglen)
+{
+    const char *var = NULL;
+    railway_token_pick(cfg, &var);
+    struct railway_result first, second;
+    memset(&second, 0, sizeof(second));
+    *swapped = c->swapped;
+    enum rh_status st = token_probe(c, cfg, &first);
+    if (st == RH_OK) {
+        snprintf(msg, msglen, "%s is accepted as %s", var,
+                 c->bearer ? "Authorization: Bearer" : "Project-Access-Token");
+        goto out;
+    }
+    if (first.error != RAILWAY_ERR_NOT_AUTHORIZED) {
+        snprintf(msg, msglen, "could not tell the kind of %s: %s", var, first.message);
+        goto out;
+    }
+    railway_client_token_swap(c);
+    st = token_probe(c, cfg, &second);
+    if (st == RH_OK) {
+        *swapped = c->swapped;
+        snprintf(msg, msglen,
+                 "%s is refused as %s but accepted as %s: it is %s, and railhook sends it so", var,
+                 c->bearer ? "Project-Access-Token" : "Authorization: Bearer",
+                 c->bearer ? "Authorization: Bearer" : "Project-Access-Token",
+                 c->bearer ? "an account or workspace token" : "a project token");
+        goto out;
+    }
+    railway_client_token_swap(c);
+    if (second.error == RAILWAY_ERR_NOT_AUTHORIZED) {
+        st = RH_PERMANENT;
+        snprintf(msg, msglen, "Railway refuses %s both as Bearer and as Project-Access-Token: %s",
+                 var, first.message);
+    } else {
+        st = RH_TRANSIENT;
+        snprintf(msg, msglen, "could not tell the kind of %s: %s", var, second.message);
+    }
+out:
+    railway_result_free(&first);
+    railway_result_free(&second);
+    return st;
 }

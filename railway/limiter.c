@@ -114,7 +114,7 @@ int64_t railway_limiter_acquire(struct railway_limiter *l, int64_t max_wait_ms,
     }
 }
 
-void railway_limiter_observe(struct railway_limiter *l, long remaining, int64_t reset_epoch,
+void railway_limiter_observe(struct railway_limiter *l, long remaining, int64_t reset_in_ms,
                              int retry_after_s)
 {
     pthread_mutex_lock(&l->lock);
@@ -128,8 +128,9 @@ void railway_limiter_observe(struct railway_limiter *l, long remaining, int64_t 
         /* Railway knows best how much is left: never believe we have more. */
         if ((double)remaining < l->hour_tokens)
             l->hour_tokens = (double)remaining;
-        if (remaining == 0 && reset_epoch > 0) {
-            int64_t until = now + (reset_epoch * 1000 - time_wall_ms());
+        if (remaining == 0 && reset_in_ms > 0) {
+            /* classify.c caps reset_in_ms at the rate window (an hour). */
+            int64_t until = now + reset_in_ms;
             if (until > l->paused_until_ms)
                 l->paused_until_ms = until;
         }

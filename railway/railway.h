@@ -36,9 +36,10 @@ void railway_limiter_free(struct railway_limiter *l);
  * *retry_in_ms says how long until a request could go. */
 int64_t railway_limiter_acquire(struct railway_limiter *l, int64_t max_wait_ms,
                                 int64_t *retry_in_ms);
-/* Feeds what Railway said: X-RateLimit-Remaining (-1 unknown), X-RateLimit-Reset (epoch
- * seconds, 0 unknown), Retry-After (seconds, 0 none). */
-void railway_limiter_observe(struct railway_limiter *l, long remaining, int64_t reset_epoch,
+/* Feeds what Railway said: X-RateLimit-Remaining (-1 unknown), X-RateLimit-Reset as the
+ * milliseconds until the window resets (0 unknown; at most an hour), Retry-After (seconds, 0
+ * none). */
+void railway_limiter_observe(struct railway_limiter *l, long remaining, int64_t reset_in_ms,
                              int retry_after_s);
 
 /* ---- what a call ended with ---- */
@@ -61,6 +62,7 @@ enum railway_error {
     RAILWAY_ERR_RESPONSE_TOO_LARGE, /* the answer passed the response cap */
     RAILWAY_ERR_TIMEOUT,            /* no answer in time */
     RAILWAY_ERR_NETWORK,            /* no answer: connection, TLS, DNS */
+    RAILWAY_ERR_EDGE,               /* HTTP 401/403 that is not GraphQL JSON: an edge page */
 };
 
 /* The stable code of e ("ok", "railway_not_found", ...): static storage. */
@@ -82,24 +84,43 @@ struct railway_result {
     char message[512];        /* Railway's message or the transport error, redacted */
     long rate_limit;          /* X-RateLimit-Limit of the answer, -1 when absent */
     long rate_remaining;      /* X-RateLimit-Remaining, -1 when absent */
-    int64_t rate_reset;       /* X-RateLimit-Reset (epoch seconds), 0 when absent */
+    int64_t rate_reset_in_ms; /* X-RateLimit-Reset as ms from the answer, 0 when absent */
 };
+
+/* How an X-RateLimit-Reset value was read (Railway does not document its format). */
+enum railway_reset_format {
+    RAILWAY_RESET_NONE,       /* no header */
+    RAILWAY_RESET_EPOCH_S,    /* a number above 10^9: epoch seconds */
+    RAILWAY_RESET_EPOCH_MS,   /* a number above 10^12: epoch milliseconds */
+    RAILWAY_RESET_DELTA_S,    /* a smaller number: seconds until the reset */
+    RAILWAY_RESET_HTTP_DATE,  /* "Wed, 21 Oct 2026 07:28:00 GMT" */
+    RAILWAY_RESET_ISO_DATE,   /* "2026-10-21T07:28:00Z", fractions and offsets allowed */
+    RAILWAY_RESET_UNREADABLE, /* none of these: ignored */
+};
+
+/* The name of f ("epoch_seconds", "http_date", ...): static storage. */
+const char *railway_reset_format_name(enum railway_reset_format f);
 
 /* An answer as it arrived: the status line, the headers railhook reads, the body. */
 struct railway_answer {
-    long http_status;    /* 0 when no answer arrived */
-    long rate_limit;     /* X-RateLimit-Limit, -1 when absent */
-    long rate_remaining; /* X-RateLimit-Remaining, -1 when absent */
-    int64_t rate_reset;  /* X-RateLimit-Reset (epoch seconds), 0 when absent */
-    int retry_after_s;   /* Retry-After in seconds (1..3600), 0 when absent */
-    const char *body;    /* not NUL-terminated; may be NULL when body_len is 0 */
+    int64_t now_ms;           /* wall clock when the answer came: dates are read against it */
+    long http_status;         /* 0 when no answer arrived */
+    long rate_limit;          /* X-RateLimit-Limit, -1 when absent */
+    long rate_remaining;      /* X-RateLimit-Remaining, -1 when absent */
+    int64_t rate_reset_in_ms; /* X-RateLimit-Reset as ms from now_ms (0..3600000), 0 absent */
+    enum railway_reset_format reset_format; /* how X-RateLimit-Reset was read */
+    char reset_raw[48];                     /* X-RateLimit-Reset as sent (for the log) */
+    int retry_after_s; /* Retry-After (seconds or an HTTP date) in seconds (1..3600), 0 absent */
+    const char *body;  /* not NUL-terminated; may be NULL when body_len is 0 */
     size_t body_len;
 };
 
-/* Sets a to "nothing received yet": status 0, every header absent, no body. */
-void railway_answer_init(struct railway_answer *a);
+/* Sets a to "nothing received yet" at wall-clock time now_ms: status 0, every header
+ * absent, no body. */
+void railway_answer_init(struct railway_answer *a, int64_t now_ms);
 /* Reads one raw header line ("Name: value\r\n", not NUL-terminated) into a; other headers
- * are ignored. */
+ * are ignored. X-RateLimit-Reset is read as epoch seconds or milliseconds, seconds until the
+ * reset, or an HTTP or ISO 8601 date, and capped at one hour (Railway's rate window). */
 void railway_answer_header(struct railway_answer *a, const char *line, size_t len);
 /* Classifies a complete answer into res (status, code, redacted message and excerpt,
  * retry_after_ms, parsed body and data, rate-limit fields) without I/O: a pure function of
@@ -115,8 +136,25 @@ void railway_result_excerpt(struct railway_result *res, const char *body, size_t
  * limiter. Free with railway_client_free(). */
 struct railway_client *railway_client_new(const struct config *cfg, struct railway_limiter *lim);
 void railway_client_free(struct railway_client *c);
-/* True when a token of either kind is configured. */
+/* True when a token of any kind is configured. */
 bool railway_client_has_token(const struct config *cfg);
+/* The token railhook uses, by precedence: RAILWAY_API_TOKEN, else RAILWAY_TOKEN, else
+ * RAILWAY_PROJECT_TOKEN (the first set), or NULL; *var names its variable (static). The
+ * others are ignored. */
+const char *railway_token_pick(const struct config *cfg, const char **var);
+/* Whether c sends its token as Authorization: Bearer (an account or workspace token) rather
+ * than Project-Access-Token (a project token). A token goes first in the header its variable
+ * says (Bearer for RAILWAY_API_TOKEN and RAILWAY_TOKEN), swapped when cfg says so. */
+bool railway_client_bearer(const struct railway_client *c);
+/* Sends c's token in the other header from now on. */
+void railway_client_token_swap(struct railway_client *c);
+/* Finds which header Railway accepts c's token in: asks in the current one (Bearer: the
+ * project RAILWAY_PROJECT_ID, or `me` without it; Project-Access-Token: `projectToken`) and,
+ * when Railway answers Not Authorized, in the other. Returns RH_OK with c sending the header
+ * that works (*swapped: it is not the one its variable says), RH_PERMANENT when Railway
+ * refuses both (c unchanged), RH_TRANSIENT when it could not tell; msg says what was found. */
+enum rh_status railway_token_detect(struct railway_client *c, const struct config *cfg,
+                                    bool *swapped, char *msg, size_t msglen);
 /* Sends the operation op with variables (may be NULL; not consumed) and classifies the
  * answer into res; free res with railway_result_free(). Waits for the limiter at most
  * max_wait_ms; a longer wait returns RH_TRANSIENT with retry_after_ms set. */

@@ -34,7 +34,7 @@ fi
 : "${API_AUTH:=none}"
 export API_AUTH
 
-if [[ -z "${RAILWAY_TOKEN:-}" && -z "${RAILWAY_PROJECT_TOKEN:-}" ]]; then
+if [[ -z "${RAILWAY_API_TOKEN:-}" && -z "${RAILWAY_TOKEN:-}" && -z "${RAILWAY_PROJECT_TOKEN:-}" ]]; then
     # No Railway token: run against the project's Railway simulator instead.
     simport=$(scripts/free-port.sh)
     "$build/railway-sim" --port "$simport" --build-ms "${SIM_BUILD_MS:-8000}" \
@@ -49,7 +49,7 @@ if [[ -z "${RAILWAY_TOKEN:-}" && -z "${RAILWAY_PROJECT_TOKEN:-}" ]]; then
     export RAILWAY_PROJECT_ID=proj-sim RAILWAY_ENVIRONMENT_ID=env-sim
     export WORKER_REPO="${WORKER_REPO:-acme/osp}"
     export DEPLOY_POLL_MIN_MS="${DEPLOY_POLL_MIN_MS:-1000}"
-    echo "run: no RAILWAY_TOKEN set: using the Railway simulator at $RAILWAY_API_URL" \
+    echo "run: no Railway token set: using the Railway simulator at $RAILWAY_API_URL" \
          "(log in .local/railway-sim.log)" >&2
 fi
 # Development secrets for the webhooks when none are configured (see README).

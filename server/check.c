@@ -18,8 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define RAILWAY_WAIT_MS      10000 /* longest wait for railhook's own rate limiter per request */
+#define BUSY_WAIT_TOTAL_MS   30000 /* longest the check waits out Railway's 429s, all together */
+#define BUSY_RETRIES         8     /* and how many times it asks again, all together */
 #define DETAIL_MAX           2000
 #define DB_CONNECT_TIMEOUT_S "10"
 
@@ -47,9 +50,13 @@ struct check {
     char transport[600]; /* what went wrong on the way */
     int64_t first_ms;    /* how long the first answer took */
     enum token_kind kind;
+    bool token_swapped; /* the token is sent in the other header than its variable says */
     long rate_limit, rate_remaining;
-    int64_t rate_reset;
-    cJSON *project; /* CheckProject's project, or NULL */
+    int64_t rate_reset_in_ms;
+    int64_t busy_waited_ms; /* waited out for Railway's 429s and edge blocks so far */
+    int busy_retries;       /* requests sent again after one */
+    bool busy_gave_up;      /* the wait budget is spent: ask Railway nothing more */
+    cJSON *project;         /* CheckProject's project, or NULL */
     struct railway_result project_res;
     bool project_tried;
 };
@@ -161,6 +168,14 @@ static bool set(const char *s)
     return s && *s;
 }
 
+/* The variable of the token railhook uses, or a placeholder when none is set. */
+static const char *token_var(const struct config *c)
+{
+    const char *var = NULL;
+    railway_token_pick(c, &var);
+    return var ? var : "RAILWAY_API_TOKEN";
+}
+
 static void need(struct buf *missing, bool ok, const char *name)
 {
     if (!ok)
@@ -174,7 +189,8 @@ static void check_config(struct check *ck)
     buf_init(&missing, 1024);
     buf_init(&bad, 1024);
     need(&missing, set(c->database_url), "DATABASE_URL");
-    need(&missing, railway_client_has_token(c), "RAILWAY_TOKEN (or RAILWAY_PROJECT_TOKEN)");
+    need(&missing, railway_client_has_token(c),
+         "RAILWAY_API_TOKEN (or RAILWAY_TOKEN, or RAILWAY_PROJECT_TOKEN)");
     need(&missing, set(c->railway_project_id), "RAILWAY_PROJECT_ID");
     need(&missing, set(c->railway_environment_id), "RAILWAY_ENVIRONMENT_ID");
     need(&missing, set(c->worker_repo), "WORKER_REPO");
@@ -211,8 +227,7 @@ static void check_config(struct check *ck)
         item_add(ck, "config", ITEM_OK, NULL,
                  "required variables set and well-formed (DATABASE_URL, %s, RAILWAY_PROJECT_ID, "
                  "RAILWAY_ENVIRONMENT_ID, WORKER_REPO=%s, WORKER_BRANCH=%s, WORKER_ROOT_DIR=%s)",
-                 set(c->railway_token) ? "RAILWAY_TOKEN" : "RAILWAY_PROJECT_TOKEN", c->worker_repo,
-                 c->worker_branch, c->worker_root_dir);
+                 token_var(c), c->worker_repo, c->worker_branch, c->worker_root_dir);
     buf_free(&missing);
     buf_free(&bad);
 }
@@ -230,6 +245,7 @@ static void check_secrets(struct check *ck)
         const char *name;
         bool on;
     } secrets[] = {
+        {"RAILWAY_API_TOKEN", set(c->railway_api_token)},
         {"RAILWAY_TOKEN", set(c->railway_token)},
         {"RAILWAY_PROJECT_TOKEN", set(c->railway_project_token)},
         {"GITHUB_WEBHOOK_SECRET", github},
@@ -473,26 +489,73 @@ out:
 
 /* ---- Railway ---- */
 
-/* One Railway request, remembering what the answer says about the endpoint and the budget. */
+/* Whether res says "not now" (a 429, an edge block, a busy Railway) rather than "no". */
+static bool busy(const struct railway_result *res)
+{
+    return res->status == RH_TRANSIENT &&
+           (res->error == RAILWAY_ERR_RATE_LIMITED || res->error == RAILWAY_ERR_EDGE ||
+            res->error == RAILWAY_ERR_BUDGET || res->error == RAILWAY_ERR_PROBLEM);
+}
+
+/* One Railway request, remembering what the answer says about the endpoint and the budget.
+ * A busy answer is waited out (Retry-After) and asked again, within one budget for the whole
+ * check; once that is spent nothing more is sent and every later call answers busy. */
 static enum rh_status call(struct check *ck, enum railway_op op, const cJSON *vars,
                            struct railway_result *res)
 {
-    int64_t start = time_mono_ms();
-    enum rh_status st = railway_call(ck->rc, op, vars, RAILWAY_WAIT_MS, res);
-    if (res->http_status > 0 && !ck->reached) {
-        ck->reached = true;
-        ck->first_ms = time_mono_ms() - start;
+    enum rh_status st;
+    for (;;) {
+        if (ck->busy_gave_up) {
+            memset(res, 0, sizeof(*res));
+            railway_result_fail(res, RH_TRANSIENT, RAILWAY_ERR_RATE_LIMITED,
+                                "Railway kept answering 429 Too Many Requests");
+            return res->status;
+        }
+        int64_t start = time_mono_ms();
+        st = railway_call(ck->rc, op, vars, RAILWAY_WAIT_MS, res);
+        if (res->http_status > 0 && !ck->reached) {
+            ck->reached = true;
+            ck->first_ms = time_mono_ms() - start;
+        }
+        if (res->rate_remaining >= 0) {
+            ck->rate_remaining = res->rate_remaining;
+            ck->rate_limit = res->rate_limit;
+            ck->rate_reset_in_ms = res->rate_reset_in_ms;
+        }
+        if (st == RH_TRANSIENT && (res->http_status == 0 || res->http_status >= 500)) {
+            ck->unreachable = true;
+            snprintf(ck->transport, sizeof(ck->transport), "%s", res->message);
+        }
+        if (!busy(res))
+            return st;
+        int64_t wait = res->retry_after_ms > 0 ? res->retry_after_ms : 1000;
+        if (ck->busy_retries >= BUSY_RETRIES || ck->busy_waited_ms + wait > BUSY_WAIT_TOTAL_MS) {
+            ck->busy_gave_up = true;
+            return st;
+        }
+        ck->busy_retries++;
+        ck->busy_waited_ms += wait;
+        railway_result_free(res);
+        struct timespec ts = {.tv_sec = wait / 1000, .tv_nsec = (wait % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0)
+            ;
     }
-    if (res->rate_remaining >= 0) {
-        ck->rate_remaining = res->rate_remaining;
-        ck->rate_limit = res->rate_limit;
-        ck->rate_reset = res->rate_reset;
-    }
-    if (st == RH_TRANSIENT && (res->http_status == 0 || res->http_status >= 500)) {
-        ck->unreachable = true;
-        snprintf(ck->transport, sizeof(ck->transport), "%s", res->message);
-    }
-    return st;
+}
+
+/* When res is a busy answer that outlasted the wait budget: reports item name as failed
+ * (an item that could not be checked never passes) and returns true. */
+static bool busy_fail(struct check *ck, const char *name, const struct railway_result *res)
+{
+    if (!busy(res))
+        return false;
+    item_add(ck, name, ITEM_FAIL,
+             "Railway is rate-limiting this token (or its edge is blocking this host): run "
+             "`railhook check` again once the window resets (rate_limit says when), and stop "
+             "whatever else spends this token's budget",
+             "not checked: %s (after waiting %lld s and asking %d more time%s)", res->message,
+             (long long)(ck->busy_waited_ms / 1000), ck->busy_retries,
+             ck->busy_retries == 1 ? "" : "s");
+    return true;
 }
 
 static const char *str_at(const cJSON *obj, const char *key)
@@ -523,21 +586,55 @@ static enum rh_status project_fetch(struct check *ck)
 static const char *token_hint(void)
 {
     return "create a token at railway.com (Account Settings → Tokens; a workspace token works "
-           "too) and set RAILWAY_TOKEN, or set RAILWAY_PROJECT_TOKEN to a project token of "
+           "too) and set RAILWAY_API_TOKEN, or set RAILWAY_TOKEN to a project token of "
            "RAILWAY_PROJECT_ID's environment";
 }
 
-static void check_token_project_kind(struct check *ck)
+/* ", sent as ... (it is of the other kind than ...)" when the token had to be swapped, and
+ * the variables ignored because a stronger one is set. */
+static void token_note(const struct check *ck, char *out, size_t len)
 {
+    const struct config *c = &ck->cfg;
+    const char *var = NULL;
+    railway_token_pick(c, &var);
+    size_t n = 0;
+    out[0] = '\0';
+    if (ck->token_swapped)
+        n += (size_t)snprintf(
+            out, len, "; %s holds a token of the other kind: railhook sends it as %s", var,
+            railway_client_bearer(ck->rc) ? "Authorization: Bearer" : "Project-Access-Token");
+    const char *names[] = {"RAILWAY_API_TOKEN", "RAILWAY_TOKEN", "RAILWAY_PROJECT_TOKEN"};
+    const char *values[] = {c->railway_api_token, c->railway_token, c->railway_project_token};
+    for (size_t i = 0; i < 3 && n < len; i++)
+        if (set(values[i]) && strcmp(names[i], var) != 0)
+            n += (size_t)snprintf(out + n, len - n, " (%s is ignored while %s is set)", names[i],
+                                  var);
+}
+
+/* The token as a project token (Project-Access-Token): `projectToken`. When !last, a refusal
+ * is not reported (the caller tries the other header); returns whether an item was added. */
+static bool check_token_project_kind(struct check *ck, bool last)
+{
+    const char *var = NULL;
+    railway_token_pick(&ck->cfg, &var);
+    char note[300];
+    token_note(ck, note, sizeof(note));
     struct railway_result res;
     call(ck, RAILWAY_OP_CHECK_PROJECT_TOKEN, NULL, &res);
     const cJSON *pt = cJSON_GetObjectItem(res.data, "projectToken");
-    if (ck->unreachable) {
-        /* reported by the endpoint item */
+    bool reported = true;
+    if (ck->unreachable || busy_fail(ck, "railway_token", &res)) {
+        /* reported by the endpoint item, or just now */
     } else if (res.status != RH_OK) {
         ck->kind = TOKEN_REFUSED;
-        item_add(ck, "railway_token", ITEM_FAIL, token_hint(),
-                 "Railway refused RAILWAY_PROJECT_TOKEN (Project-Access-Token): %s", res.message);
+        if (last || res.error != RAILWAY_ERR_NOT_AUTHORIZED)
+            item_add(ck, "railway_token", ITEM_FAIL, token_hint(), "Railway refused %s (%s): %s",
+                     var,
+                     ck->token_swapped ? "as Authorization: Bearer and as Project-Access-Token"
+                                       : "Project-Access-Token",
+                     res.message);
+        else
+            reported = false;
     } else {
         const char *pid = str_at(pt, "projectId"), *eid = str_at(pt, "environmentId");
         ck->kind = TOKEN_PROJECT;
@@ -556,50 +653,61 @@ static void check_token_project_kind(struct check *ck)
                      eid, ck->cfg.railway_environment_id);
         else
             item_add(ck, "railway_token", ITEM_OK, NULL,
-                     "project token (Project-Access-Token) of project %s, environment %s",
-                     pid ? pid : "?", eid ? eid : "?");
+                     "project token (Project-Access-Token) of project %s, environment %s%s",
+                     pid ? pid : "?", eid ? eid : "?", note);
     }
     railway_result_free(&res);
+    return reported;
 }
 
-static void check_token(struct check *ck)
+/* The token as an account or workspace token (Authorization: Bearer): `me`, else the
+ * project. When !last, a refusal is not reported; returns whether an item was added. */
+static bool check_token_bearer(struct check *ck, bool last)
 {
-    if (!set(ck->cfg.railway_token)) {
-        check_token_project_kind(ck);
-        return;
-    }
+    const char *var = NULL;
+    railway_token_pick(&ck->cfg, &var);
+    char note[300];
+    token_note(ck, note, sizeof(note));
+    bool reported = true;
     struct railway_result me;
     call(ck, RAILWAY_OP_CHECK_ME, NULL, &me);
     const cJSON *user = cJSON_GetObjectItem(me.data, "me");
-    const char *ignored = set(ck->cfg.railway_project_token)
-                              ? " (RAILWAY_PROJECT_TOKEN is ignored while RAILWAY_TOKEN is set)"
-                              : "";
-    if (ck->unreachable) {
-        /* reported by the endpoint item */
+    if (ck->unreachable || busy_fail(ck, "railway_token", &me)) {
+        /* reported by the endpoint item, or just now */
     } else if (me.status == RH_OK) {
         ck->kind = TOKEN_ACCOUNT;
         item_add(ck, "railway_token", ITEM_OK, NULL, "account token of %s <%s>%s",
                  str_at(user, "name") ? str_at(user, "name") : "?",
-                 str_at(user, "email") ? str_at(user, "email") : "?", ignored);
+                 str_at(user, "email") ? str_at(user, "email") : "?", note);
     } else if (me.error != RAILWAY_ERR_NOT_AUTHORIZED) {
         ck->kind = TOKEN_REFUSED;
         item_add(ck, "railway_token", ITEM_FAIL, token_hint(), "`me` failed: %s", me.message);
     } else if (!set(ck->cfg.railway_project_id)) {
         ck->kind = TOKEN_UNKNOWN;
-        item_add(ck, "railway_token", ITEM_WARN, "set RAILWAY_PROJECT_ID",
-                 "not an account token (`me` is Not Authorized); without RAILWAY_PROJECT_ID "
-                 "railhook cannot tell a workspace token from a bad one");
+        if (last)
+            item_add(ck, "railway_token", ITEM_WARN, "set RAILWAY_PROJECT_ID",
+                     "not an account token (`me` is Not Authorized); without RAILWAY_PROJECT_ID "
+                     "railhook cannot tell a workspace token from a bad one");
+        else
+            reported = false;
     } else if (project_fetch(ck) == RH_OK) {
         ck->kind = TOKEN_WORKSPACE;
         item_add(ck, "railway_token", ITEM_OK, NULL,
                  "workspace token (Authorization: Bearer; `me` is not available to workspace "
                  "tokens, the project is)%s",
-                 ignored);
+                 note);
+    } else if (busy_fail(ck, "railway_token", &ck->project_res)) {
+        /* reported just now */
     } else if (ck->project_res.error == RAILWAY_ERR_NOT_AUTHORIZED) {
         ck->kind = TOKEN_REFUSED;
-        item_add(ck, "railway_token", ITEM_FAIL, token_hint(),
-                 "Railway refused RAILWAY_TOKEN: `me` and the project both answer \"%s\"",
-                 ck->project_res.message);
+        if (last)
+            item_add(ck, "railway_token", ITEM_FAIL, token_hint(),
+                     "Railway refused %s%s: `me` and the project both answer \"%s\"", var,
+                     ck->token_swapped ? " as Project-Access-Token and as Authorization: Bearer"
+                                       : "",
+                     ck->project_res.message);
+        else
+            reported = false;
     } else if (!ck->unreachable) {
         ck->kind = TOKEN_UNKNOWN;
         item_add(ck, "railway_token", ITEM_WARN, token_hint(),
@@ -608,6 +716,25 @@ static void check_token(struct check *ck)
                  ck->project_res.message);
     }
     railway_result_free(&me);
+    return reported;
+}
+
+/* The token in the header its variable says; when Railway refuses it there, in the other
+ * (a project token in RAILWAY_TOKEN, as Railway's CLI names it, or the reverse). */
+static void check_token(struct check *ck)
+{
+    bool bearer = railway_client_bearer(ck->rc);
+    if (bearer ? check_token_bearer(ck, false) : check_token_project_kind(ck, false))
+        return;
+    railway_client_token_swap(ck->rc);
+    ck->token_swapped = true;
+    /* The project was read with the refused header: read it again with the other. */
+    railway_result_free(&ck->project_res);
+    memset(&ck->project_res, 0, sizeof(ck->project_res));
+    ck->project = NULL;
+    ck->project_tried = false;
+    if (bearer ? check_token_project_kind(ck, true) : check_token_bearer(ck, true))
+        return;
 }
 
 static void env_names(const cJSON *project, struct buf *out)
@@ -633,7 +760,7 @@ static void check_project(struct check *ck)
         return;
     }
     if (project_fetch(ck) != RH_OK) {
-        if (ck->unreachable)
+        if (ck->unreachable || busy_fail(ck, "railway_project", &ck->project_res))
             return;
         bool missing = ck->project_res.error == RAILWAY_ERR_NOT_FOUND;
         item_add(ck, "railway_project", ITEM_FAIL,
@@ -678,8 +805,8 @@ static void check_environment(struct check *ck)
     struct buf envs;
     buf_init(&envs, 2048);
     env_names(ck->project, &envs);
-    if (ck->unreachable) {
-        /* reported by the endpoint item */
+    if (ck->unreachable || busy_fail(ck, "railway_environment", &res)) {
+        /* reported by the endpoint item, or just now */
     } else if (st != RH_OK) {
         item_add(ck, "railway_environment", ITEM_FAIL,
                  "set RAILWAY_ENVIRONMENT_ID to one of the project's environments (Railway: "
@@ -717,12 +844,12 @@ static bool check_repo(struct check *ck)
         goto out;
     }
     enum rh_status st = call(ck, RAILWAY_OP_CHECK_GITHUB_REPOS, NULL, &res);
-    if (ck->unreachable)
+    if (ck->unreachable || busy_fail(ck, "github_repo", &res))
         goto out;
     if (st != RH_OK) {
         if (res.error == RAILWAY_ERR_NOT_AUTHORIZED)
             item_add(ck, "github_repo", ITEM_WARN,
-                     "an account token (RAILWAY_TOKEN) can list them; otherwise the first "
+                     "an account token (RAILWAY_API_TOKEN) can list them; otherwise the first "
                      "provision shows whether Railway can reach the repo",
                      "not checked: this %s token cannot list GitHub repos (%s)",
                      ck->kind == TOKEN_PROJECT     ? "project"
@@ -730,7 +857,9 @@ static bool check_repo(struct check *ck)
                                                    : "kind of",
                      res.message);
         else
-            item_add(ck, "github_repo", ITEM_WARN, NULL, "not checked: %s", res.message);
+            item_add(ck, "github_repo", ITEM_FAIL,
+                     "run `railhook check` again; if it persists, see status.railway.com",
+                     "not checked: %s", res.message);
         goto out;
     }
     const cJSON *repos = cJSON_GetObjectItem(res.data, "githubRepos");
@@ -762,7 +891,11 @@ static void check_branch(struct check *ck, bool repo_visible)
 {
     const struct config *c = &ck->cfg;
     if (!repo_visible) {
-        if (!ck->unreachable)
+        if (!ck->unreachable && ck->busy_gave_up)
+            item_add(ck, "github_branch", ITEM_FAIL,
+                     "run `railhook check` again once Railway's rate window resets",
+                     "not checked: Railway kept answering 429 Too Many Requests");
+        else if (!ck->unreachable)
             not_checked(ck, "github_branch", "the repo could not be checked");
         return;
     }
@@ -787,10 +920,12 @@ static void check_branch(struct check *ck, bool repo_visible)
         if (n++ < 10)
             buf_printf(&names, "%s%s", names.len ? ", " : "", name);
     }
-    if (ck->unreachable) {
-        /* reported by the endpoint item */
+    if (ck->unreachable || busy_fail(ck, "github_branch", &res)) {
+        /* reported by the endpoint item, or just now */
     } else if (st != RH_OK) {
-        item_add(ck, "github_branch", ITEM_WARN, NULL, "not checked: %s", res.message);
+        item_add(ck, "github_branch", ITEM_FAIL,
+                 "run `railhook check` again; if it persists, see status.railway.com",
+                 "not checked: %s", res.message);
     } else if (!found) {
         item_add(ck, "github_branch", ITEM_FAIL,
                  "push the branch to the repo, or set WORKER_BRANCH to an existing branch",
@@ -816,7 +951,7 @@ static void check_drift(struct check *ck)
     char err[512] = "";
     int documents = 0, nerr = 0, nwarn = 0;
     enum rh_status st = call(ck, RAILWAY_OP_CHECK_SCHEMA, NULL, &res);
-    if (ck->unreachable)
+    if (ck->unreachable || busy_fail(ck, "schema_drift", &res))
         goto out;
     if (st != RH_OK) {
         item_add(ck, "schema_drift", ITEM_WARN, NULL,
@@ -873,10 +1008,7 @@ static void check_rate_limit(struct check *ck, long requests)
                  c->railway_max_rps, c->railway_hourly_budget);
         return;
     }
-    long minutes =
-        ck->rate_reset > 0 ? (long)((ck->rate_reset * 1000 - time_wall_ms() + 30000) / 60000) : -1;
-    if (minutes < 0)
-        minutes = 0;
+    long minutes = (long)((ck->rate_reset_in_ms + 30000) / 60000);
     if (ck->rate_remaining == 0)
         item_add(ck, "rate_limit", ITEM_FAIL,
                  "wait for the window to reset, or stop whatever else uses this token",
@@ -912,7 +1044,7 @@ static void check_railway(struct check *ck)
     if (!railway_client_has_token(c)) {
         not_checked(ck, "railway_endpoint", "no Railway token to call it with");
         item_add(ck, "railway_token", ITEM_FAIL, token_hint(),
-                 "neither RAILWAY_TOKEN nor RAILWAY_PROJECT_TOKEN is set");
+                 "none of RAILWAY_API_TOKEN, RAILWAY_TOKEN and RAILWAY_PROJECT_TOKEN is set");
         for (size_t i = 1; i < sizeof(later) / sizeof(later[0]); i++)
             not_checked(ck, later[i], "no Railway token");
         return;

@@ -12,6 +12,7 @@
 #include "handlers/longpoll.h"
 #include "handlers/webhook.h"
 #include "queue/queue.h"
+#include "railway/railway.h"
 #include "server/http_server.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -33,6 +34,34 @@ bool serve_setup(struct config *cfg, enum config_need need)
     log_level_parse(cfg->log_level, &level);
     log_setup(level, strcmp(cfg->log_format, "json") == 0, 2);
     return true;
+}
+
+/* Learns at start which header Railway accepts the token in, so that a project token in
+ * RAILWAY_TOKEN (as Railway's CLI names it) or an account token in RAILWAY_PROJECT_TOKEN is
+ * sent the right way by every worker; says what it found. */
+static void token_kind_detect(struct config *cfg)
+{
+    struct railway_limiter *lim = railway_limiter_new(1, 10);
+    struct railway_client *c = railway_client_new(cfg, lim);
+    const char *var = NULL;
+    railway_token_pick(cfg, &var);
+    bool swapped = false;
+    char msg[600];
+    enum rh_status st = railway_token_detect(c, cfg, &swapped, msg, sizeof(msg));
+    cfg->railway_token_swapped = swapped;
+    if (st == RH_OK && swapped)
+        log_warn("Railway token of the other kind", LOG_STR("variable", var),
+                 LOG_STR("header", railway_client_bearer(c) ? "Authorization: Bearer"
+                                                            : "Project-Access-Token"),
+                 LOG_STR("detail", msg));
+    else if (st == RH_OK)
+        log_info("Railway token", LOG_STR("variable", var),
+                 LOG_STR("header", railway_client_bearer(c) ? "Authorization: Bearer"
+                                                            : "Project-Access-Token"));
+    else
+        log_warn("Railway token not confirmed", LOG_STR("variable", var), LOG_STR("detail", msg));
+    railway_client_free(c);
+    railway_limiter_free(lim);
 }
 
 int serve_run(const struct job_handler *extra, size_t nextra)
@@ -77,7 +106,10 @@ int serve_run(const struct job_handler *extra, size_t nextra)
             goto out;
         }
         if (!railway_client_has_token(&cfg))
-            log_warn("RAILWAY_TOKEN and RAILWAY_PROJECT_TOKEN are empty: Railway jobs will fail");
+            log_warn("RAILWAY_API_TOKEN, RAILWAY_TOKEN and RAILWAY_PROJECT_TOKEN are empty: "
+                     "Railway jobs will fail");
+        else
+            token_kind_detect(&cfg);
         app.queue = queue_create(&cfg, app.store);
         flows_register(flows, app.queue);
         for (size_t i = 0; i < nextra; i++)

@@ -41,14 +41,22 @@ static enum rh_status run(PGconn *c, const char *sql, int n, const char *const *
 }
 
 /* Claims up to N queued, due jobs, oldest first, skipping rows another claimer holds; the
- * i-th gets the i-th owner of the JSON array O and a lease of L seconds. */
-#define CLAIM_CTES(O, L, N)                                                                        \
+ * i-th gets the i-th owner of the JSON array O and a lease of L seconds. Jobs of one manifest
+ * (payload manifest_id) run one at a time and in order: a job waits while its manifest has a
+ * running job or an older unfinished one, unless DONE (SQL over that job, e) says it is being
+ * finished by this very statement. */
+#define CLAIM_CTES(O, L, N, DONE)                                                                  \
     "o AS ("                                                                                       \
     " SELECT owner, n FROM jsonb_array_elements_text(" O "::jsonb) WITH ORDINALITY AS t(owner, n)" \
     "), picked AS ("                                                                               \
     " SELECT id, row_number() OVER () AS n FROM ("                                                 \
-    "  SELECT id FROM jobs"                                                                        \
+    "  SELECT id FROM jobs q"                                                                      \
     "  WHERE state = 'queued' AND run_after <= now()"                                              \
+    "  AND NOT EXISTS (SELECT 1 FROM jobs e"                                                       \
+    "   WHERE q.payload ? 'manifest_id' AND e.state IN ('queued', 'running')"                      \
+    "   AND (e.payload->>'manifest_id') = (q.payload->>'manifest_id') AND e.id <> q.id"            \
+    "   AND (e.state = 'running' OR (e.created_at, e.id) < (q.created_at, q.id))"                  \
+    "   AND NOT (" DONE "))"                                                                       \
     "  ORDER BY run_after, created_at"                                                             \
     "  LIMIT " N "::int"                                                                           \
     "  FOR UPDATE SKIP LOCKED"                                                                     \
@@ -101,21 +109,26 @@ static enum rh_status run(PGconn *c, const char *sql, int n, const char *const *
     " SELECT i.id, u.step, i.level, i.message, i.details FROM i JOIN u ON u.id = i.id"             \
     ")"
 
+/* A job (e) this statement's finish ends for good: its manifest's next job may be claimed. */
+#define FINISHED_HERE                                                                              \
+    "e.id IN (SELECT u.id FROM u JOIN i ON i.id = u.id"                                            \
+    " WHERE i.outcome IN ('succeeded', 'failed', 'cancelled'))"
+
 /* The hot statements are named: prepared once per session where the store allows. */
 static const struct store_stmt claim_stmt = {
-    "railhook_claim", "WITH " CLAIM_CTES("$1", "$2", "$3") " SELECT " CLAIM_COLUMNS " FROM claimed",
-    3};
+    "railhook_claim",
+    "WITH " CLAIM_CTES("$1", "$2", "$3", "false") " SELECT " CLAIM_COLUMNS " FROM claimed", 3};
 static const struct store_stmt finish_stmt = {
     "railhook_finish", "WITH " FINISH_CTES("$1") " SELECT 'f', id::text FROM u", 1};
 /* Both in one statement: the snapshot is shared, so a job finished here (still running in it)
  * can never be claimed by the same statement. */
 static const struct store_stmt finish_claim_stmt = {
     "railhook_finish_claim",
-    "WITH " FINISH_CTES("$1") ", " CLAIM_CTES("$2", "$3", "$4") " SELECT 'f', id::text, NULL,"
-                                                                " NULL, NULL, NULL, NULL, NULL,"
-                                                                " NULL, NULL, NULL FROM u"
-                                                                " UNION ALL SELECT " CLAIM_COLUMNS
-                                                                " FROM claimed",
+    "WITH " FINISH_CTES("$1") ", " CLAIM_CTES(
+        "$2", "$3", "$4", FINISHED_HERE) " SELECT 'f', id::text, NULL,"
+                                         " NULL, NULL, NULL, NULL, NULL,"
+                                         " NULL, NULL, NULL FROM u"
+                                         " UNION ALL SELECT " CLAIM_COLUMNS " FROM claimed",
     4};
 static const struct store_stmt heartbeat_stmt = {
     "railhook_heartbeat",

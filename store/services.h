@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The names of the active services, sorted: *names (free with store_service_names_free())
@@ -27,13 +28,21 @@ struct store_service {
     const char *last_job_id;
 };
 
-/* Inserts the row named s->name or updates it. RH_OK, or a failure status with err set. */
-enum rh_status store_service_upsert(PGconn *c, const struct store_service *s, char *err,
-                                    size_t errlen);
-/* The Railway id recorded for service name unless it was removed: *id (free()), NULL when
- * there is none. RH_OK, or a failure status with err set (*id NULL). */
-enum rh_status store_service_railway_id(PGconn *c, const char *name, char **id, char *err,
-                                        size_t errlen);
+/* Inserts the row named s->name or updates it, but only when it is this manifest's: a live
+ * row of that name that another manifest owns is left alone and *owned is false. RH_OK, or a
+ * failure status with err set. */
+enum rh_status store_service_upsert(PGconn *c, const struct store_service *s, bool *owned,
+                                    char *err, size_t errlen);
+/* The Railway id recorded for manifest_id's service (or, with manifest_id NULL, for the
+ * service named name) unless it was removed: *id (free()), NULL when there is none. RH_OK, or
+ * a failure status with err set (*id NULL). */
+enum rh_status store_service_railway_id(PGconn *c, const char *manifest_id, const char *name,
+                                        char **id, char *err, size_t errlen);
+/* Whether railhook tracks a live (not removed) service named name (*tracked), and the
+ * manifest it belongs to (*manifest_id, free(); NULL when none). RH_OK, or a failure status
+ * with err set. */
+enum rh_status store_service_tracked(PGconn *c, const char *name, bool *tracked, char **manifest_id,
+                                     char *err, size_t errlen);
 /* Records the outcome of job_id's deployment deployment_id of service name: its status
  * (SUCCESS makes the service active) and, unless NULL, the digests of the variables railhook
  * set (a JSON object). */
@@ -43,6 +52,10 @@ enum rh_status store_service_deployed(PGconn *c, const char *name, const char *d
 /* Sets the status of service name and, unless NULL, its last job. */
 enum rh_status store_service_status_set(PGconn *c, const char *name, const char *status,
                                         const char *job_id, char *err, size_t errlen);
+/* Gives up the name manifest_id claimed for a service that was never created (no Railway id):
+ * its row is marked removed. Another manifest's row, or one with a service, is untouched. */
+enum rh_status store_service_release(PGconn *c, const char *name, const char *manifest_id,
+                                     char *err, size_t errlen);
 /* Renames service from to to, unless a service named to exists already. */
 enum rh_status store_service_rename(PGconn *c, const char *from, const char *to, char *err,
                                     size_t errlen);

@@ -107,10 +107,14 @@ static const struct cfg_entry table[] = {
      NULL, "Railway GraphQL endpoint (https://, or http:// to a loopback host)"},
     {"RAILWAY_API_ALLOW_INSECURE", B(railway_api_allow_insecure), "off", 0, 0, 0, NULL,
      "allow RAILWAY_API_URL over plain http:// to another host (the token travels in clear)"},
+    {"RAILWAY_API_TOKEN", S(railway_api_token), "", 0, 0, CFG_SECRET, NULL,
+     "Railway account or workspace token (Authorization: Bearer), as Railway's CLI names it; "
+     "wins over RAILWAY_TOKEN and RAILWAY_PROJECT_TOKEN"},
     {"RAILWAY_TOKEN", S(railway_token), "", 0, 0, CFG_SECRET, NULL,
-     "Railway account or workspace token (Authorization: Bearer)"},
+     "Railway token, used when RAILWAY_API_TOKEN is empty: sent as Bearer (account or "
+     "workspace token), or as Project-Access-Token when Railway says it is a project token"},
     {"RAILWAY_PROJECT_TOKEN", S(railway_project_token), "", 0, 0, CFG_SECRET, NULL,
-     "Railway project token (Project-Access-Token), used when RAILWAY_TOKEN is empty"},
+     "Railway project token (Project-Access-Token), used when both of the above are empty"},
     {"RAILWAY_PROJECT_ID", S(railway_project_id), "", 0, 0, 0, NULL, "Railway project id"},
     {"RAILWAY_ENVIRONMENT_ID", S(railway_environment_id), "", 0, 0, 0, NULL,
      "Railway environment id"},

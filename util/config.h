@@ -53,8 +53,12 @@ struct config {
     /* Railway */
     char *railway_api_url;
     bool railway_api_allow_insecure;
+    char *railway_api_token;
     char *railway_token;
     char *railway_project_token;
+    /* Not a variable: set at start when the token turned out to be of the other kind than
+     * its variable says (railway_token_detect), so every client sends it the right way. */
+    bool railway_token_swapped;
     char *railway_project_id;
     char *railway_environment_id;
     int railway_timeout_s;

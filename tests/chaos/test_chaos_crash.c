@@ -179,7 +179,8 @@ Test(chaos, three_instances_one_killed_repeatedly, .timeout = 1800)
 
 /* Found by kill_9 at full size with three instances: a resumed provision whose service had
  * been created but not recorded looked for it on the first page of the project's services
- * only (first: 500), missed it among 1000, and created a twin. */
+ * only (first: 500), missed it among 1000, and created a twin. The service carries its
+ * manifest's mark, as railhook sets it at create time: without it, it is not adopted. */
 Test(chaos, a_service_past_the_first_page_is_found_not_duplicated, .timeout = 300)
 {
     char tag[8];
@@ -193,16 +194,22 @@ Test(chaos, a_service_past_the_first_page_is_found_not_duplicated, .timeout = 30
     char target[64];
     snprintf(target, sizeof(target), "osp-worker-%s_0", tag);
     for (int i = 0; i <= 600; i++) {
-        char name[64], body[512];
-        if (i < 600)
+        char name[64], body[512], marker[96] = "";
+        if (i < 600) {
             snprintf(name, sizeof(name), "filler-%d", i);
-        else
+        } else {
+            /* As railhook creates it: marked with its manifest's id (the insert's record id). */
             snprintf(name, sizeof(name), "%s", target);
+            snprintf(marker, sizeof(marker),
+                     ",\"environmentId\":\"env-sim\",\"variables\":{\"RAILHOOK_MANIFEST_ID\":"
+                     "\"%s-0\"}",
+                     tag);
+        }
         snprintf(body, sizeof(body),
                  "{\"query\":\"mutation C($input: ServiceCreateInput!) { serviceCreate(input: "
                  "$input) { id } }\",\"variables\":{\"input\":{\"name\":\"%s\",\"projectId\":"
-                 "\"proj-sim\"}}}",
-                 name);
+                 "\"proj-sim\"%s}}}",
+                 name, marker);
         curl_easy_reset(h);
         curl_easy_setopt(h, CURLOPT_URL, sim.url);
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
@@ -224,8 +231,8 @@ Test(chaos, a_service_past_the_first_page_is_found_not_duplicated, .timeout = 30
     chaos_post_inserts(p.port, tag, 1);
     cr_assert(chaos_wait_terminal(db, 60000));
     cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM jobs WHERE state = 'succeeded'"), 1);
-    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM job_events WHERE message = 'service "
-                                 "already exists; reusing it'"),
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM job_events WHERE message = 'reusing the "
+                                 "service this manifest owns'"),
                  1);
     cr_assert_eq(th_sim_count_services(&sim, target), 1, "a twin of the 601st service");
     cr_assert_eq(WEXITSTATUS(chaos_signal(&p, SIGTERM)), 0);

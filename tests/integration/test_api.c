@@ -458,9 +458,20 @@ Test(api, create_job_validates_like_the_webhooks_and_is_idempotent, .init = star
     r = post("/jobs", admin_json, "{not json");
     cr_assert_eq(r.status, 400);
     th_response_free(&r);
+    /* Only a service railhook tracks is redeployed. */
+    r = post("/jobs", admin_json, "{\"kind\":\"redeploy\",\"service_name\":\"osp-worker-x\"}");
+    cr_assert_eq(r.status, 422, "%s", r.body);
+    cr_assert_not_null(strstr(r.body, "service_not_tracked"), "%s", r.body);
+    th_response_free(&r);
+    th_sql_long(db, "WITH i AS (INSERT INTO services (name, manifest_id, railway_service_id,"
+                    " status) VALUES ('osp-worker-x', 'm-x', 'svc-x', 'active') RETURNING 1)"
+                    " SELECT count(*) FROM i");
     r = post("/jobs", admin_json, "{\"kind\":\"redeploy\",\"service_name\":\"osp-worker-x\"}");
     cr_assert_eq(r.status, 202, "%s", r.body);
     th_response_free(&r);
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM jobs WHERE kind = 'redeploy' AND"
+                                 " payload->>'manifest_id' = 'm-x'"),
+                 1, "the redeploy is ordered with its manifest's jobs");
     r = post("/jobs", read_auth, body);
     cr_assert_eq(r.status, 403);
     th_response_free(&r);

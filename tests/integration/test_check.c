@@ -396,3 +396,79 @@ Test(check, cleartext_railway_url_is_refused_unless_allowed)
     run_free(&r);
     free(url);
 }
+
+/* Before: a 429 made an item "warn: not checked" and the check passed, so a wrong
+ * WORKER_BRANCH went through whenever Railway rate-limited the preflight. */
+Test(check, rate_limited_check_waits_and_still_finds_a_missing_branch, .timeout = 60)
+{
+    struct run r;
+    th_sim_config(&sim, "{\"repos\":\"acme/osp:main,dev\",\"fault_rate\":0.4,"
+                        "\"fault_kinds\":\"429\",\"seed\":7}");
+    const char *env[] = {"WORKER_BRANCH=release", NULL};
+    run_check(&r, false, env);
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    cr_assert_not_null(strstr(r.out, "FAIL  github_branch: branch release not found in acme/osp"),
+                       "%s", r.out);
+    cr_assert_null(strstr(r.out, "not checked: Railway answered 429"), "%s", r.out);
+    cJSON *st = th_sim_state(&sim);
+    const cJSON *counts = cJSON_GetObjectItem(st, "counts");
+    cr_assert_gt(cJSON_GetObjectItem(counts, "faults")->valueint, 0, "no 429 was drawn");
+    cJSON_Delete(st);
+    run_free(&r);
+}
+
+Test(check, an_item_railway_never_lets_through_fails_with_a_hint, .timeout = 60)
+{
+    struct run r;
+    th_sim_config(&sim, "{\"fault_rate\":1,\"fault_kinds\":\"429\"}");
+    int64_t start = time_mono_ms();
+    run_check(&r, false, NULL);
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    cr_assert_lt(time_mono_ms() - start, 40000, "the wait is bounded");
+    cr_assert_not_null(strstr(r.out, "FAIL  railway_token: not checked: Railway answered 429"),
+                       "%s", r.out);
+    cr_assert_not_null(strstr(r.out, "run `railhook check` again once the window resets"), "%s",
+                       r.out);
+    cr_assert_null(strstr(r.out, "warn  github_branch"), "%s", r.out);
+    cr_assert_null(strstr(r.out, "ok    github_branch"), "%s", r.out);
+    cJSON *st = th_sim_state(&sim);
+    const cJSON *counts = cJSON_GetObjectItem(st, "counts");
+    cr_assert_leq(cJSON_GetObjectItem(counts, "requests")->valueint, 1 + 8 + 1,
+                  "after giving up the check asks nothing more");
+    cJSON_Delete(st);
+    run_free(&r);
+}
+
+/* Railway's CLI names an account or workspace token RAILWAY_API_TOKEN and a project token
+ * RAILWAY_TOKEN: both are taken, and a token in the "wrong" variable is sent the right way. */
+Test(check, token_variables_and_kinds)
+{
+    struct run r;
+    const char *api[] = {"RAILWAY_API_TOKEN=sim-account-token", "RAILWAY_TOKEN=wrong-token-4c1b",
+                         NULL};
+    run_check(&r, true, api);
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    expect_item(&r, "railway_token", "ok", "account token of");
+    expect_item(&r, "railway_token", "ok",
+                "(RAILWAY_TOKEN is ignored while RAILWAY_API_TOKEN is set)");
+    run_free(&r);
+
+    const char *cli_project[] = {"RAILWAY_TOKEN=sim-project-token", NULL};
+    run_check(&r, true, cli_project);
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    expect_item(&r, "railway_token", "ok",
+                "project token (Project-Access-Token) of project proj-sim, environment env-sim; "
+                "RAILWAY_TOKEN holds a token of the other kind: railhook sends it as "
+                "Project-Access-Token");
+    run_free(&r);
+
+    const char *account_as_project[] = {
+        "RAILWAY_TOKEN=", "RAILWAY_PROJECT_TOKEN=sim-workspace-token", NULL};
+    run_check(&r, true, account_as_project);
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    expect_item(&r, "railway_token", "ok", "workspace token");
+    expect_item(&r, "railway_token", "ok",
+                "RAILWAY_PROJECT_TOKEN holds a token of the other kind: railhook sends it as "
+                "Authorization: Bearer");
+    run_free(&r);
+}

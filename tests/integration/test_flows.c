@@ -6,6 +6,7 @@
 #include "util/metrics.h"
 #include "flows/flows.h"
 #include "queue/queue.h"
+#include "railway/railway.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -222,11 +223,96 @@ Test(flows, a_second_provision_reuses_the_service, .init = start, .fini = stop, 
     char *sb = wait_done(b, 45000);
     cr_assert_str_eq(sb, "succeeded");
     cr_assert_eq(th_sim_count_services(&sim, "osp-worker-twin"), 1);
-    cr_assert(has_event(b, "service already exists; reusing it"));
+    cr_assert(has_event(b, "reusing the service this manifest owns"));
     free(sa);
     free(sb);
     free(a);
     free(b);
+}
+
+/* A service belongs to the manifest that created it: another manifest asking for the same
+ * name is refused with name_taken and changes nothing; deleting that manifest deletes nothing
+ * of the first one's. */
+Test(flows, a_name_another_manifest_owns_is_name_taken, .init = start, .fini = stop, .timeout = 90)
+{
+    char *a = provision("m-own-1", "owned");
+    char *sa = wait_done(a, 45000);
+    cr_assert_str_eq(sa, "succeeded");
+    char *b = provision("m-own-2", "owned");
+    char *sb = wait_done(b, 45000);
+    cr_assert_str_eq(sb, "failed");
+    char *sql = xasprintf("SELECT last_error->>'code' FROM jobs WHERE id = '%s'", b);
+    char *code = th_sql(db, sql);
+    cr_assert_str_eq(code, "name_taken");
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM services WHERE name = 'osp-worker-owned'"
+                                 " AND manifest_id = 'm-own-1' AND status = 'active'"),
+                 1, "the first manifest's row is untouched");
+    cr_assert_eq(th_sim_count_services(&sim, "osp-worker-owned"), 1);
+    cJSON *st = th_sim_state(&sim);
+    const cJSON *svc = sim_service(st, "osp-worker-owned");
+    const cJSON *marker =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(svc, "variables"), "RAILHOOK_MANIFEST_ID");
+    cr_assert(cJSON_IsString(marker) && strcmp(marker->valuestring, "m-own-1") == 0,
+              "the service carries its manifest's mark");
+    cJSON_Delete(st);
+
+    char *c = enqueue("deprovision", "osp-worker-owned", "{\"manifest_id\":\"m-own-2\"}");
+    char *sc = wait_done(c, 45000);
+    cr_assert_str_eq(sc, "succeeded");
+    cr_assert(has_event(c, "railhook tracks no service of this manifest; nothing to delete"));
+    cr_assert_eq(th_sim_count_services(&sim, "osp-worker-owned"), 1);
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM services WHERE name = 'osp-worker-owned'"
+                                 " AND status = 'active'"),
+                 1);
+    free(sql);
+    free(code);
+    free(sa);
+    free(sb);
+    free(sc);
+    free(a);
+    free(b);
+    free(c);
+}
+
+/* A service railhook did not create (no mark) is never adopted, even by a run that may have
+ * created it before a crash. */
+Test(flows, a_service_railhook_did_not_create_is_never_adopted, .init = start, .fini = stop,
+     .timeout = 90)
+{
+    struct railway_limiter *lim = railway_limiter_new(100, 10000);
+    struct railway_client *rc = railway_client_new(&cfg, lim);
+    cJSON *vars = cJSON_Parse("{\"input\":{\"name\":\"osp-worker-foreign\"}}");
+    cJSON *input = cJSON_GetObjectItem(vars, "input");
+    cJSON_AddStringToObject(input, "projectId", cfg.railway_project_id);
+    cJSON_AddStringToObject(input, "environmentId", cfg.railway_environment_id);
+    struct railway_result r;
+    cr_assert_eq(railway_call(rc, RAILWAY_OP_SERVICE_CREATE, vars, 5000, &r), RH_OK, "%s",
+                 r.message);
+    railway_result_free(&r);
+    cJSON_Delete(vars);
+    railway_client_free(rc);
+    railway_limiter_free(lim);
+
+    char *payload = provision_payload("m-foreign", "foreign");
+    /* As if an earlier run had died between its create and saving the id. */
+    char *sql = xasprintf("INSERT INTO jobs (kind, service_name, payload, steps) VALUES "
+                          "('provision', 'osp-worker-foreign', '%s', "
+                          "'{\"create_started\":{\"name\":\"osp-worker-foreign\"}}') RETURNING id",
+                          payload);
+    char *id = th_sql(db, sql);
+    char *state = wait_done(id, 45000);
+    cr_assert_str_eq(state, "failed");
+    char *q = xasprintf("SELECT last_error->>'code' FROM jobs WHERE id = '%s'", id);
+    char *code = th_sql(db, q);
+    cr_assert_str_eq(code, "name_taken");
+    cr_assert_eq(th_sim_count_services(&sim, "osp-worker-foreign"), 1,
+                 "the rollback deleted a service that is not railhook's");
+    free(q);
+    free(code);
+    free(state);
+    free(id);
+    free(sql);
+    free(payload);
 }
 
 Test(flows, connect_falls_back_to_a_deployment_trigger, .init = start, .fini = stop, .timeout = 60)
@@ -261,6 +347,10 @@ Test(flows, railway_errors_reach_the_events_and_fail_for_good, .init = start, .f
     sql = xasprintf("SELECT last_error->>'code' FROM jobs WHERE id = '%s'", id);
     char *code = th_sql(db, sql);
     cr_assert_str_eq(code, "railway_not_authorized");
+    /* The name the job claimed for the service it never created is free again. */
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM services WHERE name = 'osp-worker-denied'"
+                                 " AND status = 'removed'"),
+                 1);
     free(code);
     free(sql);
     free(state);
@@ -319,6 +409,37 @@ Test(flows, update_renames_and_sets_changed_variables, .init = start, .fini = st
     free(sb);
     free(a);
     free(b);
+}
+
+/* Before: a rename onto a taken name renamed the Railway service and silently skipped the
+ * database. Now nothing is touched and the job fails with name_taken. */
+Test(flows, a_rename_onto_another_manifests_name_is_name_taken, .init = start, .fini = stop,
+     .timeout = 90)
+{
+    char *a = provision("m-r1", "first");
+    char *b = provision("m-r2", "second");
+    char *sa = wait_done(a, 45000), *sb = wait_done(b, 45000);
+    cr_assert_str_eq(sa, "succeeded");
+    cr_assert_str_eq(sb, "succeeded");
+    char *c = enqueue("update", "osp-worker-first",
+                      "{\"manifest_id\":\"m-r2\",\"service_schema\":\"first\","
+                      "\"old_service_name\":\"osp-worker-second\",\"record\":{\"id\":\"m-r2\","
+                      "\"service_schema\":\"first\"}}");
+    char *sc = wait_done(c, 45000);
+    cr_assert_str_eq(sc, "failed");
+    char *sql = xasprintf("SELECT last_error->>'code' FROM jobs WHERE id = '%s'", c);
+    char *code = th_sql(db, sql);
+    cr_assert_str_eq(code, "name_taken");
+    cr_assert_eq(th_sim_count_services(&sim, "osp-worker-first"), 1);
+    cr_assert_eq(th_sim_count_services(&sim, "osp-worker-second"), 1, "nothing was renamed");
+    free(sql);
+    free(code);
+    free(sa);
+    free(sb);
+    free(sc);
+    free(a);
+    free(b);
+    free(c);
 }
 
 Test(flows, redeploy_deploys_the_pushed_commit, .init = start, .fini = stop, .timeout = 90)

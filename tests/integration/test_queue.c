@@ -1225,3 +1225,56 @@ Test(queue_pool, old_finished_jobs_are_pruned, .init = pool_setup, .fini = store
     cr_assert(wait_long(db, 1, 10000, "SELECT count(*) FROM jobs"));
     queue_stop(p, 1000);
 }
+
+/* At most one job per manifest runs at a time, and a manifest's jobs run in order: a job waits
+ * while its manifest has a running job or an older unfinished one (a retry keeps its place). */
+Test(queue_store, one_job_per_manifest_at_a_time_in_order, .init = store_setup,
+     .fini = store_teardown)
+{
+    char m1a[37], m1b[37], m2[37], none[37];
+    enqueue_one(conn, "noop", "{\"manifest_id\":\"m1\"}", 3, 0, m1a);
+    enqueue_one(conn, "noop", "{\"manifest_id\":\"m1\"}", 3, 0, m1b);
+    enqueue_one(conn, "noop", "{\"manifest_id\":\"m2\"}", 3, 0, m2);
+    enqueue_one(conn, "noop", NULL, 3, 0, none);
+
+    struct store_job_claimed *rows = NULL;
+    int n = 0;
+    char err[256] = "";
+    const char *owners[] = {"me/w0/1", "me/w0/2", "me/w0/3", "me/w0/4"};
+    cr_assert_eq(store_job_claim(conn, owners, 4, 30, &rows, &n, err, sizeof(err)), RH_OK, "%s",
+                 err);
+    cr_assert_eq(n, 3, "m1's second job waits for its first");
+    for (int i = 0; i < n; i++)
+        cr_assert_str_neq(rows[i].id, m1b);
+    store_job_claimed_free(rows, n);
+
+    /* A retry puts m1's first job back in the queue, due later: the second still waits. */
+    cr_assert(finish(conn, m1a, 1, "me/w0/1", STORE_JOB_RETRY, NULL));
+    cr_assert_eq(q_long(db,
+                        "UPDATE jobs SET run_after = now() + interval '1 hour' WHERE id = "
+                        "'%s' RETURNING 1",
+                        m1a),
+                 1);
+    struct store_job_claimed j;
+    claim_one(conn, "me/w0/5", 30, &j, false);
+
+    /* Once the first ends, the second runs; finishing and claiming in one statement too. */
+    cr_assert_eq(q_long(db, "UPDATE jobs SET run_after = now() WHERE id = '%s' RETURNING 1", m1a),
+                 1);
+    claim_one(conn, "me/w0/6", 30, &j, true);
+    cr_assert_str_eq(j.id, m1a);
+    struct store_job_finish f = {.guard = {m1a, j.attempt, "me/w0/6"},
+                                 .outcome = STORE_JOB_SUCCEEDED,
+                                 .level = "info",
+                                 .message = "test"};
+    claimed_clear(&j);
+    const char *next[] = {"me/w0/7"};
+    rows = NULL;
+    n = 0;
+    cr_assert_eq(store_job_finish_claim(conn, &f, 1, next, 1, 30, &rows, &n, err, sizeof(err)),
+                 RH_OK, "%s", err);
+    cr_assert(f.applied);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(rows[0].id, m1b);
+    store_job_claimed_free(rows, n);
+}

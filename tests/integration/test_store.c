@@ -312,14 +312,30 @@ Test(store, service_rows_as_the_flows_keep_them, .init = setup, .fini = teardown
                               .root_dir = "/",
                               .status = "provisioning",
                               .last_job_id = job};
-    cr_assert_eq(store_service_upsert(conn, &s, err, sizeof(err)), RH_OK, "%s", err);
+    bool owned = false;
+    cr_assert_eq(store_service_upsert(conn, &s, &owned, err, sizeof(err)), RH_OK, "%s", err);
+    cr_assert(owned);
     s.manifest_id = NULL; /* keeps m-1 */
     s.railway_service_id = "svc-2";
-    cr_assert_eq(store_service_upsert(conn, &s, err, sizeof(err)), RH_OK, "%s", err);
+    cr_assert_eq(store_service_upsert(conn, &s, &owned, err, sizeof(err)), RH_OK, "%s", err);
+    cr_assert(owned);
+    /* Another manifest cannot take the name over while the service lives. */
+    s.manifest_id = "m-other";
+    s.railway_service_id = "svc-other";
+    cr_assert_eq(store_service_upsert(conn, &s, &owned, err, sizeof(err)), RH_OK, "%s", err);
+    cr_assert(!owned, "another manifest's service was taken over");
+    s.manifest_id = NULL;
+    s.railway_service_id = "svc-2";
+    cr_assert_eq(store_service_railway_id(conn, "m-1", NULL, &id, err, sizeof(err)), RH_OK);
+    cr_assert_str_eq(id, "svc-2");
+    free(id);
+    cr_assert_eq(store_service_railway_id(conn, "m-other", NULL, &id, err, sizeof(err)), RH_OK);
+    cr_assert_null(id, "only the manifest's own service is found");
     cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM services WHERE manifest_id = 'm-1'"
                                  " AND railway_service_id = 'svc-2'"),
                  1);
-    cr_assert_eq(store_service_railway_id(conn, "osp-worker-a", &id, err, sizeof(err)), RH_OK);
+    cr_assert_eq(store_service_railway_id(conn, NULL, "osp-worker-a", &id, err, sizeof(err)),
+                 RH_OK);
     cr_assert_str_eq(id, "svc-2");
     free(id);
 
@@ -336,7 +352,7 @@ Test(store, service_rows_as_the_flows_keep_them, .init = setup, .fini = teardown
     cJSON_Delete(digests);
 
     s.name = "osp-worker-b";
-    cr_assert_eq(store_service_upsert(conn, &s, err, sizeof(err)), RH_OK, "%s", err);
+    cr_assert_eq(store_service_upsert(conn, &s, &owned, err, sizeof(err)), RH_OK, "%s", err);
     cr_assert_eq(store_service_rename(conn, "osp-worker-a", "osp-worker-b", err, sizeof(err)),
                  RH_OK);
     cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM services WHERE name = 'osp-worker-a'"), 1,
@@ -345,7 +361,8 @@ Test(store, service_rows_as_the_flows_keep_them, .init = setup, .fini = teardown
                  RH_OK);
     cr_assert_eq(store_service_status_set(conn, "osp-worker-c", "removed", NULL, err, sizeof(err)),
                  RH_OK);
-    cr_assert_eq(store_service_railway_id(conn, "osp-worker-c", &id, err, sizeof(err)), RH_OK);
+    cr_assert_eq(store_service_railway_id(conn, NULL, "osp-worker-c", &id, err, sizeof(err)),
+                 RH_OK);
     cr_assert_null(id, "a removed service has no id to reuse");
     cr_assert_eq(store_service_digests(conn, "nobody", &digests, err, sizeof(err)), RH_OK);
     cr_assert_null(digests);
