@@ -104,9 +104,12 @@ static enum rh_status update_run(void *ctx, struct job_run *run, const struct jo
         st = RH_OK;
         goto out;
     }
-    st = flow_deploy_and_wait(f, name, service_id, false, NULL, f->digests);
+    st = flow_deploy_and_wait(f, name, service_id, NULL, f->digests);
     if (st == RH_OK)
-        job_event(run, "info", "updated", NULL);
+        job_event(run, "info",
+                  strcmp(f->deploy_status, "SKIPPED") == 0 ? "skipped: Railway did not deploy"
+                                                           : "updated",
+                  NULL);
 out:
     flow_end(f);
     cJSON_Delete(changed);
