@@ -574,7 +574,7 @@ static enum rh_status wait_deployment(struct flow *f, const char *service_id, ch
         if (cls == DEPLOY_HEALTHY || cls == DEPLOY_SKIPPED)
             return RH_OK;
         if (cls == DEPLOY_FAILED)
-            return deploy_failed(f, *deployment, sv);
+            return deploy_failed(f, *deployment, final_status);
         if (cls == DEPLOY_REMOVED) {
             /* Superseded by a newer deployment of the service: that one carries the change. */
             char *newer = NULL;
@@ -595,7 +595,7 @@ static enum rh_status wait_deployment(struct flow *f, const char *service_id, ch
                 interval = cfg->deploy_poll_min_ms;
                 continue;
             }
-            if (strcmp(sv, "REMOVED") == 0)
+            if (strcmp(final_status, "REMOVED") == 0)
                 return job_result_fail(f->res, RH_PERMANENT, "deploy_removed",
                                        "deployment %s was removed in Railway before it succeeded, "
                                        "and no newer one replaced it; the service is kept",
