@@ -36,10 +36,11 @@ struct flow {
     const struct job *job;
     struct job_result *res;
     struct railway_client *rc;
-    cJSON *values;          /* flow_begin() with a record: the rendered worker variables */
-    cJSON *digests;         /* and their digests (what railhook remembers of them) */
-    char not_found[512];    /* Railway's message of the last quiet "not found" answer */
-    char deploy_status[32]; /* flow_deploy_and_wait(): how the deployment ended (SKIPPED...) */
+    cJSON *values;           /* flow_begin() with a record: the rendered worker variables */
+    cJSON *digests;          /* and their digests (what railhook remembers of them) */
+    char not_found[512];     /* Railway's message of the last quiet "not found" answer */
+    char deploy_status[32];  /* flow_deploy_and_wait(): how the deployment ended (SKIPPED...) */
+    char deploy_reason[256]; /* and Railway's reason (meta.skippedReason), when it gave one */
 };
 
 /* Binds f to this run (ctx is the struct flows) with the thread's Railway client; for a
@@ -105,11 +106,11 @@ enum rh_status flow_deployment_await(struct flow *f, const char *service_id, con
 /* The "deploy" and "wait_deploy" steps: follows the deployment saved in the "deploy" step,
  * else starts one (of commit_sha when given; never two: a lost answer is looked for before
  * sending again), and waits until Railway says how it ended: SUCCESS or SLEEPING (healthy),
- * SKIPPED (RH_OK; f->deploy_status says so), FAILED or CRASHED (deploy_failed, with the log's
- * tail in the details), REMOVED with no newer deployment (deploy_removed), or the
- * DEPLOY_TIMEOUT_S deadline (deploy_timeout; a retry follows the same deployment). A
- * deployment superseded by a newer one hands over to it. Records the outcome in the service
- * row with digests (may be NULL). */
+ * SKIPPED (RH_OK, with a "skipped: ..." event; f->deploy_status says so), FAILED or CRASHED
+ * (deploy_failed, with the log's tail in the details), REMOVED with no newer deployment
+ * (deploy_removed), or the DEPLOY_TIMEOUT_S deadline (deploy_timeout; a retry follows the same
+ * deployment). A deployment superseded by a newer one hands over to it. Records the outcome in the
+ * service row with digests (may be NULL). */
 enum rh_status flow_deploy_and_wait(struct flow *f, const char *name, const char *service_id,
                                     const char *commit_sha, const cJSON *digests);
 

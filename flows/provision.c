@@ -339,9 +339,8 @@ static enum rh_status provision_run(void *ctx, struct job_run *run, const struct
         goto out;
     st = flow_deploy_and_wait(f, name, service_id, NULL, f->digests);
     if (st == RH_OK) {
-        bool skipped = strcmp(f->deploy_status, "SKIPPED") == 0;
-        job_event(run, "info",
-                  skipped ? "skipped: Railway did not deploy; provisioned" : "provisioned", NULL);
+        if (strcmp(f->deploy_status, "SKIPPED") != 0)
+            job_event(run, "info", "provisioned", NULL);
         res->status = RH_OK;
     }
 out:

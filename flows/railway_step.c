@@ -331,18 +331,12 @@ enum rh_status flow_deployment_baseline(struct flow *f, const char *service_id, 
     return st;
 }
 
-/* The newest of nodes that is not in baseline (NULL: any), of commit sha (NULL: any), and
- * created after the deployment not_before_id's node when that one is given; or NULL. */
+/* The newest of nodes that is not in baseline (NULL: any) and of commit sha (NULL: any); with
+ * after (a deployment's createdAt), only one created later than it. NULL when none is. */
 static const cJSON *deployment_pick(const cJSON *nodes, const char *baseline, const char *sha,
-                                    const char *newer_than)
+                                    const char *after)
 {
     const cJSON *best = NULL, *n;
-    const char *floor = NULL;
-    cJSON_ArrayForEach(n, nodes)
-    {
-        if (newer_than && strcmp(node_str(n, "id"), newer_than) == 0)
-            floor = node_str(n, "createdAt");
-    }
     cJSON_ArrayForEach(n, nodes)
     {
         const char *id = node_str(n, "id"), *created = node_str(n, "createdAt");
@@ -351,10 +345,9 @@ static const cJSON *deployment_pick(const cJSON *nodes, const char *baseline, co
             continue;
         if (sha && (!hash || strcmp(hash, sha) != 0))
             continue;
-        if (newer_than &&
-            (strcmp(id, newer_than) == 0 || !floor || !created || strcmp(created, floor) <= 0))
-            continue;
         /* Railway's order is undocumented: compare the server's createdAt (ISO 8601, UTC). */
+        if (after && (!created || strcmp(created, after) <= 0))
+            continue;
         const char *bc = best ? node_str(best, "createdAt") : NULL;
         if (!best || (created && bc && strcmp(created, bc) > 0))
             best = n;
@@ -509,14 +502,16 @@ static enum rh_status deploy_failed(struct flow *f, const char *deployment_id, c
     return RH_PERMANENT;
 }
 
-/* A deployment of the service newer than deployment_id (free()), or NULL. */
+/* A deployment of the service other than deployment_id, created after created_at (free()),
+ * or NULL. */
 static enum rh_status deployment_successor(struct flow *f, const char *service_id,
-                                           const char *deployment_id, char **newer)
+                                           const char *deployment_id, const char *created_at,
+                                           char **newer)
 {
     *newer = NULL;
     cJSON *nodes = NULL;
     enum rh_status st = flow_deployments_list(f, service_id, LOOKUP_FIRST, &nodes);
-    const cJSON *n = st == RH_OK ? deployment_pick(nodes, NULL, NULL, deployment_id) : NULL;
+    const cJSON *n = st == RH_OK ? deployment_pick(nodes, deployment_id, NULL, created_at) : NULL;
     if (n)
         *newer = xstrdup(node_str(n, "id"));
     cJSON_Delete(nodes);
@@ -551,6 +546,9 @@ static enum rh_status wait_deployment(struct flow *f, const char *service_id, ch
         const cJSON *node = cJSON_GetObjectItem(data, "deployment");
         const char *sv = node_str(node, "status") ? node_str(node, "status") : "UNKNOWN";
         snprintf(final_status, final_len, "%s", sv);
+        char created[64];
+        snprintf(created, sizeof(created), "%s",
+                 node_str(node, "createdAt") ? node_str(node, "createdAt") : "");
         enum deploy_class cls = deploy_status_class(sv);
         if (strcmp(sv, last) != 0) {
             job_set_railway(f->run, NULL, *deployment, sv);
@@ -561,6 +559,7 @@ static enum rh_status wait_deployment(struct flow *f, const char *service_id, ch
                 meta_str(node, strcmp(sv, "SKIPPED") == 0 ? "skippedReason" : "queuedReason");
             if (why)
                 cJSON_AddStringToObject(d, "reason", why);
+            snprintf(f->deploy_reason, sizeof(f->deploy_reason), "%s", why ? why : "");
             char msg[160];
             if (cls == DEPLOY_PENDING)
                 snprintf(msg, sizeof(msg), "deployment %s: %s", sv, deploy_pending_reason(sv));
@@ -578,7 +577,7 @@ static enum rh_status wait_deployment(struct flow *f, const char *service_id, ch
         if (cls == DEPLOY_REMOVED) {
             /* Superseded by a newer deployment of the service: that one carries the change. */
             char *newer = NULL;
-            if ((st = deployment_successor(f, service_id, *deployment, &newer)) != RH_OK)
+            if ((st = deployment_successor(f, service_id, *deployment, created, &newer)) != RH_OK)
                 return st;
             if (newer) {
                 cJSON *d = cJSON_CreateObject();
@@ -643,6 +642,7 @@ enum rh_status flow_deploy_and_wait(struct flow *f, const char *name, const char
     char *dep = NULL;
     char final[32] = "";
     f->deploy_status[0] = '\0';
+    f->deploy_reason[0] = '\0';
     enum rh_status st = flow_stop_with(f, job_checkpoint(f->run, "deploy"));
     if (st != RH_OK)
         goto out;
@@ -688,6 +688,16 @@ enum rh_status flow_deploy_and_wait(struct flow *f, const char *name, const char
     }
     if (st == RH_OK)
         snprintf(f->deploy_status, sizeof(f->deploy_status), "%s", final);
+    if (st == RH_OK && strcmp(final, "SKIPPED") == 0) {
+        /* Watch paths matched nothing or CI checks failed: Railway chose not to deploy. */
+        cJSON *d = cJSON_CreateObject();
+        cJSON_AddStringToObject(d, "deployment_id", dep);
+        cJSON_AddStringToObject(d, "outcome", "skipped");
+        if (*f->deploy_reason)
+            cJSON_AddStringToObject(d, "reason", f->deploy_reason);
+        job_event(f->run, "info", "skipped: Railway did not deploy the change", d);
+        cJSON_Delete(d);
+    }
 out:
     free(dep);
     return st;

@@ -113,12 +113,8 @@ static enum rh_status redeploy_run(void *ctx, struct job_run *run, const struct 
         (st = redeploy_find_own(f, service_id, sha)) != RH_OK)
         goto out;
     st = flow_deploy_and_wait(f, name, service_id, sha, NULL);
-    if (st == RH_OK && strcmp(f->deploy_status, "SKIPPED") == 0) {
-        /* Watch paths matched nothing or CI checks failed: Railway chose not to deploy. */
-        job_event(run, "info", "skipped: Railway did not deploy the pushed commit", NULL);
-    } else if (st == RH_OK) {
+    if (st == RH_OK && strcmp(f->deploy_status, "SKIPPED") != 0)
         job_event(run, "info", "redeployed", NULL);
-    }
 out:
     flow_end(f);
     free(service_id);

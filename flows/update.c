@@ -105,11 +105,8 @@ static enum rh_status update_run(void *ctx, struct job_run *run, const struct jo
         goto out;
     }
     st = flow_deploy_and_wait(f, name, service_id, NULL, f->digests);
-    if (st == RH_OK)
-        job_event(run, "info",
-                  strcmp(f->deploy_status, "SKIPPED") == 0 ? "skipped: Railway did not deploy"
-                                                           : "updated",
-                  NULL);
+    if (st == RH_OK && strcmp(f->deploy_status, "SKIPPED") != 0)
+        job_event(run, "info", "updated", NULL);
 out:
     flow_end(f);
     cJSON_Delete(changed);
