@@ -24,8 +24,9 @@ static struct flows *fl;
 
 #define SHA "5b0e1c4a9f3d2e8b7a6c5d4e3f2a1b0c9d8e7f6a"
 
-/* Starts the simulator with sim_flags and the pool with fast timings. */
-static void start_with(const char *const *sim_flags)
+/* Starts the simulator with sim_flags and the pool with fast timings and these waits. */
+static void start_opts(const char *connect_wait_s, const char *grace_s, const char *timeout_s,
+                       const char *const *sim_flags)
 {
     setenv("DEPLOY_POLL_MIN_MS", "100", 1);
     setenv("DEPLOY_POLL_MAX_MS", "300", 1);
@@ -34,6 +35,9 @@ static void start_with(const char *const *sim_flags)
     setenv("RAILWAY_MAX_RPS", "200", 1);
     setenv("QUEUE_POLL_MS", "100", 1);
     setenv("LOG_LEVEL", "error", 1);
+    setenv("CONNECT_DEPLOY_WAIT_S", connect_wait_s, 1);
+    setenv("PUSH_DEPLOY_GRACE_S", grace_s, 1);
+    setenv("DEPLOY_TIMEOUT_S", timeout_s, 1);
     th_sim_start(&sim, sim_flags);
     db = th_db_create();
     setenv("DATABASE_URL", db, 1);
@@ -48,40 +52,28 @@ static void start_with(const char *const *sim_flags)
     cr_assert_eq(queue_start(pool, err, sizeof(err)), RH_OK, "%s", err);
 }
 
+#define SIM_FLAGS(...) ((const char *const[]){"--instance-delay-ms", "200", __VA_ARGS__, NULL})
+
 static void start(void)
 {
-    setenv("CONNECT_DEPLOY_WAIT_S", "5", 1);
-    setenv("PUSH_DEPLOY_GRACE_S", "1", 1);
-    setenv("DEPLOY_TIMEOUT_S", "900", 1);
-    start_with((const char *const[]){"--build-ms", "400", "--instance-delay-ms", "200", NULL});
+    start_opts("5", "1", "900", SIM_FLAGS("--build-ms", "400"));
 }
 
 /* serviceConnect starts no deployment: railhook must deploy once after its look-up. */
 static void start_no_connect_deploy(void)
 {
-    setenv("CONNECT_DEPLOY_WAIT_S", "2", 1);
-    setenv("PUSH_DEPLOY_GRACE_S", "1", 1);
-    setenv("DEPLOY_TIMEOUT_S", "900", 1);
-    start_with((const char *const[]){"--build-ms", "400", "--instance-delay-ms", "200",
-                                     "--no-autodeploy-on-connect", NULL});
+    start_opts("2", "1", "900", SIM_FLAGS("--build-ms", "400", "--no-autodeploy-on-connect"));
 }
 
 /* Builds outlast DEPLOY_TIMEOUT_S once, not twice. */
 static void start_slow(void)
 {
-    setenv("CONNECT_DEPLOY_WAIT_S", "5", 1);
-    setenv("PUSH_DEPLOY_GRACE_S", "1", 1);
-    setenv("DEPLOY_TIMEOUT_S", "5", 1);
-    start_with((const char *const[]){"--build-ms", "9000", "--instance-delay-ms", "200", NULL});
+    start_opts("5", "1", "5", SIM_FLAGS("--build-ms", "9000"));
 }
 
 static void start_failing(void)
 {
-    setenv("CONNECT_DEPLOY_WAIT_S", "5", 1);
-    setenv("PUSH_DEPLOY_GRACE_S", "1", 1);
-    setenv("DEPLOY_TIMEOUT_S", "900", 1);
-    start_with((const char *const[]){"--build-ms", "400", "--instance-delay-ms", "200",
-                                     "--fail-builds", "broken", NULL});
+    start_opts("5", "1", "900", SIM_FLAGS("--build-ms", "400", "--fail-builds", "broken"));
 }
 
 static void stop(void)
@@ -280,6 +272,233 @@ Test(flows_deploy, a_failed_build_says_which_deployment_and_log, .init = start_f
     cr_assert_eq(th_sim_count_services(&sim, "osp-worker-broken"), 0);
     free(row);
     free(sql);
+    free(state);
+    free(id);
+}
+
+/* ---- Railway's own behaviours (the simulator models each behind a switch) ---- */
+
+/* Skips the test when the simulator does not model Railway's own deploys yet. */
+static void need_behaviours(void)
+{
+    cJSON *st = th_sim_state(&sim);
+    bool has = cJSON_HasObjectItem(cJSON_GetObjectItem(st, "config"), "supersede_unfinished");
+    cJSON_Delete(st);
+    if (!has)
+        cr_skip_test("this simulator does not model Railway's own deploys");
+}
+
+/* POSTs body to the simulator's control path; fails the test unless it answers 200. */
+static void sim_post(const char *path, const char *body)
+{
+    char url[160];
+    snprintf(url, sizeof(url), "%s%s", sim.base, path);
+    struct th_response r;
+    const char *hdrs[] = {"Content-Type: application/json", NULL};
+    th_http(&r, "POST", url, hdrs, body, strlen(body));
+    cr_assert_eq(r.status, 200, "%s refused: %s", path, r.body);
+    th_response_free(&r);
+}
+
+/* A push of sha to acme/osp@main, as GitHub would send it (extra: more JSON members). */
+static void sim_push(const char *sha, const char *extra)
+{
+    char *body = xasprintf("{\"repo\":\"acme/osp\",\"branch\":\"main\",\"sha\":\"%s\"%s%s}", sha,
+                           extra ? "," : "", extra ? extra : "");
+    sim_post("/_sim/push", body);
+    free(body);
+}
+
+/* The Railway id of the live service name (free()). */
+static char *sim_service_id(const char *name)
+{
+    cJSON *st = th_sim_state(&sim);
+    char *id = NULL;
+    const cJSON *s;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItem(st, "services"))
+    {
+        if (strcmp(cJSON_GetObjectItem(s, "name")->valuestring, name) == 0 &&
+            !cJSON_IsTrue(cJSON_GetObjectItem(s, "deleted")))
+            id = xstrdup(cJSON_GetObjectItem(s, "id")->valuestring);
+    }
+    cJSON_Delete(st);
+    cr_assert_not_null(id, "no service %s", name);
+    return id;
+}
+
+static void provision_ok(const char *manifest, const char *schema)
+{
+    char *id = provision(manifest, schema);
+    char *state = wait_done(id, 45000);
+    cr_assert_str_eq(state, "succeeded");
+    free(state);
+    free(id);
+}
+
+Test(flows_deploy, a_connect_deployment_listed_late_is_still_followed, .fini = stop, .timeout = 60)
+{
+    start_opts("10", "1", "900", SIM_FLAGS("--build-ms", "400"));
+    need_behaviours();
+    th_sim_config(&sim, "{\"connect_deploy_delay_ms\":3000}");
+    char *id = provision("r-1", "late");
+    char *state = wait_done(id, 45000);
+    cr_assert_str_eq(state, "succeeded");
+    cr_assert(has_event(id, "following the deployment that connecting started"));
+    cr_assert_eq(deployments_of("osp-worker-late", NULL), 1, "a second build");
+    free(state);
+    free(id);
+}
+
+Test(flows_deploy, a_push_is_followed_even_when_railway_lists_it_late, .fini = stop, .timeout = 90)
+{
+    start_opts("5", "20", "900", SIM_FLAGS("--build-ms", "400"));
+    need_behaviours();
+    provision_ok("r-2", "pushed");
+    th_sim_config(&sim, "{\"push_deploy_delay_ms\":4000}");
+    sim_push(SHA, NULL);
+    char *id = enqueue("redeploy", "osp-worker-pushed", "{\"commit_sha\":\"" SHA "\"}");
+    char *state = wait_done(id, 60000);
+    cr_assert_str_eq(state, "succeeded");
+    cr_assert(has_event(id, "following Railway''s own deployment of the pushed commit"));
+    cr_assert_eq(deployments_of("osp-worker-pushed", SHA), 1, "the commit was built twice");
+    free(state);
+    free(id);
+}
+
+Test(flows_deploy, with_auto_deploys_off_the_push_is_deployed_at_once, .fini = stop, .timeout = 90)
+{
+    start_opts("5", "60", "900", SIM_FLAGS("--build-ms", "400"));
+    need_behaviours();
+    provision_ok("r-3", "manual");
+    char *sid = sim_service_id("osp-worker-manual");
+    char *body = xasprintf("{\"id\":\"%s\",\"auto_deploys\":false}", sid);
+    sim_post("/_sim/service", body);
+    sim_push(SHA, NULL);
+    int64_t t0 = time_mono_ms();
+    char *id = enqueue("redeploy", "osp-worker-manual", "{\"commit_sha\":\"" SHA "\"}");
+    char *state = wait_done(id, 45000);
+    cr_assert_str_eq(state, "succeeded");
+    cr_assert_lt(time_mono_ms() - t0, 30000, "waited the grace though auto-deploys are off");
+    cr_assert(has_event(id, "auto-deploys are off for the service%"));
+    cr_assert_eq(deployments_of("osp-worker-manual", SHA), 1);
+    free(body);
+    free(sid);
+    free(state);
+    free(id);
+}
+
+Test(flows_deploy, a_push_railway_skips_is_a_skip_not_a_failure, .fini = stop, .timeout = 90)
+{
+    start_opts("5", "20", "900", SIM_FLAGS("--build-ms", "400"));
+    need_behaviours();
+    provision_ok("r-4", "gated");
+    char *sid = sim_service_id("osp-worker-gated");
+    char *body = xasprintf("{\"id\":\"%s\",\"check_suites\":true}", sid);
+    sim_post("/_sim/service", body);
+    sim_push(SHA, "\"ci\":\"failure\",\"ci_wait_ms\":500");
+    char *id = enqueue("redeploy", "osp-worker-gated", "{\"commit_sha\":\"" SHA "\"}");
+    char *state = wait_done(id, 60000);
+    cr_assert_str_eq(state, "succeeded");
+    char *sql = xasprintf("SELECT details->>'reason' FROM job_events WHERE job_id = '%s' AND "
+                          "message LIKE 'skipped:%%'",
+                          id);
+    char *reason = th_sql(db, sql);
+    cr_assert_str_eq(reason, "CI check suite failed");
+    cr_assert_eq(th_sim_count_services(&sim, "osp-worker-gated"), 1);
+    cr_assert_eq(deployments_of("osp-worker-gated", SHA), 1, "railhook built a skipped commit");
+    free(reason);
+    free(sql);
+    free(body);
+    free(sid);
+    free(state);
+    free(id);
+}
+
+Test(flows_deploy, a_sleeping_deployment_is_healthy, .fini = stop, .timeout = 60)
+{
+    start_opts("5", "1", "900", SIM_FLAGS("--build-ms", "400"));
+    need_behaviours();
+    th_sim_config(&sim, "{\"sleep_after_ms\":1}");
+    provision_ok("r-5", "sleepy");
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM services WHERE name = 'osp-worker-sleepy' "
+                                 "AND status = 'active'"),
+                 1);
+}
+
+Test(flows_deploy, a_superseded_deployment_hands_over_to_the_newer_one, .fini = stop, .timeout = 90)
+{
+    start_opts("5", "1", "900", SIM_FLAGS("--build-ms", "4000"));
+    need_behaviours();
+    th_sim_config(&sim, "{\"supersede_unfinished\":true,\"push_deploy_delay_ms\":0}");
+    char *id = provision("r-6", "newer");
+    /* Once railhook follows the connect's build, a push starts a newer one. */
+    char *sql = xasprintf("SELECT count(*) FROM jobs WHERE id = '%s' AND steps ? 'deploy'", id);
+    int64_t deadline = time_mono_ms() + 30000;
+    while (th_sql_long(db, sql) == 0 && time_mono_ms() < deadline)
+        usleep(100 * 1000);
+    sim_push(SHA, NULL);
+    char *state = wait_done(id, 60000);
+    cr_assert_str_eq(state, "succeeded");
+    cr_assert(has_event(id, "deployment superseded; following the newer one"));
+    cr_assert(!has_event(id, "rolled_back"));
+    cr_assert_eq(th_sim_count_services(&sim, "osp-worker-newer"), 1);
+    free(sql);
+    free(state);
+    free(id);
+}
+
+Test(flows_deploy, a_deploy_answered_too_late_is_adopted_not_sent_again, .fini = stop,
+     .timeout = 90)
+{
+    setenv("RAILWAY_TIMEOUT_S", "1", 1);
+    start_opts("5", "1", "900", SIM_FLAGS("--build-ms", "400"));
+    unsetenv("RAILWAY_TIMEOUT_S");
+    need_behaviours();
+    provision_ok("r-7", "tardy");
+    th_sim_config(&sim, "{\"slow_deploy_ms\":2500}");
+    char *id = enqueue("redeploy", "osp-worker-tardy", "{\"commit_sha\":\"" SHA "\"}");
+    char *state = wait_done(id, 60000);
+    cr_assert_str_eq(state, "succeeded");
+    cr_assert(has_event(id, "adopting the deployment a deploy request with a lost answer%"));
+    cr_assert_eq(deployments_of("osp-worker-tardy", SHA), 1, "the deploy was sent twice");
+    free(state);
+    free(id);
+}
+
+Test(flows_deploy, a_failed_build_keeps_its_log_tail_in_the_job, .fini = stop, .timeout = 60)
+{
+    start_opts("5", "1", "900", SIM_FLAGS("--build-ms", "400", "--fail-builds", "broken"));
+    need_behaviours();
+    th_sim_config(&sim, "{\"fail_log\":\"npm ERR! Missing script: \\\"start\\\"\"}");
+    char *id = provision("r-8", "broken");
+    char *state = wait_done(id, 45000);
+    cr_assert_str_eq(state, "failed");
+    char *sql = xasprintf("SELECT last_error->'details'->>'log' FROM jobs WHERE id = '%s'", id);
+    char *log = th_sql(db, sql);
+    cr_assert_not_null(strstr(log, "Missing script"), "%s", log);
+    free(sql);
+    /* The failure event carries it too, for GET /jobs/{id}'s events. */
+    sql = xasprintf("SELECT count(*) FROM job_events WHERE job_id = '%s' AND details->'details' "
+                    "? 'log'",
+                    id);
+    cr_assert_geq(th_sql_long(db, sql), 1);
+    free(log);
+    free(sql);
+    free(state);
+    free(id);
+}
+
+Test(flows_deploy, a_deployment_held_for_approval_times_out_and_keeps_the_service, .fini = stop,
+     .timeout = 60)
+{
+    start_opts("5", "1", "5", SIM_FLAGS("--build-ms", "400"));
+    need_behaviours();
+    th_sim_config(&sim, "{\"hold_status\":\"NEEDS_APPROVAL\",\"hold_ms\":0}");
+    char *id = provision("r-9", "held");
+    char *state = wait_done(id, 45000);
+    cr_assert_str_eq(state, "failed");
+    cr_assert(has_event(id, "deployment NEEDS_APPROVAL: a member of the Railway project%"));
+    cr_assert_eq(th_sim_count_services(&sim, "osp-worker-held"), 1, "a timeout deleted it");
     free(state);
     free(id);
 }
