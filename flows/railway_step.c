@@ -446,7 +446,12 @@ static enum rh_status deploy_start(struct flow *f, const char *service_id, const
     goto out;
 adopted:
     if (st == RH_OK && *deployment_id) {
+        /* The lost answer's failure is not the run's result. */
         f->res->status = RH_OK;
+        f->res->code[0] = '\0';
+        f->res->message[0] = '\0';
+        cJSON_Delete(f->res->details);
+        f->res->details = NULL;
         cJSON *d = cJSON_CreateObject();
         cJSON_AddStringToObject(d, "deployment_id", *deployment_id);
         job_event(f->run, "info",
