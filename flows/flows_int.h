@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct flows {
     const struct config *cfg;
@@ -35,9 +36,11 @@ struct flow {
     const struct job *job;
     struct job_result *res;
     struct railway_client *rc;
-    cJSON *values;       /* flow_begin() with a record: the rendered worker variables */
-    cJSON *digests;      /* and their digests (what railhook remembers of them) */
-    char not_found[512]; /* Railway's message of the last quiet "not found" answer */
+    cJSON *values;           /* flow_begin() with a record: the rendered worker variables */
+    cJSON *digests;          /* and their digests (what railhook remembers of them) */
+    char not_found[512];     /* Railway's message of the last quiet "not found" answer */
+    char deploy_status[32];  /* flow_deploy_and_wait(): how the deployment ended (SKIPPED...) */
+    char deploy_reason[256]; /* and Railway's reason (meta.skippedReason), when it gave one */
 };
 
 /* Binds f to this run (ctx is the struct flows) with the thread's Railway client; for a
@@ -106,10 +109,24 @@ enum rh_status flow_deployments_list(struct flow *f, const char *service_id, int
                                      cJSON **nodes);
 /* Sets the service's variables (values: NAME -> value) without deploying. */
 enum rh_status flow_variables_upsert(struct flow *f, const char *service_id, const cJSON *values);
-/* The "deploy" and "wait_deploy" steps: starts a deployment (or, when fresh, follows the one
- * connecting the repo started; or the one saved in the "deploy" step), waits until it ends,
- * and records it in the service row with digests (may be NULL). */
+/* The ids of the service's newest deployments, comma-separated (free()): what existed before a
+ * step that makes Railway deploy by itself. */
+enum rh_status flow_deployment_baseline(struct flow *f, const char *service_id, char **ids);
+/* Looks for a deployment of the service Railway started by itself: one not among the
+ * comma-separated ids of baseline (NULL: any) and of commit sha (NULL: any), listing the
+ * newest deployments at once and then after pauses of 1, 2, 4... s (at most 30 s) until
+ * wait_s after since_ms (wall clock). *id (free()) is NULL when none appeared. */
+enum rh_status flow_deployment_await(struct flow *f, const char *service_id, const char *baseline,
+                                     const char *sha, int64_t since_ms, int wait_s, char **id);
+/* The "deploy" and "wait_deploy" steps: follows the deployment saved in the "deploy" step,
+ * else starts one (of commit_sha when given; never two: a lost answer is looked for before
+ * sending again), and waits until Railway says how it ended: SUCCESS or SLEEPING (healthy),
+ * SKIPPED (RH_OK, with a "skipped: ..." event; f->deploy_status says so), FAILED or CRASHED
+ * (deploy_failed, with the log's tail in the details), REMOVED with no newer deployment
+ * (deploy_removed), or the DEPLOY_TIMEOUT_S deadline (deploy_timeout; a retry follows the same
+ * deployment). A deployment superseded by a newer one hands over to it. Records the outcome in the
+ * service row with digests (may be NULL). */
 enum rh_status flow_deploy_and_wait(struct flow *f, const char *name, const char *service_id,
-                                    bool fresh, const char *commit_sha, const cJSON *digests);
+                                    const char *commit_sha, const cJSON *digests);
 
 #endif

@@ -215,6 +215,43 @@ static enum rh_status set_root_directory(struct flow *f, const char *service_id)
     }
 }
 
+/* serviceConnect makes Railway deploy by itself, but the deployment may be listed only
+ * seconds later: look for it (backing off, up to CONNECT_DEPLOY_WAIT_S from the connect) and
+ * save it as the one to follow, so railhook deploys itself only when none appeared. With
+ * create-with-source the first build predates the root directory, and a deployment trigger
+ * deploys nothing: both deploy anew. */
+static enum rh_status provision_follow_connect(struct flow *f, const char *service_id)
+{
+    const char *via = flow_step_str(f, "connect", "via");
+    if (flow_step_done(f, "deploy") || !via || strcmp(via, "connect") != 0)
+        return RH_OK;
+    enum rh_status st = flow_stop_with(f, job_checkpoint(f->run, "await_deploy"));
+    if (st != RH_OK)
+        return st;
+    const cJSON *at = cJSON_GetObjectItem(job_step_get(f->run, "connect"), "at_ms");
+    int64_t since = cJSON_IsNumber(at) ? (int64_t)at->valuedouble : time_wall_ms();
+    int wait_s = f->fl->cfg->connect_deploy_wait_s;
+    char *dep = NULL;
+    st = flow_deployment_await(f, service_id, flow_step_str(f, "connect_baseline", "ids"), NULL,
+                               since, wait_s, &dep);
+    if (st != RH_OK)
+        return st;
+    if (!dep) {
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "Railway started no deployment within CONNECT_DEPLOY_WAIT_S=%d s of the "
+                 "connect; deploying",
+                 wait_s);
+        job_event(f->run, "info", msg, NULL);
+        return RH_OK;
+    }
+    st = flow_stop_with(f, flow_step_save(f, "deploy", "deployment_id", dep, "auto", "true", NULL));
+    if (st == RH_OK)
+        job_event(f->run, "info", "following the deployment that connecting started", NULL);
+    free(dep);
+    return st;
+}
+
 static enum rh_status provision_run(void *ctx, struct job_run *run, const struct job *job,
                                     struct job_result *res)
 {
@@ -227,9 +264,9 @@ static enum rh_status provision_run(void *ctx, struct job_run *run, const struct
         goto out;
     if (flow_step_done(f, "rolled_back")) {
         /* A retry after a rollback: what the steps describe was deleted; start afresh. */
-        static const char *const keys[] = {"service",   "create_started", "root_directory",
-                                           "variables", "connect",        "connect_failed",
-                                           "deploy",    "rolled_back"};
+        static const char *const keys[] = {
+            "service",        "create_started",   "root_directory", "variables",   "connect",
+            "connect_failed", "connect_baseline", "deploy",         "deploy_sent", "rolled_back"};
         for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
             if ((st = flow_stop_with(f, job_step_save(run, keys[i], NULL))) != RH_OK)
                 goto out;
@@ -316,15 +353,25 @@ static enum rh_status provision_run(void *ctx, struct job_run *run, const struct
     if (!flow_step_done(f, "connect")) {
         if ((st = flow_stop_with(f, job_checkpoint(run, "connect"))) != RH_OK)
             goto out;
+        if (!created && !flow_step_done(f, "connect_baseline")) {
+            /* Connecting deploys: what was there before is not the connect's deployment. */
+            char *ids = NULL;
+            st = flow_deployment_baseline(f, service_id, &ids);
+            if (st == RH_OK)
+                st = flow_stop_with(f, flow_step_save(f, "connect_baseline", "ids", ids, NULL));
+            free(ids);
+            if (st != RH_OK)
+                goto out;
+        }
         if ((st = provision_connect(f, service_id)) != RH_OK)
             goto out;
     }
-    /* With create-with-source the first build may predate the root directory: deploy anew. */
-    const char *via = flow_step_str(f, "connect", "via");
-    bool follow = created && via && strcmp(via, "connect") == 0;
-    st = flow_deploy_and_wait(f, name, service_id, follow, NULL, f->digests);
+    if ((st = provision_follow_connect(f, service_id)) != RH_OK)
+        goto out;
+    st = flow_deploy_and_wait(f, name, service_id, NULL, f->digests);
     if (st == RH_OK) {
-        job_event(run, "info", "provisioned", NULL);
+        if (strcmp(f->deploy_status, "SKIPPED") != 0)
+            job_event(run, "info", "provisioned", NULL);
         res->status = RH_OK;
     }
 out:
@@ -340,11 +387,15 @@ static void provision_compensate(void *ctx, struct job_run *run, const struct jo
     struct job_result res = {0};
     struct flow fw;
     struct flow *f = &fw;
-    flow_init(f, ctx, run, job, &res);
-    (void)cause;
-    const char *id = flow_step_str(f, "service", "id");
-    const char *created = flow_step_str(f, "service", "created");
     char *found = NULL;
+    flow_init(f, ctx, run, job, &res);
+    const char *id = flow_step_str(f, "service", "id");
+    if (strcmp(cause->code, "deploy_timeout") == 0 || strcmp(cause->code, "deploy_removed") == 0) {
+        /* Railway never said the deployment failed: the service may still come up. */
+        job_event(run, "info", "rollback: the deployment did not fail; the service is kept", NULL);
+        goto out;
+    }
+    const char *created = flow_step_str(f, "service", "created");
     if (!id && flow_step_done(f, "create_started") && job->service_name) {
         /* The create may have gone through without its id being saved: only a service
          * carrying this manifest's mark is this job's. */

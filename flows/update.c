@@ -107,8 +107,8 @@ static enum rh_status update_run(void *ctx, struct job_run *run, const struct jo
         st = RH_OK;
         goto out;
     }
-    st = flow_deploy_and_wait(f, name, service_id, false, NULL, f->digests);
-    if (st == RH_OK)
+    st = flow_deploy_and_wait(f, name, service_id, NULL, f->digests);
+    if (st == RH_OK && strcmp(f->deploy_status, "SKIPPED") != 0)
         job_event(run, "info", "updated", NULL);
 out:
     flow_end(f);

@@ -372,9 +372,9 @@ static void check_queue(struct check *ck)
     if ((int64_t)c->deploy_poll_max_ms > (int64_t)c->deploy_timeout_s * 1000)
         buf_printf(&warn, "%sDEPLOY_POLL_MAX_MS=%d is longer than DEPLOY_TIMEOUT_S=%d",
                    warn.len ? "; " : "", c->deploy_poll_max_ms, c->deploy_timeout_s);
-    if (c->autodeploy_grace_s >= c->deploy_timeout_s)
-        buf_printf(&warn, "%sAUTODEPLOY_GRACE_S=%d is not below DEPLOY_TIMEOUT_S=%d",
-                   warn.len ? "; " : "", c->autodeploy_grace_s, c->deploy_timeout_s);
+    if (c->push_deploy_grace_s >= c->deploy_timeout_s)
+        buf_printf(&warn, "%sPUSH_DEPLOY_GRACE_S=%d is not below DEPLOY_TIMEOUT_S=%d",
+                   warn.len ? "; " : "", c->push_deploy_grace_s, c->deploy_timeout_s);
     if (!strchr(c->service_name_template, '{'))
         buf_printf(&warn,
                    "%sSERVICE_NAME_TEMPLATE has no {column}: every manifest maps to the same "

@@ -68,7 +68,8 @@ struct config {
     char *connect_strategy;
     bool connect_fallback;
     int deploy_timeout_s;
-    int autodeploy_grace_s;
+    int connect_deploy_wait_s;
+    int push_deploy_grace_s;
     int deploy_poll_min_ms;
     int deploy_poll_max_ms;
     /* API */

@@ -29,7 +29,7 @@ static void test_env(void)
     setenv("DEPLOY_POLL_MAX_MS", "300", 1);
     setenv("RETRY_BASE_MS", "100", 1);
     setenv("RETRY_MAX_MS", "500", 1);
-    setenv("AUTODEPLOY_GRACE_S", "1", 1);
+    setenv("PUSH_DEPLOY_GRACE_S", "1", 1);
     setenv("RAILWAY_MAX_RPS", "200", 1);
     setenv("QUEUE_POLL_MS", "100", 1);
     setenv("LOG_LEVEL", "error", 1);
