@@ -25,6 +25,9 @@ struct config {
     char *database_url;
     int db_pool_size;
     int db_pool_wait_ms;
+    int db_connect_timeout_s;
+    int db_statement_timeout_ms;
+    int db_worker_statement_timeout_ms;
     /* webhooks */
     char *github_webhook_secret;
     char *supabase_webhook_secret;
