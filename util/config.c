@@ -87,6 +87,8 @@ static const struct cfg_entry table[] = {
      "regular expression record.service_schema must match"},
     {"MANIFEST_ID_PATTERN", S(manifest_id_pattern), "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$", 0, 0, 0,
      NULL, "regular expression a string record.id must match (a UUID or an integer always does)"},
+    {"MAX_JOBS_PER_DELIVERY", I(max_jobs_per_delivery), "1000", 1, 100000, 0, NULL,
+     "most jobs one delivery may queue (a push's redeploys count one per active service)"},
     {"WORKER_REPO", S(worker_repo), "", 0, 0, 0, NULL, "GitHub repo of the workers (owner/repo)"},
     {"WORKER_BRANCH", S(worker_branch), "main", 0, 0, 0, NULL, "branch the workers deploy from"},
     {"WORKER_ROOT_DIR", S(worker_root_dir), "/workers", 0, 0, 0, NULL,

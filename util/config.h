@@ -36,6 +36,7 @@ struct config {
     char *supabase_schema;
     char *service_schema_pattern;
     char *manifest_id_pattern;
+    int max_jobs_per_delivery;
     /* worker repo */
     char *worker_repo;
     char *worker_branch;
