@@ -144,7 +144,8 @@ static PGresult *result_wait(PGconn *c, int answer_ms)
                 if (ms <= 0) {
                     conn_cut(c);
                     PQclear(keep);
-                    return NULL;
+                    keep = NULL;
+                    goto out;
                 }
                 left = (int)ms;
             }
@@ -168,6 +169,7 @@ static PGresult *result_wait(PGconn *c, int answer_ms)
         if (PQstatus(c) != CONNECTION_OK)
             break;
     }
+out:
     return keep;
 }
 
