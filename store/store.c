@@ -421,8 +421,9 @@ bool store_conn_rollback(PGconn *c)
 {
     PGTransactionStatusType ts = PQtransactionStatus(c);
     bool open = PQstatus(c) == CONNECTION_OK && ts != PQTRANS_IDLE && ts != PQTRANS_UNKNOWN;
+    const struct session_state *ss = PQinstanceData(c, on_conn_event);
     if (open)
-        PQclear(PQexec(c, "ROLLBACK"));
+        PQclear(exec_within(c, "ROLLBACK", ss ? ss->answer_ms : 0));
     return open;
 }
 
