@@ -18,38 +18,58 @@ static bool looks_secret(const char *name)
            strstr(name, "PASSWORD");
 }
 
+/* Shorter environment values are redacted only when their name looks secret: blanking a
+ * "debug" or "1" in every log line would hide more than it protects. */
+#define ENV_REDACT_MIN 8
+
+/* The template parsers' one rule: a placeholder is "{kind.NAME}"; a '{' whose '}' comes with no
+ * dot before it is plain text, and the scan goes on after that '}'. Finds the first
+ * placeholder at or after p: true with *open, *dot and *close on its characters. */
+static bool placeholder_next(const char *p, const char **open, const char **dot, const char **close)
+{
+    while ((p = strchr(p, '{')) != NULL) {
+        const char *end = strchr(p, '}');
+        if (!end)
+            return false;
+        const char *d = memchr(p, '.', (size_t)(end - p));
+        if (d) {
+            *open = p;
+            *dot = d;
+            *close = end;
+            return true;
+        }
+        p = end + 1;
+    }
+    return false;
+}
+
 /* Calls fn for each {kind.NAME} placeholder in tmpl; stops and returns false when fn does. */
 static bool each_placeholder(const char *tmpl,
                              bool (*fn)(void *ud, const char *kind, const char *name), void *ud)
 {
-    const char *p = tmpl;
-    while ((p = strchr(p, '{')) != NULL) {
-        const char *end = strchr(p, '}');
-        if (!end)
-            break;
-        const char *dot = memchr(p, '.', (size_t)(end - p));
-        if (dot) {
-            char kind[16], name[128];
-            size_t kl = (size_t)(dot - p - 1), nl = (size_t)(end - dot - 1);
-            if (kl < sizeof(kind) && nl < sizeof(name) && nl > 0) {
-                memcpy(kind, p + 1, kl);
-                kind[kl] = '\0';
-                memcpy(name, dot + 1, nl);
-                name[nl] = '\0';
-                if (!fn(ud, kind, name))
-                    return false;
-            }
+    const char *p = tmpl, *open, *dot, *close;
+    while (placeholder_next(p, &open, &dot, &close)) {
+        char kind[16], name[128];
+        size_t kl = (size_t)(dot - open - 1), nl = (size_t)(close - dot - 1);
+        if (kl < sizeof(kind) && nl < sizeof(name) && nl > 0) {
+            memcpy(kind, open + 1, kl);
+            kind[kl] = '\0';
+            memcpy(name, dot + 1, nl);
+            name[nl] = '\0';
+            if (!fn(ud, kind, name))
+                return false;
         }
-        p = end + 1;
+        p = close + 1;
     }
     return true;
 }
 
-static bool register_env_secret(void *ud, const char *kind, const char *name)
+static bool register_env_value(void *ud, const char *kind, const char *name)
 {
     (void)ud;
-    if (strcmp(kind, "env") == 0 && looks_secret(name))
-        redact_register(getenv(name));
+    const char *v = strcmp(kind, "env") == 0 ? getenv(name) : NULL;
+    if (v && (strlen(v) >= ENV_REDACT_MIN || looks_secret(name)))
+        redact_register(v);
     return true;
 }
 
@@ -104,7 +124,7 @@ cJSON *variables_templates_load(const struct config *cfg, char *err, size_t errl
     const cJSON *item;
     cJSON_ArrayForEach(item, t)
     {
-        each_placeholder(item->valuestring, register_env_secret, NULL);
+        each_placeholder(item->valuestring, register_env_value, NULL);
     }
     return t;
 }
@@ -160,11 +180,9 @@ enum rh_status variables_render(const cJSON *templates, const cJSON *record, cJS
         const char *p = item->valuestring;
         struct buf val;
         buf_init(&val, 64 * 1024);
+        const char *open, *dot, *close;
         while (*p) {
-            const char *open = strchr(p, '{');
-            const char *close = open ? strchr(open, '}') : NULL;
-            const char *dot = close ? memchr(open, '.', (size_t)(close - open)) : NULL;
-            if (!dot) {
+            if (!placeholder_next(p, &open, &dot, &close)) {
                 buf_puts(&val, p);
                 break;
             }

@@ -1,6 +1,7 @@
 /* Worker variable templates: WORKER_VARIABLES_FILE (a JSON object NAME -> template, where
  * {record.COLUMN} takes a value from the manifest row and {env.NAME} from railhook's
- * environment) or the built-in defaults, and their rendering for one manifest row. */
+ * environment; any other text, braces included, is kept as written) or the built-in defaults,
+ * and their rendering for one manifest row. */
 #ifndef RAILHOOK_FLOWS_VARIABLES_H
 #define RAILHOOK_FLOWS_VARIABLES_H
 
@@ -11,7 +12,8 @@
 #include <stddef.h>
 
 /* Loads the templates (new object, caller deletes) or NULL with err naming the problem.
- * Environment values the templates read are registered as secrets when their names look
+ * Every environment value the templates read ({env.NAME}) is registered with the redactor,
+ * so Railway echoing it back is blanked; one shorter than 8 bytes only when its name looks
  * secret (KEY, SECRET, TOKEN, PASSWORD). Call before threads start. */
 cJSON *variables_templates_load(const struct config *cfg, char *err, size_t errlen);
 /* The manifest columns the templates read (new array of strings, caller deletes). */

@@ -1,5 +1,8 @@
-/* Bearer tokens for the status API (API_TOKEN for reads, API_ADMIN_TOKEN for writes) and CORS. */
+/* Bearer tokens for the status API (API_TOKEN for reads, API_ADMIN_TOKEN for writes), CORS, and
+ * the API's database-failure answer. */
 #include "handlers/api.h"
+
+#include "util/log.h"
 
 #include <string.h>
 #include <strings.h>
@@ -77,4 +80,12 @@ void api_cors(struct app *app, const struct http_request *req, struct http_respo
     http_response_header(res, "Access-Control-Allow-Origin", origin);
     http_response_header(res, "Vary", "Origin");
     http_response_header(res, "Access-Control-Expose-Headers", "ETag, X-Request-Id, Retry-After");
+}
+
+void api_database_error(const struct http_request *req, struct http_response *res, const char *err)
+{
+    log_warn("database request failed", LOG_STR("error", err),
+             LOG_STR("request_id", req->request_id));
+    http_response_header(res, "Retry-After", "5");
+    http_response_error(res, req, 503, "database_unavailable", "database is not reachable");
 }

@@ -21,6 +21,7 @@
 #include "util/log.h"
 #include "util/util.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ struct entry {
     char *delivery_id;
     char *event;
     struct mapping_result mapped;
+    uint64_t key_hash; /* of (source, delivery id): the batch's duplicate check */
     enum rh_status status;
     struct intake_outcome out;
     bool inserted;
@@ -46,6 +48,9 @@ struct intake {
     struct mapping_rules rules;
     struct store_group *group;
     PGconn *conn; /* the group's writer thread only */
+    /* The key hashes of the batch being formed (open addressing, 0: free), so admitting a
+     * delivery costs the same whatever the batch holds; only the group's writer touches it. */
+    uint64_t batch_keys[INTAKE_MAX_BATCH * 2];
 };
 
 static void entry_free(struct entry *e)
@@ -139,6 +144,7 @@ static enum rh_status insert_batch(struct intake *in, struct entry **entries, si
                                                     .payload = j->payload,
                                                     .service_name = j->service_name,
                                                     .dedupe_key = j->dedupe_key,
+                                                    .active_key = j->active_key,
                                                     .max_attempts = in->cfg->job_max_attempts};
         }
         groups[count] = (struct store_enqueue){.source = e->source,
@@ -240,7 +246,12 @@ static void write_batch(struct intake *in, struct entry **entries, size_t n)
     }
     for (size_t i = 0; i < n; i++) {
         struct entry *e = entries[i];
-        mapping_redeploy_jobs(&e->mapped, (const char *const *)names, nnames);
+        bool fanned = e->mapped.outcome == MAPPING_FANOUT;
+        mapping_redeploy_jobs(&e->mapped, (const char *const *)names, nnames,
+                              (size_t)in->cfg->max_jobs_per_delivery);
+        if (fanned && nnames > (size_t)in->cfg->max_jobs_per_delivery)
+            log_error("delivery over MAX_JOBS_PER_DELIVERY ignored",
+                      LOG_STR("delivery_id", e->delivery_id), LOG_INT("jobs", (long)nnames));
         if (e->mapped.outcome == MAPPING_IGNORED) {
             e->out.ignored = true;
             snprintf(e->out.reason, sizeof(e->out.reason), "%s", e->mapped.reason);
@@ -301,6 +312,20 @@ static bool same_key(const struct entry *a, const struct entry *b)
     return strcmp(a->source, b->source) == 0 && strcmp(a->delivery_id, b->delivery_id) == 0;
 }
 
+/* FNV-1a of source, a NUL and delivery_id; never 0 (the free mark). */
+static uint64_t key_hash(const char *source, const char *delivery_id)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const char *s = source;; s++) {
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+        if (!*s)
+            break;
+    }
+    for (const char *s = delivery_id; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h ? h : 1;
+}
+
 /* The group's callbacks; its items are entries (the first member). */
 
 static void on_write(void *ctx, void *writer, struct store_group_item **batch, size_t n)
@@ -313,14 +338,26 @@ static void on_write(void *ctx, void *writer, struct store_group_item **batch, s
     free(entries);
 }
 
-/* A delivery arriving twice at once waits for the next batch, where it is a duplicate. */
+/* A delivery arriving twice at once waits for the next batch, where it is a duplicate. The
+ * batch's keys are kept hashed: a look-up is one probe or a few, and only a hash match
+ * compares the keys themselves. */
 static bool on_admit(void *ctx, struct store_group_item *const *batch, size_t n,
                      const struct store_group_item *candidate)
 {
-    (void)ctx;
-    for (size_t i = 0; i < n; i++)
-        if (same_key((const struct entry *)batch[i], (const struct entry *)candidate))
-            return false;
+    struct intake *in = ctx;
+    const struct entry *c = (const struct entry *)candidate;
+    const size_t cap = sizeof(in->batch_keys) / sizeof(in->batch_keys[0]);
+    if (n == 0)
+        memset(in->batch_keys, 0, sizeof(in->batch_keys));
+    size_t at = (size_t)(c->key_hash & (cap - 1));
+    bool seen = false;
+    for (; in->batch_keys[at]; at = (at + 1) & (cap - 1))
+        seen |= in->batch_keys[at] == c->key_hash;
+    if (seen)
+        for (size_t i = 0; i < n; i++)
+            if (same_key((const struct entry *)batch[i], c))
+                return false;
+    in->batch_keys[at] = c->key_hash;
     return true;
 }
 
@@ -371,6 +408,7 @@ enum rh_status intake_submit(struct intake *in, const char *source, const char *
     memset(out, 0, sizeof(*out));
     e->source = xstrdup(source);
     e->delivery_id = xstrdup(delivery_id);
+    e->key_hash = key_hash(source, delivery_id);
     e->event = xstrdup(event ? event : "");
     e->mapped = *mapped;
     mapping_result_init(mapped);

@@ -53,8 +53,7 @@ static void state_change(struct app *app, struct http_request *req, struct http_
         http_response_json(res, 409, root);
         cJSON_Delete(root);
     } else if (st != RH_OK) {
-        http_response_header(res, "Retry-After", "5");
-        http_response_error(res, req, 503, "database_unavailable", "%s", err);
+        api_database_error(req, res, err);
     } else {
         cJSON *root = cJSON_CreateObject();
         cJSON_AddStringToObject(root, "id", id);

@@ -99,7 +99,7 @@ void handle_job_get(struct app *app, struct http_request *req, struct http_respo
     if (st == RH_NOT_FOUND) {
         http_response_error(res, req, 404, "not_found", "no job with id %s", id);
     } else if (st != RH_OK) {
-        http_response_error(res, req, 503, "database_unavailable", "%s", err);
+        api_database_error(req, res, err);
     } else if (wait_s > 0 && !req->resumed && !terminal && app->longpoll) {
         /* Long poll: wait for a change when the client has the current version, or when it
          * sent no version at all; a client holding an older version gets the new one now. */
@@ -136,20 +136,6 @@ static const char *empty_to_null(const char *s)
     return s && *s ? s : NULL;
 }
 
-/* The time part of a cursor must be a time PostgreSQL can hold (before the year 10000), or
- * the query fails as if the database were down. */
-static bool cursor_in_range(const char *cursor)
-{
-    char micros[24];
-    int64_t n;
-    size_t len = strcspn(cursor, "_");
-    if (len == 0 || len >= sizeof(micros))
-        return false;
-    memcpy(micros, cursor, len);
-    micros[len] = '\0';
-    return parse_i64(micros, 0, 253402300799999999, &n);
-}
-
 void handle_jobs_list(struct app *app, struct http_request *req, struct http_response *res)
 {
     static const char *const states[] = {"queued", "running",   "succeeded",
@@ -183,10 +169,6 @@ void handle_jobs_list(struct app *app, struct http_request *req, struct http_res
         free(kinds);
         return;
     }
-    if (f.cursor && !cursor_in_range(f.cursor)) {
-        http_response_error(res, req, 400, "invalid_cursor", "cursor is malformed or out of range");
-        return;
-    }
     PGconn *c = acquire(app, req, res);
     if (!c)
         return;
@@ -196,7 +178,7 @@ void handle_jobs_list(struct app *app, struct http_request *req, struct http_res
     if (st == RH_INVALID)
         http_response_error(res, req, 400, "invalid_cursor", "%s", err);
     else if (st != RH_OK)
-        http_response_error(res, req, 503, "database_unavailable", "%s", err);
+        api_database_error(req, res, err);
     else
         send_json_text(req, res, json);
     free(json);
@@ -217,7 +199,7 @@ static void services(struct app *app, struct http_request *req, struct http_resp
         http_response_error(res, req, 404, "not_found", "railhook tracks no service named %s",
                             name);
     else if (st != RH_OK)
-        http_response_error(res, req, 503, "database_unavailable", "%s", err);
+        api_database_error(req, res, err);
     else
         send_json_text(req, res, json);
     free(json);

@@ -51,6 +51,7 @@ void mapping_result_free(struct mapping_result *res)
     for (size_t i = 0; i < res->njobs; i++) {
         cJSON_Delete(res->jobs[i].payload);
         free(res->jobs[i].dedupe_key);
+        free(res->jobs[i].active_key);
         free(res->jobs[i].service_name);
     }
     free(res->jobs);
@@ -388,6 +389,7 @@ static void job_add(struct mapping_result *res, const char *kind, cJSON *payload
     res->jobs[res->njobs].payload = payload;
     res->jobs[res->njobs].dedupe_key = dedupe;
     res->jobs[res->njobs].service_name = service;
+    res->jobs[res->njobs].active_key = NULL;
     res->njobs++;
     res->outcome = MAPPING_JOBS;
 }
@@ -814,20 +816,32 @@ out:
     return res->outcome == MAPPING_INVALID ? RH_INVALID : RH_OK;
 }
 
-void mapping_redeploy_jobs(struct mapping_result *res, const char *const *services, size_t n)
+void mapping_redeploy_jobs(struct mapping_result *res, const char *const *services, size_t n,
+                           size_t max_jobs)
 {
     if (res->outcome == MAPPING_FANOUT && n == 0)
         set_ignored(res, "no active services");
+    if (res->outcome == MAPPING_FANOUT && n > max_jobs)
+        set_ignored(res, "the push would queue %zu jobs, over MAX_JOBS_PER_DELIVERY (%zu)", n,
+                    max_jobs);
     if (res->outcome != MAPPING_FANOUT)
         goto out;
     const char *delivery = str_or(res->redeploy, "delivery_id", "");
+    const char *commit = str_or(res->redeploy, "commit_sha", "");
+    /* One allocation for the whole fan-out: the jobs array grows once, not per service. */
+    res->jobs = xrealloc(res->jobs, (res->njobs + n) * sizeof(*res->jobs));
     for (size_t i = 0; i < n; i++) {
         cJSON *payload = cJSON_Duplicate(res->redeploy, true);
         cJSON_AddStringToObject(payload, "service_name", services[i]);
-        job_add(res, res->fanout_kind, payload,
-                xasprintf("github:%s:%s:%s", delivery, res->fanout_kind, services[i]),
-                xstrdup(services[i]));
+        res->jobs[res->njobs++] = (struct mapping_job){
+            .kind = res->fanout_kind,
+            .payload = payload,
+            .dedupe_key = xasprintf("github:%s:%s:%s", delivery, res->fanout_kind, services[i]),
+            .active_key = xasprintf("%s:%s:%s", res->fanout_kind, services[i], commit),
+            .service_name = xstrdup(services[i]),
+        };
     }
+    res->outcome = MAPPING_JOBS;
 out:
     return;
 }

@@ -29,6 +29,8 @@ struct mapping_job {
     const char *kind;   /* a name of the kind table (flows/flows.h; static) */
     cJSON *payload;     /* owned */
     char *dedupe_key;   /* owned: "<source>:<delivery id>:<kind>[:<service>]" */
+    char *active_key;   /* owned, or NULL: "<kind>:<service>:<commit>" for a push's jobs, at
+                         * most one of which is queued or running (store/enqueue.h) */
     char *service_name; /* owned */
 };
 
@@ -127,8 +129,10 @@ enum rh_status mapping_github(const struct mapping_rules *rules, const char *eve
                               const cJSON *body, const char *delivery_id,
                               struct mapping_result *res);
 
-/* Turns a FANOUT result into one job per service name (outcome JOBS), or into
- * IGNORED "no active services" when n is 0. Other outcomes are left alone. */
-void mapping_redeploy_jobs(struct mapping_result *res, const char *const *services, size_t n);
+/* Turns a FANOUT result into one job per service name (outcome JOBS), or into IGNORED with a
+ * reason when n is 0 ("no active services") or over max_jobs (MAX_JOBS_PER_DELIVERY). Other
+ * outcomes are left alone. */
+void mapping_redeploy_jobs(struct mapping_result *res, const char *const *services, size_t n,
+                           size_t max_jobs);
 
 #endif

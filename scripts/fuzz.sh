@@ -6,7 +6,8 @@
 # BUILD_DIR/artifacts/.
 # Usage: scripts/fuzz.sh BUILD_DIR [TARGET...]   (targets: fuzz/fuzz_<TARGET>.c; default all)
 # classify: Railway's answers through railway_classify() and railway_result_details();
-# redact: what is stored around jobs, through redact_json() and redact_string().
+# redact: what is stored around jobs, through redact_json() and redact_string();
+# variables: worker variable templates through variables_render() (template, newline, row).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:?usage: scripts/fuzz.sh BUILD_DIR [TARGET...]}
@@ -104,6 +105,10 @@ if [[ -d "$fixtures" ]]; then
         seed redact "$(basename "$f")" <"$f"
     done
 fi
+# variables: a template, a newline, a manifest row.
+printf '%s\n%s' 'osp-{record.service_schema}-{x}{env.FZ_ENV}{' '{"id":7,"service_schema":"a_b"}' |
+    seed variables mixed
+printf '%s\n%s' '{"k": {record.id}}' '{"id":"{record.id}"}' | seed variables nested
 printf '{}' | seed mapping empty-object
 printf 'payload=%%7B%%7D&x=1' | seed form tiny
 printf 'sha256=00\n1\nsecret\nid\nbody' | seed verify tiny

@@ -33,6 +33,11 @@ bool serve_setup(struct config *cfg, enum config_need need)
     enum log_level level = LOG_INFO;
     log_level_parse(cfg->log_level, &level);
     log_setup(level, strcmp(cfg->log_format, "json") == 0, 2);
+    store_limits_set(&(struct store_limits){
+        .connect_timeout_s = cfg->db_connect_timeout_s,
+        .http_statement_ms = cfg->db_statement_timeout_ms,
+        .worker_statement_ms = cfg->db_worker_statement_timeout_ms,
+    });
     return true;
 }
 

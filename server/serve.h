@@ -9,8 +9,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Loads the configuration (what need asks for) and sets up logging from it; false after
- * printing the problem to stderr. Free cfg with config_free() when it returns true. */
+/* Loads the configuration (what need asks for) and sets up logging and the store's limits
+ * (store_limits_set) from it; false after printing the problem to stderr. Free cfg with
+ * config_free() when it returns true. */
 bool serve_setup(struct config *cfg, enum config_need need);
 /* Runs the service until SIGINT/SIGTERM and returns the process exit code (0 after an orderly
  * shutdown). extra (nextra handlers, may be NULL) are registered with the queue besides the

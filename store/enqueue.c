@@ -9,40 +9,63 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* $1: [{source, delivery_id, event, jobs: [{id, kind, payload, ...}]}]. Delivery rows come
- * first (a duplicate is skipped, and its jobs with it); then the jobs of the groups that go
- * in, and one event per job. Returns the 1-based positions of the groups that went in. */
+/* $1: [{source, delivery_id, event, jobs: [{id, kind, payload, ...}]}]. Each job first gets
+ * its final id: a job whose active key a queued or running job holds already takes that job's
+ * id, and one whose key an earlier job of the batch holds takes the earlier one's (only the
+ * first goes in). Delivery rows come next (a duplicate is skipped, and its jobs with it), with
+ * the final ids; then the jobs of the groups that go in, and one event per job. Returns the
+ * 1-based positions of the groups that went in, and each job's final id when it differs. */
 static const struct store_stmt enqueue_stmt = {
     "railhook_enqueue",
     "WITH g AS ("
     " SELECT e.i, e.v->>'source' AS source, e.v->>'delivery_id' AS delivery_id,"
-    "  e.v->>'event' AS event, e.v->'jobs' AS jobs"
+    "  e.v->>'event' AS event, e.v->'jobs' AS jobs,"
+    "  EXISTS (SELECT 1 FROM deliveries r WHERE r.source = e.v->>'source'"
+    "   AND r.delivery_id = e.v->>'delivery_id') AS seen"
     " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(v, i)"
+    "), x AS ("
+    " SELECT g.i, g.seen, x.*"
+    " FROM g, ROWS FROM (jsonb_to_recordset(g.jobs) AS (id uuid, kind text, payload jsonb,"
+    "   service_name text, dedupe_key text, max_attempts int, delay_ms bigint,"
+    "   active_key text))"
+    "  WITH ORDINALITY AS x(id, kind, payload, service_name, dedupe_key, max_attempts,"
+    "   delay_ms, active_key, k)"
+    "), f AS ("
+    " SELECT x.*, CASE WHEN x.active_key IS NULL THEN x.id ELSE coalesce(h.id,"
+    "   first_value(x.id) OVER (PARTITION BY x.active_key, x.seen ORDER BY x.i, x.k)) END"
+    "  AS final"
+    /* A join, not a subquery per job: planned well even before the tables have statistics. */
+    " FROM x LEFT JOIN jobs h ON h.active_key = x.active_key"
+    "  AND h.state IN ('queued', 'running')"
     "), d AS ("
     " INSERT INTO deliveries (source, delivery_id, event, outcome, job_ids)"
     " SELECT source, delivery_id, event, 'accepted',"
-    "  ARRAY(SELECT (x.v->>'id')::uuid FROM jsonb_array_elements(g.jobs)"
-    "   WITH ORDINALITY AS x(v, k) ORDER BY x.k)"
+    "  ARRAY(SELECT f.final FROM f WHERE f.i = g.i ORDER BY f.k)"
     " FROM g WHERE source IS NOT NULL"
     " ORDER BY source, delivery_id"
     " ON CONFLICT (source, delivery_id) DO NOTHING"
     " RETURNING source, delivery_id"
     "), go AS ("
-    " SELECT g.i, g.jobs FROM g WHERE g.source IS NULL"
-    " UNION ALL SELECT g.i, g.jobs FROM g JOIN d USING (source, delivery_id)"
+    " SELECT g.i FROM g WHERE g.source IS NULL"
+    " UNION ALL SELECT g.i FROM g JOIN d USING (source, delivery_id)"
     "), ins AS ("
-    " INSERT INTO jobs (id, kind, payload, service_name, dedupe_key, max_attempts, run_after)"
-    " SELECT x.id, x.kind, coalesce(x.payload, '{}'::jsonb), x.service_name, x.dedupe_key,"
-    "  coalesce(x.max_attempts, 3), now() + coalesce(x.delay_ms, 0) * interval '1 millisecond'"
-    " FROM go, jsonb_to_recordset(go.jobs) AS x(id uuid, kind text, payload jsonb,"
-    "  service_name text, dedupe_key text, max_attempts int, delay_ms bigint)"
+    " INSERT INTO jobs (id, kind, payload, service_name, dedupe_key, max_attempts, run_after,"
+    "  active_key)"
+    " SELECT f.id, f.kind, coalesce(f.payload, '{}'::jsonb), f.service_name, f.dedupe_key,"
+    "  coalesce(f.max_attempts, 3), now() + coalesce(f.delay_ms, 0) * interval '1 millisecond',"
+    "  f.active_key"
+    " FROM f JOIN go USING (i) WHERE f.final = f.id"
+    " ORDER BY f.i, f.k"
+    " ON CONFLICT (active_key) WHERE state IN ('queued', 'running') DO NOTHING"
     " RETURNING id, kind, run_after"
     "), ev AS ("
     " INSERT INTO job_events (job_id, level, message, details)"
     " SELECT id, 'info', 'enqueued', jsonb_build_object('kind', kind, 'run_after', run_after)"
     " FROM ins"
     ")"
-    " SELECT i FROM go",
+    " SELECT go.i, f.k, CASE WHEN f.final <> f.id THEN f.final::text END"
+    " FROM go LEFT JOIN f ON f.i = go.i AND f.final <> f.id"
+    " ORDER BY go.i, f.k",
     1,
 };
 
@@ -88,6 +111,8 @@ static cJSON *group_json(struct store_enqueue *g)
             cJSON_AddNumberToObject(jo, "max_attempts", j->max_attempts);
         if (j->delay_ms != 0)
             cJSON_AddNumberToObject(jo, "delay_ms", (double)j->delay_ms);
+        if (j->active_key)
+            cJSON_AddStringToObject(jo, "active_key", j->active_key);
         cJSON_AddItemToArray(jobs, jo);
     }
     return o;
@@ -125,9 +150,15 @@ enum rh_status store_job_enqueue(PGconn *c, struct store_enqueue *groups, size_t
     if (st != RH_OK)
         goto out;
     for (int row = 0; row < PQntuples(r); row++) {
-        int64_t i = 0;
-        if (parse_i64(PQgetvalue(r, row, 0), 1, (int64_t)n, &i))
-            groups[i - 1].enqueued = true;
+        int64_t i = 0, k = 0;
+        if (!parse_i64(PQgetvalue(r, row, 0), 1, (int64_t)n, &i))
+            continue;
+        struct store_enqueue *g = &groups[i - 1];
+        g->enqueued = true;
+        /* A job that an active one with its key stands for: the answer names that one. */
+        if (!PQgetisnull(r, row, 2) && g->ids &&
+            parse_i64(PQgetvalue(r, row, 1), 1, (int64_t)g->njobs, &k))
+            snprintf(g->ids[k - 1], 37, "%s", PQgetvalue(r, row, 2));
     }
 out:
     PQclear(r);

@@ -20,6 +20,9 @@ struct store_job_new {
     cJSON *payload;           /* a JSON object (read, not modified), NULL: {} */
     const char *service_name; /* may be NULL */
     const char *dedupe_key;   /* unique among all jobs, or NULL */
+    const char *active_key;   /* at most one queued or running job per key, or NULL: a job
+                               * whose key is taken is not added, and its id becomes the
+                               * holder's */
     int max_attempts;         /* 0: 3 */
     int64_t delay_ms;         /* run_after = now() + delay_ms */
 };
@@ -32,7 +35,8 @@ struct store_enqueue {
     const char *event;       /* with a source: the delivery's event, or NULL */
     const struct store_job_new *jobs;
     size_t njobs;
-    char (*ids)[37]; /* out: the jobs' ids, in job order (njobs entries), or NULL */
+    char (*ids)[37]; /* out: the jobs' ids, in job order (njobs entries), or NULL; a job
+                      * whose active key was taken gets the holder's id */
     bool enqueued;   /* out: the jobs went in; false when the delivery was recorded before */
 };
 

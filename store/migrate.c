@@ -125,7 +125,7 @@ enum rh_status store_migrate(const char *conninfo, int *applied, char *err, size
 {
     enum rh_status st = RH_UNAVAILABLE;
     *applied = 0;
-    PGconn *c = store_session_open(conninfo, false, STORE_SESSION_DEFAULT, err, errlen);
+    PGconn *c = store_session_open(conninfo, false, STORE_SESSION_MIGRATE, err, errlen);
     if (!c)
         return RH_UNAVAILABLE;
     if (command(c, "SELECT pg_advisory_lock(" MIGRATION_LOCK_KEY ")", 0, NULL, err, errlen) !=

@@ -6,7 +6,8 @@
  * condition variable wakes waiters when a connection is released. A connection is owned by
  * exactly one thread between acquire and release, and so is its session state. Connections
  * are opened lazily outside the lock so a slow or dead database never blocks callers that
- * could use an idle connection. */
+ * could use an idle connection. The limits (store_limits_set) are written once before any
+ * thread starts, then only read. */
 #include "store/store_int.h"
 
 #include "util/redact.h"
@@ -14,10 +15,12 @@
 
 #include <errno.h>
 #include <libpq-events.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 struct slot {
@@ -36,15 +39,31 @@ struct store {
     struct slot *slots;
 };
 
-/* How each kind of dedicated session is named and set up. */
+/* The timeouts of every session the process opens; the defaults are the configuration's. */
+static struct store_limits limits = {
+    .connect_timeout_s = 5,
+    .http_statement_ms = 5000,
+    .worker_statement_ms = 30000,
+};
+
+/* A statement the server has cancelled answers at once; past its timeout plus this grace, the
+ * server is taken for gone (a partition, a proxy that stopped forwarding) and the connection
+ * is cut. */
+#define ANSWER_GRACE_MS 1000
+
+/* How each kind of session is named and set up. */
+enum role { ROLE_HTTP, ROLE_WORKER, ROLE_NONE };
 static const struct {
-    const char *name;            /* application_name */
-    const char *connect_timeout; /* seconds, unless the conninfo sets it; NULL: libpq's */
-    bool durable;                /* commits wait for the WAL flush even if the server says not */
+    const char *name; /* application_name */
+    enum role role;   /* which statement timeout it gets */
+    bool durable;     /* commits wait for the WAL flush even if the server says not */
 } sessions[] = {
-    [STORE_SESSION_DEFAULT] = {"railhook", NULL, false},
-    [STORE_SESSION_INTAKE] = {"railhook-intake", "3", true},
-    [STORE_SESSION_LISTEN] = {"railhook-listen", NULL, false},
+    [STORE_SESSION_DEFAULT] = {"railhook", ROLE_WORKER, false},
+    [STORE_SESSION_INTAKE] = {"railhook-intake", ROLE_WORKER, true},
+    /* The dispatcher claims jobs on its LISTEN connection: those statements are bounded. */
+    [STORE_SESSION_LISTEN] = {"railhook-listen", ROLE_WORKER, false},
+    [STORE_SESSION_POOL] = {"railhook-http", ROLE_HTTP, false},
+    [STORE_SESSION_MIGRATE] = {"railhook-migrate", ROLE_NONE, false},
 };
 
 /* The most named statements one session prepares; past it, statements run unnamed. */
@@ -53,6 +72,7 @@ static const struct {
 /* What the store knows of one of its sessions, kept on the PGconn (libpq instance data). */
 struct session_state {
     bool prepared; /* the store's policy */
+    int answer_ms; /* longest wait for an answer before the connection is cut; 0: none */
     int nready;
     const struct store_stmt *ready[SESSION_STATEMENTS]; /* prepared in this session */
 };
@@ -90,25 +110,98 @@ static void ignore_notice(void *arg, const char *msg)
     (void)msg;
 }
 
+void store_limits_set(const struct store_limits *l)
+{
+    limits = *l;
+}
+
+static int statement_ms(enum role role)
+{
+    return role == ROLE_HTTP     ? limits.http_statement_ms
+           : role == ROLE_WORKER ? limits.worker_statement_ms
+                                 : 0;
+}
+
+/* Cuts c's socket: libpq then reads end of file, the connection turns bad and whoever holds it
+ * drops it (the pool, on release). */
+static void conn_cut(PGconn *c)
+{
+    int fd = PQsocket(c);
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+    PQconsumeInput(c);
+}
+
+/* Collects the results of the query sent on c, as PQexec would (the first failed result, or
+ * the last one), waiting at most answer_ms (0: no limit). NULL when the wait ran out (the
+ * connection is then cut) or the connection failed. */
+static PGresult *result_wait(PGconn *c, int answer_ms)
+{
+    PGresult *keep = NULL, *r;
+    int64_t deadline = answer_ms > 0 ? time_mono_ms() + answer_ms : 0;
+    for (;;) {
+        while (PQisBusy(c)) {
+            int left = -1;
+            if (deadline) {
+                int64_t ms = deadline - time_mono_ms();
+                if (ms <= 0) {
+                    conn_cut(c);
+                    PQclear(keep);
+                    keep = NULL;
+                    goto out;
+                }
+                left = (int)ms;
+            }
+            struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+            if (poll(&pfd, 1, left) < 0 && errno != EINTR)
+                conn_cut(c);
+            if (!PQconsumeInput(c))
+                break;
+        }
+        r = PQgetResult(c);
+        if (!r)
+            break;
+        ExecStatusType rs = PQresultStatus(r);
+        bool failed = rs == PGRES_FATAL_ERROR || rs == PGRES_BAD_RESPONSE;
+        if (keep && PQresultStatus(keep) == PGRES_FATAL_ERROR && !failed) {
+            PQclear(r);
+        } else {
+            PQclear(keep);
+            keep = r;
+        }
+        if (PQstatus(c) != CONNECTION_OK)
+            break;
+    }
+out:
+    return keep;
+}
+
+/* Runs sql (one or more statements, no parameters) on c within answer_ms. */
+static PGresult *exec_within(PGconn *c, const char *sql, int answer_ms)
+{
+    return PQsendQuery(c, sql) ? result_wait(c, answer_ms) : NULL;
+}
+
 PGconn *store_session_open(const char *conninfo, bool prepared, enum store_session session,
                            char *err, size_t errlen)
 {
     const char *kw[4], *val[4];
-    int n = 0;
+    char connect_s[16], setup[256];
     bool ok = false;
     struct session_state *ss = NULL;
     PGresult *r = NULL;
-    /* Keywords after dbname override the conninfo's, those before it are only defaults. */
-    if (sessions[session].connect_timeout) {
-        kw[n] = "connect_timeout";
-        val[n++] = sessions[session].connect_timeout;
-    }
-    kw[n] = "dbname";
-    val[n++] = conninfo;
-    kw[n] = "application_name";
-    val[n++] = sessions[session].name;
-    kw[n] = NULL;
-    val[n] = NULL;
+    int stmt_ms = statement_ms(sessions[session].role);
+    /* Keywords after dbname override the conninfo's, those before it are only defaults: a
+     * connect_timeout in DATABASE_URL wins. */
+    snprintf(connect_s, sizeof(connect_s), "%d", limits.connect_timeout_s);
+    kw[0] = "connect_timeout";
+    val[0] = connect_s;
+    kw[1] = "dbname";
+    val[1] = conninfo;
+    kw[2] = "application_name";
+    val[2] = sessions[session].name;
+    kw[3] = NULL;
+    val[3] = NULL;
     PGconn *c = PQconnectdbParams(kw, val, 1);
     if (PQstatus(c) != CONNECTION_OK) {
         copy_err(err, errlen, "database connection failed", PQerrorMessage(c));
@@ -118,6 +211,7 @@ PGconn *store_session_open(const char *conninfo, bool prepared, enum store_sessi
     PQsetNoticeProcessor(c, ignore_notice, NULL);
     ss = xcalloc(1, sizeof(*ss));
     ss->prepared = prepared;
+    ss->answer_ms = stmt_ms > 0 ? stmt_ms + ANSWER_GRACE_MS : 0;
     /* Once registered, the state is freed with the connection (on_conn_event). */
     if (!PQregisterEventProc(c, on_conn_event, "railhook store", NULL) ||
         !PQsetInstanceData(c, on_conn_event, ss)) {
@@ -125,11 +219,13 @@ PGconn *store_session_open(const char *conninfo, bool prepared, enum store_sessi
         free(ss);
         goto out;
     }
-    /* A durable session keeps a stronger setting (remote_apply...) but never runs without. */
-    r = PQexec(c, sessions[session].durable
-                      ? "SET TIME ZONE 'UTC'; SELECT set_config('synchronous_commit', 'on', false)"
-                        " WHERE current_setting('synchronous_commit') = 'off'"
-                      : "SET TIME ZONE 'UTC'");
+    /* A durable session keeps a stronger setting (remote_apply...) but never runs without.
+     * The setup itself must answer as soon as a connection does. */
+    snprintf(setup, sizeof(setup), "SET TIME ZONE 'UTC'; SET statement_timeout = %d%s", stmt_ms,
+             sessions[session].durable ? "; SELECT set_config('synchronous_commit', 'on', false)"
+                                         " WHERE current_setting('synchronous_commit') = 'off'"
+                                       : "");
+    r = exec_within(c, setup, limits.connect_timeout_s * 1000);
     ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
     if (!ok)
         copy_err(err, errlen, "database session setup failed", PQerrorMessage(c));
@@ -218,7 +314,7 @@ PGconn *store_conn_acquire(struct store *s)
         c = NULL;
     }
     if (!c) {
-        c = store_session_open(s->conninfo, s->prepared, STORE_SESSION_DEFAULT, NULL, 0);
+        c = store_session_open(s->conninfo, s->prepared, STORE_SESSION_POOL, NULL, 0);
     }
     pthread_mutex_lock(&s->lock);
     s->slots[idx].conn = c;
@@ -299,23 +395,27 @@ enum rh_status store_settle(PGconn *c, PGresult *r, PGresult **out, char *err, s
 enum rh_status store_run(PGconn *c, const struct store_stmt *st, const char *const *params,
                          PGresult **out, char *err, size_t errlen)
 {
-    struct session_state *ss = st->name ? PQinstanceData(c, on_conn_event) : NULL;
+    struct session_state *ss = PQinstanceData(c, on_conn_event);
+    int answer_ms = ss ? ss->answer_ms : 0;
     bool named = false;
     PGresult *r = NULL;
-    if (ss && ss->prepared) {
+    if (st->name && ss && ss->prepared) {
         for (int i = 0; i < ss->nready && !named; i++)
             named = ss->ready[i] == st;
         if (!named && ss->nready < SESSION_STATEMENTS) {
-            r = PQprepare(c, st->name, st->sql, st->nparams, NULL);
+            if (PQsendPrepare(c, st->name, st->sql, st->nparams, NULL))
+                r = result_wait(c, answer_ms);
             if (PQresultStatus(r) != PGRES_COMMAND_OK)
-                goto out; /* r tells why */
+                goto out; /* r (or the connection) tells why */
             PQclear(r);
+            r = NULL;
             ss->ready[ss->nready++] = st;
             named = true;
         }
     }
-    r = named ? PQexecPrepared(c, st->name, st->nparams, params, NULL, NULL, 0)
-              : PQexecParams(c, st->sql, st->nparams, NULL, params, NULL, NULL, 0);
+    if (named ? PQsendQueryPrepared(c, st->name, st->nparams, params, NULL, NULL, 0)
+              : PQsendQueryParams(c, st->sql, st->nparams, NULL, params, NULL, NULL, 0))
+        r = result_wait(c, answer_ms);
 out:
     return store_settle(c, r, out, err, errlen);
 }
@@ -324,8 +424,9 @@ bool store_conn_rollback(PGconn *c)
 {
     PGTransactionStatusType ts = PQtransactionStatus(c);
     bool open = PQstatus(c) == CONNECTION_OK && ts != PQTRANS_IDLE && ts != PQTRANS_UNKNOWN;
+    const struct session_state *ss = PQinstanceData(c, on_conn_event);
     if (open)
-        PQclear(PQexec(c, "ROLLBACK"));
+        PQclear(exec_within(c, "ROLLBACK", ss ? ss->answer_ms : 0));
     return open;
 }
 

@@ -30,13 +30,29 @@ void store_conn_release(struct store *s, PGconn *c);
 /* Connections in use and callers waiting right now (metrics). */
 void store_pool_stats(struct store *s, int *in_use, int *waiting, int *size);
 
-/* What a dedicated connection is for: it names the session (application_name) and sets its
- * guarantees. */
+/* The timeouts of the process's database sessions. Every connection waits at most
+ * connect_timeout_s to connect (unless DATABASE_URL sets connect_timeout); each session gets
+ * the statement_timeout of its role (0: none), and the store cuts a connection whose server
+ * has not answered a statement within that timeout plus a second (a partition, a stalled
+ * proxy), so no caller waits longer. */
+struct store_limits {
+    int connect_timeout_s;
+    int http_statement_ms;   /* the pool's sessions, which serve HTTP requests */
+    int worker_statement_ms; /* dedicated sessions: workers, dispatcher, intake, long poll */
+};
+
+/* Sets the limits every session opened afterwards follows; call once before any thread
+ * starts (the defaults are the configuration's). */
+void store_limits_set(const struct store_limits *l);
+
+/* What a connection is for: it names the session (application_name) and sets its guarantees
+ * and statement timeout. */
 enum store_session {
-    STORE_SESSION_DEFAULT, /* "railhook" */
-    STORE_SESSION_INTAKE,  /* "railhook-intake": commits always durable, connect within 3 s
-                            * unless DATABASE_URL sets connect_timeout */
+    STORE_SESSION_DEFAULT, /* "railhook": a worker's or other dedicated connection */
+    STORE_SESSION_INTAKE,  /* "railhook-intake": commits always durable */
     STORE_SESSION_LISTEN,  /* "railhook-listen": the queue's dispatcher, which LISTENs */
+    STORE_SESSION_POOL,    /* "railhook-http": the pool's sessions (store_conn_acquire) */
+    STORE_SESSION_MIGRATE, /* "railhook-migrate": no statement timeout */
 };
 
 /* Opens a dedicated connection outside the pool, following the store's statement policy; the

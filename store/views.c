@@ -52,17 +52,18 @@ enum rh_status store_view_job(PGconn *c, const char *id, char **json, bool *term
     return st;
 }
 
-/* Cursor: "<created_at as epoch microseconds>_<uuid>", opaque to clients. */
+/* Cursor: "<created_at as epoch microseconds>_<uuid>", opaque to clients. The time must be one
+ * PostgreSQL can hold (before the year 10000), or the query would fail like an outage. */
 static bool cursor_parse(const char *cursor, char *micros, size_t mlen, char *id)
 {
     const char *us = strchr(cursor, '_');
     if (!us || us == cursor || (size_t)(us - cursor) >= mlen)
         return false;
-    for (const char *q = cursor; q < us; q++)
-        if (*q < '0' || *q > '9')
-            return false;
+    int64_t n;
     memcpy(micros, cursor, (size_t)(us - cursor));
     micros[us - cursor] = '\0';
+    if (micros[0] < '0' || micros[0] > '9' || !parse_i64(micros, 0, 253402300799999999, &n))
+        return false;
     if (!uuid_valid(us + 1))
         return false;
     memcpy(id, us + 1, 37);
@@ -74,7 +75,7 @@ enum rh_status store_view_jobs(PGconn *c, const struct job_filter *f, char **jso
 {
     char micros[24] = "", id[37] = "", limit[16];
     if (f->cursor && !cursor_parse(f->cursor, micros, sizeof(micros), id)) {
-        snprintf(err, errlen, "cursor is malformed");
+        snprintf(err, errlen, "cursor is malformed or out of range");
         return RH_INVALID;
     }
     snprintf(limit, sizeof(limit), "%d", f->limit);

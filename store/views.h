@@ -22,7 +22,8 @@ struct job_filter {
     const char *cursor;  /* NULL: newest first; else from an earlier page's next_cursor */
 };
 
-/* A page {"jobs":[...],"next_cursor":...} (free()); RH_INVALID for a malformed cursor. */
+/* A page {"jobs":[...],"next_cursor":...} (free()); RH_INVALID for a malformed or out-of-range
+ * cursor. */
 enum rh_status store_view_jobs(PGconn *c, const struct job_filter *f, char **json, char *err,
                                size_t errlen);
 /* {"services":[...]} or, with name, one service object (RH_NOT_FOUND when unknown). */

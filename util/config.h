@@ -25,6 +25,9 @@ struct config {
     char *database_url;
     int db_pool_size;
     int db_pool_wait_ms;
+    int db_connect_timeout_s;
+    int db_statement_timeout_ms;
+    int db_worker_statement_timeout_ms;
     /* webhooks */
     char *github_webhook_secret;
     char *supabase_webhook_secret;
@@ -33,6 +36,7 @@ struct config {
     char *supabase_schema;
     char *service_schema_pattern;
     char *manifest_id_pattern;
+    int max_jobs_per_delivery;
     /* worker repo */
     char *worker_repo;
     char *worker_branch;

@@ -1,13 +1,14 @@
 /* The store against a real PostgreSQL: the one enqueue path (deliveries and jobs of their
  * own), the delivery look-up, the prepared-statement policy decided when the store opens, the
- * sessions it opens, the group commit, and the typed reads and writes of services, queue stats
- * and the server. */
+ * sessions it opens and their timeouts, the group commit, and the typed reads and writes of
+ * services, queue stats and the server. */
 #include "support/harness.h"
 
 #include "store/enqueue.h"
 #include "store/services.h"
 #include "store/store.h"
 #include "store/views.h"
+#include "support/stall_proxy.h"
 #include "util/util.h"
 
 #include <criterion/criterion.h>
@@ -366,4 +367,48 @@ Test(store, service_rows_as_the_flows_keep_them, .init = setup, .fini = teardown
     cr_assert_null(id, "a removed service has no id to reuse");
     cr_assert_eq(store_service_digests(conn, "nobody", &digests, err, sizeof(err)), RH_OK);
     cr_assert_null(digests);
+}
+
+Test(store, sessions_get_their_timeouts_and_a_silent_server_is_cut, .init = setup, .fini = teardown)
+{
+    char *v = show(conn, "statement_timeout");
+    cr_assert_str_eq(v, "30s");
+    free(v);
+    PGconn *pooled = store_conn_acquire(st);
+    cr_assert_not_null(pooled);
+    v = show(pooled, "statement_timeout");
+    cr_assert_str_eq(v, "5s");
+    free(v);
+    v = show(pooled, "application_name");
+    cr_assert_str_eq(v, "railhook-http");
+    free(v);
+    store_conn_release(st, pooled);
+
+    /* Through a proxy that stops forwarding: the server neither answers nor hangs up. */
+    store_limits_set(&(struct store_limits){2, 300, 300});
+    struct stall_proxy *proxy = stall_proxy_start(db);
+    char *via = stall_proxy_conninfo(proxy);
+    struct store *s = store_open(via, 1, 1000, true);
+    char err[256] = "";
+    PGconn *c = store_conn_open(s, STORE_SESSION_DEFAULT, err, sizeof(err));
+    cr_assert_not_null(c, "%s", err);
+    struct store_server server;
+    cr_assert_eq(store_server_describe(c, &server, err, sizeof(err)), RH_OK, "%s", err);
+    stall_proxy_set(proxy, true);
+    int64_t t0 = time_mono_ms();
+    cr_assert_eq(store_server_describe(c, &server, err, sizeof(err)), RH_UNAVAILABLE);
+    int64_t took = time_mono_ms() - t0;
+    cr_assert(took >= 1000 && took < 3000, "a silent server held the caller %lld ms",
+              (long long)took);
+    cr_assert_neq(PQstatus(c), CONNECTION_OK, "the silent connection is cut");
+    PQfinish(c);
+    /* A new connection gives up after the connect timeout. */
+    t0 = time_mono_ms();
+    cr_assert_null(store_conn_acquire(s));
+    took = time_mono_ms() - t0;
+    cr_assert(took < 4500, "connecting to a silent server took %lld ms", (long long)took);
+    store_close(s);
+    free(via);
+    stall_proxy_stop(proxy);
+    store_limits_set(&(struct store_limits){5, 5000, 30000});
 }
