@@ -1,5 +1,6 @@
 /* Private to flows/: the flows' shared state, one run of one flow, and the Railway call and
- * step helpers every flow uses (flows/railway_step.c). */
+ * step helpers every flow uses (flows/railway_step.c), the service a manifest owns
+ * (flows/service.c) and its deployments (flows/deploy.c). */
 #ifndef RAILHOOK_FLOWS_INT_H
 #define RAILHOOK_FLOWS_INT_H
 
