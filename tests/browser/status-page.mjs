@@ -340,13 +340,18 @@ async function main() {
   });
 
   let brokenId = null;
-  await check('a failed job shows its error and a Retry button', async () => {
+  await check('a failed job shows its error, its build log lines and a Retry button', async () => {
     brokenId = await deliver('broken_page');
     await page.locator(`#jobs tr[data-id="${brokenId}"]`).waitFor({ timeout: 10000 });
     await openJob(brokenId);
     await page.locator('#detail-state', { hasText: 'failed' }).waitFor({ timeout: 60000 });
     await page.locator('#detail .job-error', { hasText: 'deploy_failed' }).waitFor();
     await page.locator('#detail ol.timeline li.error').first().waitFor();
+    // The build log's last lines say why: the simulator's default fail_log (npm's error).
+    const log = page.locator('#detail-log');
+    await log.waitFor({ timeout: 10000 });
+    const text = await log.textContent();
+    assert(text.includes('npm ERR! Missing script: "start"'), `the log lines are missing: ${text}`);
     await page.locator('#retry').waitFor();
     await page.screenshot({ path: path.join(outDir, 'status-page-failed.png'), fullPage: true });
   });

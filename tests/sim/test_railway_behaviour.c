@@ -617,3 +617,22 @@ Test(railway_behaviour, build_logs_explain_a_failed_build)
     reply_free(&r);
     sim_stop(&the_sim, true);
 }
+
+/* A switch changes only what it names: --autodeploy-on-connect after --fail-log and
+ * --push-deploy-delay-ms leaves both as given. */
+Test(railway_behaviour, autodeploy_on_connect_keeps_the_flags_before_it)
+{
+    cJSON *st;
+    const cJSON *cfg;
+
+    sim_start(&the_sim,
+              (const char *const[]){"--fail-log", "boom: no start", "--push-deploy-delay-ms", "7",
+                                    "--autodeploy-on-connect", NULL});
+    st = sim_state(&the_sim);
+    cfg = cJSON_GetObjectItem(st, "config");
+    cr_assert_str_eq(jstr(cfg, "fail_log"), "boom: no start");
+    cr_assert_eq(state_count(st, "config.push_deploy_delay_ms"), 7);
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(cfg, "autodeploy_on_connect")));
+    cJSON_Delete(st);
+    sim_stop(&the_sim, true);
+}

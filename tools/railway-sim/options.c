@@ -175,10 +175,6 @@ static int flag_apply(struct options *o, struct server *srv, const struct flag *
         o->config.fault_delay_ms = l;
     } else if (strcmp(f->name, "autodeploy-on-connect") == 0) {
         o->config.autodeploy_on_connect = true;
-        o->config.push_deploy_delay_ms = 1000;
-        o->config.fail_log = xstrdup("npm ERR! Missing script: \"start\"\n"
-                                     "npm ERR! To see a list of scripts, run: npm run\n"
-                                     "ERROR: process \"npm start\" exited with code 1");
     } else if (strcmp(f->name, "no-autodeploy-on-connect") == 0) {
         o->config.autodeploy_on_connect = false;
     } else if (strcmp(f->name, "connect-deploy-delay-ms") == 0) {
