@@ -1,8 +1,9 @@
 /* libFuzzer target: the duplicate-key check every JSON body goes through. The input is a
  * request body; after the same UTF-8 check and bounded parse as a delivery, the sorted search
- * of mapping_json_duplicate_key() must agree with a plain pairwise search, and a path it
+ * of webhook_json_duplicate_key() must agree with a plain pairwise search, and a path it
  * reports must fit the caller's buffer. */
 #include "handlers/mapping.h"
+#include "handlers/webhook.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
@@ -33,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     char path[32];
     memset(path, 0x55, sizeof(path));
-    bool found = mapping_json_duplicate_key(j, path, sizeof(path) - 8);
+    bool found = webhook_json_duplicate_key(j, path, sizeof(path) - 8);
     if (found != repeated_somewhere(j))
         abort();
     if (memchr(path, '\0', sizeof(path) - 8) == NULL)

@@ -77,7 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mapping_github(&rules, events[e], body, "1:fuzz", &res);
         if (res.outcome == MAPPING_FANOUT && !cJSON_IsObject(res.redeploy))
             abort();
-        mapping_redeploy_jobs(&res, services, e == 0 ? 2 : 0, 1000);
+        mapping_redeploy_jobs(&res, services, NULL, e == 0 ? 2 : 0, 1000);
         check(&res);
         mapping_result_free(&res);
     }

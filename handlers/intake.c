@@ -102,10 +102,10 @@ static bool conn_broken(PGconn *c)
 }
 
 /* The names of the active services, or false when the query failed. */
-static bool active_services(struct intake *in, char ***names, size_t *n)
+static bool active_services(struct intake *in, char ***names, char ***manifests, size_t *n)
 {
     char err[256] = "";
-    bool ok = store_service_names_active(in->conn, names, n, err, sizeof(err)) == RH_OK;
+    bool ok = store_service_names_active(in->conn, names, manifests, n, err, sizeof(err)) == RH_OK;
     if (!ok)
         log_error("intake cannot read the active services", LOG_STR("error", err));
     return ok;
@@ -226,6 +226,7 @@ static void fail_all(struct entry **entries, size_t n, enum rh_status st)
 static void write_batch(struct intake *in, struct entry **entries, size_t n)
 {
     char **names = NULL;
+    char **manifests = NULL;
     size_t nnames = 0;
     bool fanout = false;
 
@@ -239,7 +240,7 @@ static void write_batch(struct intake *in, struct entry **entries, size_t n)
     }
     for (size_t i = 0; i < n; i++)
         fanout |= entries[i]->mapped.outcome == MAPPING_FANOUT;
-    if (fanout && !active_services(in, &names, &nnames)) {
+    if (fanout && !active_services(in, &names, &manifests, &nnames)) {
         fail_all(entries, n, RH_UNAVAILABLE);
         writer_reset(in);
         goto out;
@@ -247,7 +248,8 @@ static void write_batch(struct intake *in, struct entry **entries, size_t n)
     for (size_t i = 0; i < n; i++) {
         struct entry *e = entries[i];
         bool fanned = e->mapped.outcome == MAPPING_FANOUT;
-        mapping_redeploy_jobs(&e->mapped, (const char *const *)names, nnames,
+        mapping_redeploy_jobs(&e->mapped, (const char *const *)names,
+                              (const char *const *)manifests, nnames,
                               (size_t)in->cfg->max_jobs_per_delivery);
         if (fanned && nnames > (size_t)in->cfg->max_jobs_per_delivery)
             log_error("delivery over MAX_JOBS_PER_DELIVERY ignored",
@@ -304,7 +306,7 @@ static void write_batch(struct intake *in, struct entry **entries, size_t n)
         }
     }
 out:
-    store_service_names_free(names, nnames);
+    store_service_names_free(names, manifests, nnames);
 }
 
 static bool same_key(const struct entry *a, const struct entry *b)

@@ -1,5 +1,6 @@
-/* Webhook payloads to queue jobs. */
-#include "handlers/mapping.h"
+/* Webhook payloads to queue jobs: the rules, the shared helpers and the Supabase mapping
+ * (handlers/mapping_github.c maps GitHub pushes). */
+#include "handlers/mapping_int.h"
 
 #include "flows/variables.h"
 #include "util/util.h"
@@ -15,10 +16,7 @@
 #define MAX_COLUMN        128
 #define MAX_EXACT_INTEGER 9007199254740992.0 /* 2^53: beyond it a JSON number loses digits */
 
-static void set_invalid(struct mapping_result *res, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_invalid(struct mapping_result *res, const char *field, const char *fmt, ...)
+void mapping_set_invalid(struct mapping_result *res, const char *field, const char *fmt, ...)
 {
     va_list ap;
     res->outcome = MAPPING_INVALID;
@@ -28,10 +26,7 @@ static void set_invalid(struct mapping_result *res, const char *field, const cha
     va_end(ap);
 }
 
-static void set_ignored(struct mapping_result *res, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void set_ignored(struct mapping_result *res, const char *fmt, ...)
+void mapping_set_ignored(struct mapping_result *res, const char *fmt, ...)
 {
     va_list ap;
     res->outcome = MAPPING_IGNORED;
@@ -332,7 +327,7 @@ bool mapping_utf8_valid(const void *s, size_t len)
     return ok;
 }
 
-static const char *str_or(const cJSON *obj, const char *key, const char *def)
+const char *mapping_str_or(const cJSON *obj, const char *key, const char *def)
 {
     const cJSON *v = cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
     return cJSON_IsString(v) ? v->valuestring : def;
@@ -348,7 +343,7 @@ static void printable(char *s)
 void mapping_supabase_delivery_id(const cJSON *body, const void *raw, size_t len, char *out,
                                   size_t cap)
 {
-    const char *type = str_or(body, "type", "");
+    const char *type = mapping_str_or(body, "type", "");
     const cJSON *row = cJSON_GetObjectItemCaseSensitive(
         body, strcmp(type, "DELETE") == 0 ? "old_record" : "record");
     char id[65] = "";
@@ -360,8 +355,8 @@ void mapping_supabase_delivery_id(const cJSON *body, const void *raw, size_t len
     EVP_Digest(raw, len, md, &mdlen, EVP_sha256(), NULL);
     char hex[33];
     hex_encode(md, 16, hex);
-    snprintf(out, cap, "%.16s:%.63s.%.63s:%s:%s", type, str_or(body, "schema", ""),
-             str_or(body, "table", ""), id, hex);
+    snprintf(out, cap, "%.16s:%.63s.%.63s:%s:%s", type, mapping_str_or(body, "schema", ""),
+             mapping_str_or(body, "table", ""), id, hex);
     printable(out);
 }
 
@@ -431,8 +426,8 @@ static bool row_check(const struct mapping_rules *rules, const cJSON *row, const
     const cJSON *idv = cJSON_GetObjectItemCaseSensitive(row, "id");
     snprintf(field, sizeof(field), "%s.id", rowname);
     if ((!cJSON_IsString(idv) && !cJSON_IsNumber(idv)) || !scalar_text(idv, id, idcap) || !*id) {
-        set_invalid(res, field, "%s is missing, empty, too long or not an exact string or number",
-                    field);
+        mapping_set_invalid(
+            res, field, "%s is missing, empty, too long or not an exact string or number", field);
         goto out;
     }
     for (size_t i = 0; i <= rules->ncolumns; i++) {
@@ -440,94 +435,35 @@ static bool row_check(const struct mapping_rules *rules, const cJSON *row, const
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, col);
         if (v && holds_reference(v)) {
             snprintf(field, sizeof(field), "%s.%.60s", rowname, col);
-            set_invalid(res, field,
-                        "%s holds \"${{\", Railway's variable reference syntax: manifest values "
-                        "stay data",
-                        field);
+            mapping_set_invalid(
+                res, field,
+                "%s holds \"${{\", Railway's variable reference syntax: manifest values "
+                "stay data",
+                field);
             goto out;
         }
     }
     if (!id_valid(rules, idv, id)) {
         snprintf(field, sizeof(field), "%s.id", rowname);
-        set_invalid(res, field, "%s must be a UUID, an integer or match %.100s", field,
-                    cfg->manifest_id_pattern);
+        mapping_set_invalid(res, field, "%s must be a UUID, an integer or match %.100s", field,
+                            cfg->manifest_id_pattern);
         goto out;
     }
     const cJSON *ss = cJSON_GetObjectItemCaseSensitive(row, "service_schema");
     if (!cJSON_IsString(ss) || regexec(&rules->schema_re, ss->valuestring, 0, NULL, 0) != 0) {
         snprintf(field, sizeof(field), "%s.service_schema", rowname);
-        set_invalid(res, field, "%s must match %.120s", field, cfg->service_schema_pattern);
+        mapping_set_invalid(res, field, "%s must match %.120s", field, cfg->service_schema_pattern);
         goto out;
     }
     if (render_name(cfg->service_name_template, row, name, bad, sizeof(bad)) != RH_OK) {
         snprintf(field, sizeof(field), "%s.%.60s", rowname, *bad ? bad : "service_schema");
-        set_invalid(res, field, "SERVICE_NAME_TEMPLATE gives no usable name from %s", field);
+        mapping_set_invalid(res, field, "SERVICE_NAME_TEMPLATE gives no usable name from %s",
+                            field);
         goto out;
     }
     ok = true;
 out:
     return ok;
-}
-
-static int key_order(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Depth-first search for a repeated key; path holds the way down to j and, on success, to the
- * repeated key. */
-static bool duplicate_walk(const cJSON *j, struct buf *path)
-{
-    bool found = false;
-    size_t mark = path->len;
-    size_t n = 0;
-    size_t i = 0;
-    const cJSON *c;
-
-    if (cJSON_IsObject(j)) {
-        for (c = j->child; c; c = c->next)
-            n++;
-        /* Sorted keys put any repeat side by side: n log n for objects of any width. */
-        const char **keys = n > 1 ? xmalloc(n * sizeof(*keys)) : NULL;
-        for (c = j->child; c && n > 1; c = c->next)
-            keys[i++] = c->string ? c->string : "";
-        if (n > 1)
-            qsort(keys, n, sizeof(*keys), key_order);
-        for (i = 1; i < n && !found; i++) {
-            if (strcmp(keys[i - 1], keys[i]) == 0) {
-                buf_printf(path, "%s%s", mark ? "." : "", keys[i]);
-                found = true;
-            }
-        }
-        free(keys);
-        for (c = j->child; c && !found; c = c->next) {
-            buf_printf(path, "%s%s", mark ? "." : "", c->string ? c->string : "");
-            found = duplicate_walk(c, path);
-            if (!found)
-                path->len = mark;
-        }
-    } else if (cJSON_IsArray(j)) {
-        for (c = j->child; c && !found; c = c->next, i++) {
-            buf_printf(path, "[%zu]", i);
-            found = duplicate_walk(c, path);
-            if (!found)
-                path->len = mark;
-        }
-    }
-    if (path->data)
-        path->data[path->len] = '\0';
-    return found;
-}
-
-bool mapping_json_duplicate_key(const cJSON *j, char *path, size_t cap)
-{
-    struct buf b;
-    buf_init(&b, 0);
-    bool found = duplicate_walk(j, &b);
-    if (cap)
-        snprintf(path, cap, "%s", found && b.data ? b.data : "");
-    buf_free(&b);
-    return found;
 }
 
 enum rh_status mapping_row_job(const struct mapping_rules *rules, const struct flows_kind *kind,
@@ -542,21 +478,22 @@ enum rh_status mapping_row_job(const struct mapping_rules *rules, const struct f
     cJSON *payload = NULL;
 
     if (!cJSON_IsObject(row)) {
-        set_invalid(res, rowname, "%s must be an object (the row)", rowname);
+        mapping_set_invalid(res, rowname, "%s must be an object (the row)", rowname);
         goto out;
     }
     if (!row_check(rules, row, rowname, id, sizeof(id), &name, res))
         goto out;
     if (old && !cJSON_IsNull(old)) {
         if (!cJSON_IsObject(old)) {
-            set_invalid(res, "old_record", "old_record must be an object (the row before) or null");
+            mapping_set_invalid(res, "old_record",
+                                "old_record must be an object (the row before) or null");
             goto out;
         }
         if (!row_check(rules, old, "old_record", old_id, sizeof(old_id), &old_name, res))
             goto out;
     }
     if (old && !relevant_change(rules, row, old)) {
-        set_ignored(res, "no relevant change");
+        mapping_set_ignored(res, "no relevant change");
         goto out;
     }
 
@@ -584,9 +521,8 @@ out:
     return res->outcome == MAPPING_INVALID ? RH_INVALID : RH_OK;
 }
 
-/* The kind a webhook event queues, or NULL. */
-static const struct flows_kind *kind_for(const struct mapping_rules *rules,
-                                         enum flows_trigger trigger)
+const struct flows_kind *mapping_kind_for(const struct mapping_rules *rules,
+                                          enum flows_trigger trigger)
 {
     for (const struct flows_kind *k = rules->kinds; k && k->name; k++)
         if (k->trigger == trigger)
@@ -603,28 +539,28 @@ enum rh_status mapping_supabase(const struct mapping_rules *rules, const cJSON *
     const cJSON *old = NULL;
 
     if (!cJSON_IsObject(body)) {
-        set_invalid(res, "body", "the body must be a JSON object");
+        mapping_set_invalid(res, "body", "the body must be a JSON object");
         goto out;
     }
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(body, "type");
     const cJSON *table = cJSON_GetObjectItemCaseSensitive(body, "table");
     const cJSON *schema = cJSON_GetObjectItemCaseSensitive(body, "schema");
     if (!cJSON_IsString(type)) {
-        set_invalid(res, "type", "type must be INSERT, UPDATE or DELETE");
+        mapping_set_invalid(res, "type", "type must be INSERT, UPDATE or DELETE");
         goto out;
     }
     if (!cJSON_IsString(table)) {
-        set_invalid(res, "table", "table must be a string");
+        mapping_set_invalid(res, "table", "table must be a string");
         goto out;
     }
     if (!cJSON_IsString(schema)) {
-        set_invalid(res, "schema", "schema must be a string");
+        mapping_set_invalid(res, "schema", "schema must be a string");
         goto out;
     }
     if (strcmp(table->valuestring, cfg->supabase_table) != 0 ||
         strcmp(schema->valuestring, cfg->supabase_schema) != 0) {
-        set_ignored(res, "table %.60s.%.60s is not tracked", schema->valuestring,
-                    table->valuestring);
+        mapping_set_ignored(res, "table %.60s.%.60s is not tracked", schema->valuestring,
+                            table->valuestring);
         goto out;
     }
     if (strcmp(type->valuestring, "INSERT") == 0) {
@@ -637,211 +573,16 @@ enum rh_status mapping_supabase(const struct mapping_rules *rules, const cJSON *
         trigger = FLOWS_TRIGGER_SUPABASE_DELETE;
         rowname = "old_record";
     } else {
-        set_invalid(res, "type", "type must be INSERT, UPDATE or DELETE");
+        mapping_set_invalid(res, "type", "type must be INSERT, UPDATE or DELETE");
         goto out;
     }
-    const struct flows_kind *kind = kind_for(rules, trigger);
+    const struct flows_kind *kind = mapping_kind_for(rules, trigger);
     if (!kind) {
-        set_ignored(res, "no job kind for %.16s", type->valuestring);
+        mapping_set_ignored(res, "no job kind for %.16s", type->valuestring);
         goto out;
     }
     mapping_row_job(rules, kind, cJSON_GetObjectItemCaseSensitive(body, rowname), old, rowname,
                     "supabase", delivery_id, res);
 out:
     return res->outcome == MAPPING_INVALID ? RH_INVALID : RH_OK;
-}
-
-static bool is_sha(const char *s)
-{
-    size_t n = strlen(s);
-    if (n != 40 && n != 64)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return false;
-    return true;
-}
-
-static bool all_zero(const char *s)
-{
-    return strspn(s, "0") == strlen(s);
-}
-
-static bool path_under(const char *root, const char *path)
-{
-    size_t n = strlen(root);
-    while (*path == '/')
-        path++;
-    return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
-}
-
-/* Whether a push may change files under the root folder. When the payload cannot tell for
- * sure (new branch, force push, commit list absent, empty or possibly truncated, a commit
- * without file lists), the answer is yes. */
-static bool push_touches_root(const struct mapping_rules *rules, const cJSON *body)
-{
-    static const char *const lists[] = {"added", "removed", "modified"};
-    if (!*rules->root_dir)
-        return true;
-    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "created")) ||
-        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "forced")))
-        return true;
-    const cJSON *commits = cJSON_GetObjectItemCaseSensitive(body, "commits");
-    if (!cJSON_IsArray(commits))
-        return true;
-    int count = cJSON_GetArraySize(commits);
-    if (count == 0 || count >= MAPPING_MAX_LISTED_COMMITS)
-        return true;
-    const cJSON *size = cJSON_GetObjectItemCaseSensitive(body, "size");
-    if (cJSON_IsNumber(size) && size->valuedouble > count)
-        return true;
-    const cJSON *commit;
-    cJSON_ArrayForEach(commit, commits)
-    {
-        for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
-            const cJSON *files =
-                cJSON_IsObject(commit) ? cJSON_GetObjectItemCaseSensitive(commit, lists[i]) : NULL;
-            if (!cJSON_IsArray(files))
-                return true;
-            const cJSON *f;
-            cJSON_ArrayForEach(f, files)
-            {
-                if (!cJSON_IsString(f) || path_under(rules->root_dir, f->valuestring))
-                    return true;
-            }
-        }
-    }
-    return false;
-}
-
-/* Copies at most max bytes of s, cutting before an incomplete UTF-8 sequence. */
-static char *utf8_prefix(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n <= max)
-        return xstrdup(s);
-    n = max;
-    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-        n--;
-    return xstrndup(s, n);
-}
-
-enum rh_status mapping_github(const struct mapping_rules *rules, const char *event,
-                              const cJSON *body, const char *delivery_id,
-                              struct mapping_result *res)
-{
-    const struct config *cfg = rules->cfg;
-    char *message = NULL;
-
-    if (strcmp(event, "ping") == 0) {
-        set_ignored(res, "ping");
-        goto out;
-    }
-    if (strcmp(event, "push") != 0) {
-        set_ignored(res, "event %.60s is not handled", event);
-        goto out;
-    }
-    const struct flows_kind *kind = kind_for(rules, FLOWS_TRIGGER_GITHUB_PUSH);
-    if (!kind) {
-        set_ignored(res, "no job kind for a push");
-        goto out;
-    }
-    if (!cJSON_IsObject(body)) {
-        set_invalid(res, "body", "the body must be a JSON object");
-        goto out;
-    }
-    const cJSON *ref = cJSON_GetObjectItemCaseSensitive(body, "ref");
-    const cJSON *repo = cJSON_GetObjectItemCaseSensitive(body, "repository");
-    const cJSON *full =
-        cJSON_IsObject(repo) ? cJSON_GetObjectItemCaseSensitive(repo, "full_name") : NULL;
-    const cJSON *after = cJSON_GetObjectItemCaseSensitive(body, "after");
-    if (!cJSON_IsString(ref)) {
-        set_invalid(res, "ref", "a push needs ref (a string)");
-        goto out;
-    }
-    if (!cJSON_IsString(full)) {
-        set_invalid(res, "repository.full_name", "a push needs repository.full_name");
-        goto out;
-    }
-    if (!*cfg->worker_repo) {
-        set_ignored(res, "WORKER_REPO is not set");
-        goto out;
-    }
-    if (strcasecmp(full->valuestring, cfg->worker_repo) != 0) {
-        set_ignored(res, "other repository");
-        goto out;
-    }
-    if (strncmp(ref->valuestring, "refs/tags/", 10) == 0) {
-        set_ignored(res, "tag");
-        goto out;
-    }
-    if (strncmp(ref->valuestring, "refs/heads/", 11) != 0) {
-        set_ignored(res, "not a branch");
-        goto out;
-    }
-    if (strcmp(ref->valuestring + 11, cfg->worker_branch) != 0) {
-        set_ignored(res, "other branch");
-        goto out;
-    }
-    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "deleted")) ||
-        (cJSON_IsString(after) && all_zero(after->valuestring))) {
-        set_ignored(res, "branch deleted");
-        goto out;
-    }
-    if (!cJSON_IsString(after) || !is_sha(after->valuestring)) {
-        set_invalid(res, "after", "after must be a commit sha (lowercase hex)");
-        goto out;
-    }
-    if (cfg->worker_paths_filter && !push_touches_root(rules, body)) {
-        set_ignored(res, "no changes under WORKER_ROOT_DIR");
-        goto out;
-    }
-    const cJSON *pusher = cJSON_GetObjectItemCaseSensitive(body, "pusher");
-    const cJSON *head = cJSON_GetObjectItemCaseSensitive(body, "head_commit");
-    message = utf8_prefix(str_or(head, "message", ""), MAPPING_MAX_MESSAGE);
-
-    res->redeploy = cJSON_CreateObject();
-    cJSON_AddStringToObject(res->redeploy, "commit_sha", after->valuestring);
-    cJSON_AddStringToObject(res->redeploy, "pusher",
-                            str_or(pusher, "name", str_or(pusher, "email", "")));
-    cJSON_AddStringToObject(res->redeploy, "head_commit_message", message);
-    cJSON_AddStringToObject(res->redeploy, "repo", full->valuestring);
-    cJSON_AddStringToObject(res->redeploy, "branch", cfg->worker_branch);
-    cJSON_AddStringToObject(res->redeploy, "source", "github");
-    cJSON_AddStringToObject(res->redeploy, "delivery_id", delivery_id);
-    res->fanout_kind = kind->name;
-    res->outcome = MAPPING_FANOUT;
-out:
-    free(message);
-    return res->outcome == MAPPING_INVALID ? RH_INVALID : RH_OK;
-}
-
-void mapping_redeploy_jobs(struct mapping_result *res, const char *const *services, size_t n,
-                           size_t max_jobs)
-{
-    if (res->outcome == MAPPING_FANOUT && n == 0)
-        set_ignored(res, "no active services");
-    if (res->outcome == MAPPING_FANOUT && n > max_jobs)
-        set_ignored(res, "the push would queue %zu jobs, over MAX_JOBS_PER_DELIVERY (%zu)", n,
-                    max_jobs);
-    if (res->outcome != MAPPING_FANOUT)
-        goto out;
-    const char *delivery = str_or(res->redeploy, "delivery_id", "");
-    const char *commit = str_or(res->redeploy, "commit_sha", "");
-    /* One allocation for the whole fan-out: the jobs array grows once, not per service. */
-    res->jobs = xrealloc(res->jobs, (res->njobs + n) * sizeof(*res->jobs));
-    for (size_t i = 0; i < n; i++) {
-        cJSON *payload = cJSON_Duplicate(res->redeploy, true);
-        cJSON_AddStringToObject(payload, "service_name", services[i]);
-        res->jobs[res->njobs++] = (struct mapping_job){
-            .kind = res->fanout_kind,
-            .payload = payload,
-            .dedupe_key = xasprintf("github:%s:%s:%s", delivery, res->fanout_kind, services[i]),
-            .active_key = xasprintf("%s:%s:%s", res->fanout_kind, services[i], commit),
-            .service_name = xstrdup(services[i]),
-        };
-    }
-    res->outcome = MAPPING_JOBS;
-out:
-    return;
 }

@@ -95,11 +95,6 @@ bool mapping_utf8_valid(const void *s, size_t len);
 void mapping_supabase_delivery_id(const cJSON *body, const void *raw, size_t len, char *out,
                                   size_t cap);
 
-/* Looks for an object, at any depth of j, that holds the same key twice (cJSON reads the first,
- * PostgreSQL's jsonb keeps the last, so such a document means two things). True with path set
- * to where the repeated key is ("record.id", "a[2].b"; cut to cap bytes) when there is one. */
-bool mapping_json_duplicate_key(const cJSON *j, char *path, size_t cap);
-
 /* Maps one manifest row to a job of kind (a kind made from a row): row is the row the job
  * acts on, named rowname in messages and res->field; old (may be NULL) the row before an
  * update, which ignores a change of no relevant column. Every row used (row, and old) is
@@ -131,8 +126,10 @@ enum rh_status mapping_github(const struct mapping_rules *rules, const char *eve
 
 /* Turns a FANOUT result into one job per service name (outcome JOBS), or into IGNORED with a
  * reason when n is 0 ("no active services") or over max_jobs (MAX_JOBS_PER_DELIVERY). Other
- * outcomes are left alone. */
-void mapping_redeploy_jobs(struct mapping_result *res, const char *const *services, size_t n,
-                           size_t max_jobs);
+ * outcomes are left alone. manifests (may be NULL, as may its entries) gives the id of the
+ * manifest that owns each service: its job carries it, so it runs in order with that
+ * manifest's other jobs. */
+void mapping_redeploy_jobs(struct mapping_result *res, const char *const *services,
+                           const char *const *manifests, size_t n, size_t max_jobs);
 
 #endif

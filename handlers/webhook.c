@@ -5,6 +5,7 @@
 #include "handlers/verify.h"
 #include "util/log.h"
 #include "util/metrics.h"
+#include "util/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,67 @@ void webhook_error(struct http_response *res, const struct http_request *req, in
     cJSON_Delete(root);
 }
 
+static int key_order(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Depth-first search for a repeated key; path holds the way down to j and, on success, to the
+ * repeated key. */
+static bool duplicate_walk(const cJSON *j, struct buf *path)
+{
+    bool found = false;
+    size_t mark = path->len;
+    size_t n = 0;
+    size_t i = 0;
+    const cJSON *c;
+
+    if (cJSON_IsObject(j)) {
+        for (c = j->child; c; c = c->next)
+            n++;
+        /* Sorted keys put any repeat side by side: n log n for objects of any width. */
+        const char **keys = n > 1 ? xmalloc(n * sizeof(*keys)) : NULL;
+        for (c = j->child; c && n > 1; c = c->next)
+            keys[i++] = c->string ? c->string : "";
+        if (n > 1)
+            qsort(keys, n, sizeof(*keys), key_order);
+        for (i = 1; i < n && !found; i++) {
+            if (strcmp(keys[i - 1], keys[i]) == 0) {
+                buf_printf(path, "%s%s", mark ? "." : "", keys[i]);
+                found = true;
+            }
+        }
+        free(keys);
+        for (c = j->child; c && !found; c = c->next) {
+            buf_printf(path, "%s%s", mark ? "." : "", c->string ? c->string : "");
+            found = duplicate_walk(c, path);
+            if (!found)
+                path->len = mark;
+        }
+    } else if (cJSON_IsArray(j)) {
+        for (c = j->child; c && !found; c = c->next, i++) {
+            buf_printf(path, "[%zu]", i);
+            found = duplicate_walk(c, path);
+            if (!found)
+                path->len = mark;
+        }
+    }
+    if (path->data)
+        path->data[path->len] = '\0';
+    return found;
+}
+
+bool webhook_json_duplicate_key(const cJSON *j, char *path, size_t cap)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    bool found = duplicate_walk(j, &b);
+    if (cap)
+        snprintf(path, cap, "%s", found && b.data ? b.data : "");
+    buf_free(&b);
+    return found;
+}
+
 enum rh_status webhook_parse_json(const struct http_request *req, struct http_response *res,
                                   const char *text, size_t len, cJSON **out)
 {
@@ -94,7 +156,7 @@ enum rh_status webhook_parse_json(const struct http_request *req, struct http_re
     }
     /* A repeated key means one thing to railhook (cJSON reads the first) and another to the
      * database (jsonb keeps the last). */
-    if (mapping_json_duplicate_key(*out, key, sizeof(key))) {
+    if (webhook_json_duplicate_key(*out, key, sizeof(key))) {
         webhook_error(res, req, 400, "duplicate_key", key,
                       "the payload holds this key twice in one object");
         goto out;

@@ -50,4 +50,9 @@ void webhook_deliver(struct app *app, const struct http_request *req, struct htt
                      const char *source, const char *delivery_id, const char *event,
                      struct mapping_result *mapped);
 
+/* Looks for an object, at any depth of j, that holds the same key twice (cJSON reads the first,
+ * PostgreSQL's jsonb keeps the last, so such a document means two things). True with path set
+ * to where the repeated key is ("record.id", "a[2].b"; cut to cap bytes) when there is one. */
+bool webhook_json_duplicate_key(const cJSON *j, char *path, size_t cap);
+
 #endif

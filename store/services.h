@@ -9,12 +9,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* The names of the active services, sorted: *names (free with store_service_names_free())
- * holds *n of them. RH_UNAVAILABLE with err set when the query fails. */
-enum rh_status store_service_names_active(PGconn *c, char ***names, size_t *n, char *err,
-                                          size_t errlen);
+/* The names of the active services, sorted: *names holds *n of them, and (*manifests)[i] the
+ * id of the manifest that owns names[i] (NULL when none is recorded); free both with
+ * store_service_names_free(). RH_UNAVAILABLE with err set when the query fails. */
+enum rh_status store_service_names_active(PGconn *c, char ***names, char ***manifests, size_t *n,
+                                          char *err, size_t errlen);
 /* Frees what store_service_names_active() returned; NULL-safe. */
-void store_service_names_free(char **names, size_t n);
+void store_service_names_free(char **names, char **manifests, size_t n);
 
 /* A service row as a provision records it; strings are borrowed. */
 struct store_service {

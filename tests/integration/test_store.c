@@ -270,13 +270,15 @@ Test(store, typed_reads_of_services_queue_and_server, .init = setup, .fini = tea
     free(th_sql(db, "INSERT INTO services (name, status) VALUES ('osp-worker-b', 'active'),"
                     " ('osp-worker-a', 'active'), ('osp-worker-c', 'provisioning'),"
                     " ('osp-worker-d', 'removed')"));
-    char **names = NULL, err[256] = "";
+    char **names = NULL, **manifests = NULL, err[256] = "";
     size_t n = 0;
-    cr_assert_eq(store_service_names_active(conn, &names, &n, err, sizeof(err)), RH_OK, "%s", err);
+    cr_assert_eq(store_service_names_active(conn, &names, &manifests, &n, err, sizeof(err)), RH_OK,
+                 "%s", err);
     cr_assert_eq(n, 2);
     cr_assert_str_eq(names[0], "osp-worker-a");
     cr_assert_str_eq(names[1], "osp-worker-b");
-    store_service_names_free(names, n);
+    cr_assert_null(manifests[0], "no manifest recorded for osp-worker-a");
+    store_service_names_free(names, manifests, n);
 
     free(th_sql(db,
                 "INSERT INTO jobs (kind, state, created_at) VALUES"

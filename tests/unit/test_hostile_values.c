@@ -3,6 +3,7 @@
  * match, old_record checked like record, and JSON documents that hold a key twice. */
 #include "flows/flows.h"
 #include "handlers/mapping.h"
+#include "handlers/webhook.h"
 #include "util/util.h"
 
 #include <cjson/cJSON.h>
@@ -154,7 +155,7 @@ static const char *dup_path(const char *json)
     static char path[64];
     cJSON *j = cJSON_Parse(json);
     cr_assert_not_null(j, "%s", json);
-    bool found = mapping_json_duplicate_key(j, path, sizeof(path));
+    bool found = webhook_json_duplicate_key(j, path, sizeof(path));
     cJSON_Delete(j);
     return found ? path : NULL;
 }
@@ -191,7 +192,7 @@ Test(hostile_values, duplicate_key_search_handles_wide_objects_and_long_paths)
     /* The path is cut to the caller's buffer, never past it. */
     char path[8];
     cJSON *j = cJSON_Parse("{\"a-long-key\":{\"another-long-key\":{\"x\":1,\"x\":2}}}");
-    cr_assert(mapping_json_duplicate_key(j, path, sizeof(path)));
+    cr_assert(webhook_json_duplicate_key(j, path, sizeof(path)));
     cr_assert_str_eq(path, "a-long-");
     cJSON_Delete(j);
 }

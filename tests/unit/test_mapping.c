@@ -555,7 +555,8 @@ Test(mapping, github_push_payload_and_redeploy_fanout, .fini = unload)
     cr_assert_str_eq(pstr(res.redeploy, "delivery_id"), "42:abc");
 
     const char *services[] = {"osp-worker-a", "osp-worker-b"};
-    mapping_redeploy_jobs(&res, services, 2, 1000);
+    const char *manifests[] = {"m-a", NULL};
+    mapping_redeploy_jobs(&res, services, manifests, 2, 1000);
     cr_assert_eq(res.outcome, MAPPING_JOBS);
     cr_assert_eq(res.njobs, 2);
     for (size_t i = 0; i < 2; i++) {
@@ -564,6 +565,9 @@ Test(mapping, github_push_payload_and_redeploy_fanout, .fini = unload)
         cr_assert_str_eq(pstr(res.jobs[i].payload, "service_name"), services[i]);
         cr_assert_str_eq(pstr(res.jobs[i].payload, "commit_sha"), TD_SHA_AFTER);
     }
+    /* Each job carries its service's manifest, so it runs in order with that manifest's jobs. */
+    cr_assert_str_eq(pstr(res.jobs[0].payload, "manifest_id"), "m-a");
+    cr_assert_null(cJSON_GetObjectItem(res.jobs[1].payload, "manifest_id"));
     cr_assert_str_eq(res.jobs[1].dedupe_key, "github:42:abc:redeploy:osp-worker-b");
     cr_assert_str_eq(res.jobs[1].active_key, "redeploy:osp-worker-b:" TD_SHA_AFTER);
     mapping_result_free(&res);
@@ -571,7 +575,7 @@ Test(mapping, github_push_payload_and_redeploy_fanout, .fini = unload)
     /* A fan-out over MAX_JOBS_PER_DELIVERY queues nothing and says why. */
     mapping_result_init(&res);
     mapping_github(&rules, "push", body, "42:abe", &res);
-    mapping_redeploy_jobs(&res, services, 2, 1);
+    mapping_redeploy_jobs(&res, services, NULL, 2, 1);
     cr_assert_eq(res.outcome, MAPPING_IGNORED);
     cr_assert_eq(res.njobs, 0);
     cr_assert_not_null(strstr(res.reason, "MAX_JOBS_PER_DELIVERY"), "%s", res.reason);
@@ -579,7 +583,7 @@ Test(mapping, github_push_payload_and_redeploy_fanout, .fini = unload)
 
     mapping_result_init(&res);
     mapping_github(&rules, "push", body, "42:abd", &res);
-    mapping_redeploy_jobs(&res, NULL, 0, 1000);
+    mapping_redeploy_jobs(&res, NULL, NULL, 0, 1000);
     cr_assert_eq(res.outcome, MAPPING_IGNORED);
     cr_assert_str_eq(res.reason, "no active services");
     mapping_result_free(&res);
