@@ -89,9 +89,10 @@ enum rh_status flow_db_service_upsert(struct flow *f, const char *name, const ch
 /* The variable railhook sets on a service when it creates one: the manifest id it belongs to. */
 #define FLOW_MANIFEST_MARKER "RAILHOOK_MANIFEST_ID"
 
-/* Finds a live service named name in the project (one Railway lists with deletedAt set is
- * gone): *id (free()) or NULL when there is none. */
-enum rh_status flow_service_find(struct flow *f, const char *name, char **id);
+/* Finds a live service in the project (one Railway lists with deletedAt set is gone): the one
+ * whose id is want_id when want_id is given, else the one named name. *id (free()) or NULL
+ * when there is none. */
+enum rh_status flow_service_find(struct flow *f, const char *name, const char *want_id, char **id);
 /* Whether the service carries this job's manifest id in FLOW_MANIFEST_MARKER (*ours): railhook
  * created it for this manifest. A failed look fills the run's result and returns its status. */
 enum rh_status flow_service_marked_ours(struct flow *f, const char *service_id, bool *ours);

@@ -117,7 +117,7 @@ static enum rh_status provision_create(struct flow *f, const char *name, const c
             if (s != RH_OK)
                 return flow_stop_with(f, s);
             char *found = NULL;
-            if (flow_service_find(f, name, &found) != RH_OK)
+            if (flow_service_find(f, name, NULL, &found) != RH_OK)
                 return f->res->status;
             bool ours = false;
             if (found && flow_service_marked_ours(f, found, &ours) != RH_OK) {
@@ -288,7 +288,22 @@ static enum rh_status provision_run(void *ctx, struct job_run *run, const struct
         if ((st = flow_service_resolve(f, name, &service_id)) != RH_OK)
             goto out;
         bool recorded = service_id != NULL;
-        if (!service_id && (st = flow_service_find(f, name, &service_id)) != RH_OK)
+        if (recorded) {
+            /* Someone may have deleted it in Railway's dashboard: never reuse a gone service. */
+            char *live = NULL;
+            if ((st = flow_service_find(f, NULL, service_id, &live)) != RH_OK)
+                goto out;
+            if (!live) {
+                job_event(run, "warn",
+                          "the service this manifest owned is gone from Railway; making a new one",
+                          NULL);
+                free(service_id);
+                service_id = NULL;
+                recorded = false;
+            }
+            free(live);
+        }
+        if (!service_id && (st = flow_service_find(f, name, NULL, &service_id)) != RH_OK)
             goto out;
         if (service_id && !recorded) {
             bool ours = false;
@@ -400,7 +415,7 @@ static void provision_compensate(void *ctx, struct job_run *run, const struct jo
         /* The create may have gone through without its id being saved: only a service
          * carrying this manifest's mark is this job's. */
         bool ours = false;
-        if (flow_service_find(f, job->service_name, &found) == RH_OK && found &&
+        if (flow_service_find(f, job->service_name, NULL, &found) == RH_OK && found &&
             flow_service_marked_ours(f, found, &ours) == RH_OK && ours)
             id = found;
         created = "true";

@@ -64,7 +64,7 @@ enum rh_status flow_name_check_free(struct flow *f, const char *name, const char
         st = flow_name_taken(f, name);
         goto out;
     }
-    if ((st = flow_service_find(f, name, &found)) != RH_OK)
+    if ((st = flow_service_find(f, name, NULL, &found)) != RH_OK)
         goto out;
     if (found && strcmp(found, own_id) != 0)
         st = flow_name_taken(f, name);
@@ -84,7 +84,7 @@ enum rh_status flow_name_taken(struct flow *f, const char *name)
 
 /* Finds a service named name in the project: *id (free()) or NULL. Reads every page: a
  * service past the first page must still be found, or a resumed provision creates a twin. */
-enum rh_status flow_service_find(struct flow *f, const char *name, char **id)
+enum rh_status flow_service_find(struct flow *f, const char *name, const char *want_id, char **id)
 {
     *id = NULL;
     char *after = NULL;
@@ -110,7 +110,9 @@ enum rh_status flow_service_find(struct flow *f, const char *name, char **id)
             /* A deleted service Railway still lists is gone: never reused. */
             if (deleted && !cJSON_IsNull(deleted))
                 continue;
-            if (cJSON_IsString(n) && cJSON_IsString(i) && strcmp(n->valuestring, name) == 0) {
+            bool match = want_id ? cJSON_IsString(i) && strcmp(i->valuestring, want_id) == 0
+                                 : cJSON_IsString(n) && strcmp(n->valuestring, name) == 0;
+            if (match && cJSON_IsString(i)) {
                 *id = xstrdup(i->valuestring);
                 break;
             }

@@ -271,13 +271,11 @@ Test(flows_owner, a_deleted_service_of_that_name_neither_blocks_nor_is_adopted, 
 }
 
 /* The manifest's own service deleted in Railway behind railhook's back (dashboard, CLI): the
- * next provision of that manifest must not act on the recorded, deleted id; it creates a new
- * service. Disabled until the provision flow checks its recorded id: today it "reuses the
- * service this manifest owns" (the deleted id from the services row), and ServiceInstanceUpdate
- * answers "ServiceInstance not found", which set_root_directory waits out for 60 s and then
- * retries as instance_not_ready, again and again. */
+ * next provision of that manifest must not act on the recorded, deleted id (acting on it,
+ * ServiceInstanceUpdate answers "ServiceInstance not found" and the provision never ends); it
+ * checks that Railway still lists the recorded service, and creates a new one. */
 Test(flows_owner, a_service_deleted_behind_railhooks_back_is_not_reused, .init = start,
-     .fini = stop, .timeout = 120, .disabled = true)
+     .fini = stop, .timeout = 120)
 {
     char *a = provision("m-del-3", "vanished");
     assert_succeeds(a);
