@@ -98,7 +98,8 @@ static void read_reset(struct railway_answer *a, const char *v)
     char *end = NULL;
     double num = strtod(v, &end);
     int64_t at = -1;
-    if (end != v && (*end == '\0' || *end == ' ') && num >= 0) {
+    /* Beyond 1e15 (year 33658 in epoch ms) a number is no time at all, and would not fit. */
+    if (end != v && (*end == '\0' || *end == ' ') && num >= 0 && num <= 1e15) {
         if (num > 1e12) {
             a->reset_format = RAILWAY_RESET_EPOCH_MS;
             at = (int64_t)num;
@@ -127,7 +128,7 @@ static void read_retry_after(struct railway_answer *a, const char *v)
     long long num = strtoll(v, &end, 10);
     int64_t ms;
     if (end != v && (*end == '\0' || *end == ' ' || *end == '.'))
-        ms = num * 1000;
+        ms = (num > RATE_WINDOW_S ? RATE_WINDOW_S : num) * 1000LL;
     else if ((ms = http_date_ms(v)) >= 0)
         ms = until_ms(ms, a->now_ms);
     else

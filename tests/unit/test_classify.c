@@ -235,6 +235,8 @@ Test(railway_classify, rate_limit_reset_formats)
         {"2030-01-01T00:00:00Z", RAILWAY_RESET_ISO_DATE, 3600000},
         {"soon", RAILWAY_RESET_UNREADABLE, 0},
         {"-5", RAILWAY_RESET_UNREADABLE, 0},
+        {"1e300", RAILWAY_RESET_UNREADABLE, 0},
+        {"99999999999999999999", RAILWAY_RESET_UNREADABLE, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct railway_answer a;
@@ -263,6 +265,7 @@ Test(railway_classify, retry_after_in_seconds_or_as_an_http_date)
         {"7", 7},
         {"0", 1},
         {"99999", 3600},
+        {"99999999999999999999", 3600},
         {"Thu, 03 Dec 2026 10:00:42 GMT", 42},
         {"Wed, 21 Oct 2015 07:28:00 GMT", 1},
         {"Sat, 01 Jan 2028 00:00:00 GMT", 3600},
