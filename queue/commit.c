@@ -47,7 +47,7 @@ static void write_group(struct worker *w, struct fin_req **batch, int n)
     struct store_job_claimed *rows = NULL;
     int nrows = 0;
     int64_t t0 = time_mono_ms();
-    if (queue_conn_ensure(p, &w->conn, err, sizeof(err)))
+    if (store_conn_ensure(p->store, STORE_SESSION_DEFAULT, &w->conn, err, sizeof(err)))
         st = store_job_finish_claim(w->conn, arr, n, owners, k, p->lease_s, &rows, &nrows, err,
                                     sizeof(err));
     if (st != RH_OK)

@@ -45,7 +45,7 @@ static void beat(struct queue *p, PGconn **c)
     char err[256] = "";
     int64_t t0 = time_mono_ms();
     enum rh_status st = RH_UNAVAILABLE;
-    if (queue_conn_ensure(p, c, err, sizeof(err)))
+    if (store_conn_ensure(p->store, STORE_SESSION_DEFAULT, c, err, sizeof(err)))
         st = store_job_heartbeat(*c, leases, n, p->lease_s, err, sizeof(err));
     if (st != RH_OK)
         log_warn("heartbeat failed; running jobs stop at their next step", LOG_INT("jobs", n),
@@ -79,7 +79,7 @@ out:
 static void reap(struct queue *p, PGconn **c)
 {
     char err[256] = "";
-    if (!queue_conn_ensure(p, c, err, sizeof(err)))
+    if (!store_conn_ensure(p->store, STORE_SESSION_DEFAULT, c, err, sizeof(err)))
         return;
     for (int round = 0; round < 10; round++) {
         int rescued = 0, poisoned = 0;
@@ -104,7 +104,7 @@ static void prune(struct queue *p, PGconn **c)
 {
     char err[256] = "";
     long total = 0;
-    if (!queue_conn_ensure(p, c, err, sizeof(err)))
+    if (!store_conn_ensure(p->store, STORE_SESSION_DEFAULT, c, err, sizeof(err)))
         return;
     for (int round = 0; round < PRUNE_ROUNDS; round++) {
         long n = 0;

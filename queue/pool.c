@@ -44,21 +44,6 @@ void queue_dispatcher_wake(struct queue *p)
     (void)n; /* a full counter already wakes it */
 }
 
-PGconn *queue_conn_open(struct queue *p, char *err, size_t errlen)
-{
-    return store_conn_open(p->store, STORE_SESSION_DEFAULT, err, errlen);
-}
-
-bool queue_conn_ensure(struct queue *p, PGconn **c, char *err, size_t errlen)
-{
-    if (*c && PQstatus(*c) == CONNECTION_OK)
-        return true;
-    if (*c)
-        PQfinish(*c);
-    *c = queue_conn_open(p, err, errlen);
-    return *c != NULL;
-}
-
 const struct job_handler *queue_handler_find(const struct queue *p, const char *kind)
 {
     for (int i = 0; i < p->nhandlers; i++)
@@ -169,7 +154,7 @@ static void force_handback(struct queue *p, struct lease_copy *l, int n)
         f[i].message = "handed back";
         f[i].details = "{\"reason\":\"shutdown grace period over\"}";
     }
-    PGconn *c = queue_conn_open(p, err, sizeof(err));
+    PGconn *c = store_conn_open(p->store, STORE_SESSION_DEFAULT, err, sizeof(err));
     if (!c || store_job_finish(c, f, n, err, sizeof(err)) != RH_OK) {
         log_warn("cannot hand back running jobs; they will be rescued when their lease expires",
                  LOG_INT("jobs", n), LOG_STR("error", err));

@@ -103,10 +103,6 @@ struct queue {
     atomic_int running;          /* jobs handed to workers whose outcome is not queued yet */
 };
 
-/* pool.c: a new connection of the queue's store; NULL with err set. */
-PGconn *queue_conn_open(struct queue *q, char *err, size_t errlen);
-/* pool.c: true when *c is usable, reconnecting it (PQfinish of the old one) when it is not. */
-bool queue_conn_ensure(struct queue *q, PGconn **c, char *err, size_t errlen);
 /* pool.c: the handler registered for kind, or NULL. */
 const struct job_handler *queue_handler_find(const struct queue *q, const char *kind);
 /* pool.c: wakes the dispatcher (a worker went idle, or the queue stops). */

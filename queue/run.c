@@ -263,7 +263,7 @@ static void run_job(struct worker *w, const struct store_job_claimed *row, int64
     run.lease_until = lease_from + (int64_t)p->lease_s * 1000;
     int64_t t0 = time_mono_ms();
 
-    if (!queue_conn_ensure(p, &w->conn, err, sizeof(err))) {
+    if (!store_conn_ensure(p->store, STORE_SESSION_DEFAULT, &w->conn, err, sizeof(err))) {
         /* Not registered with the heartbeat: the lease runs out and the reaper re-queues it. */
         atomic_fetch_sub(&p->running, 1);
         log_error("worker has no database connection; the job will be rescued",
@@ -316,7 +316,8 @@ void *queue_worker_main(void *arg)
     struct worker *w = arg;
     struct queue *p = w->pool;
     char err[256];
-    w->conn = queue_conn_open(p, err, sizeof(err)); /* retried per job when NULL */
+    w->conn = store_conn_open(p->store, STORE_SESSION_DEFAULT, err,
+                              sizeof(err)); /* retried per job when NULL */
     struct store_job_claimed *job = NULL;
     int64_t lease_from = 0;
     for (;;) {

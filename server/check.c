@@ -18,30 +18,6 @@
 
 /* ---- the report ---- */
 
-void check_item_add(struct check *ck, const char *name, enum item_status st, const char *hint,
-                    const char *fmt, ...)
-{
-    char detail[DETAIL_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof(detail), fmt, ap);
-    va_end(ap);
-    ck->items = xrealloc(ck->items, (ck->nitems + 1) * sizeof(*ck->items));
-    struct item *it = &ck->items[ck->nitems++];
-    it->name = xstrdup(name);
-    it->status = st;
-    /* One line per item: libpq's and curl's messages may hold newlines and tabs. */
-    for (char *p = detail; *p; p++)
-        if (*p == '\n' || *p == '\t' || *p == '\r')
-            *p = ' ';
-    size_t n = strlen(detail);
-    while (n && detail[n - 1] == ' ')
-        detail[--n] = '\0';
-    /* Nothing here formats a secret; the redactor is the second line of defence. */
-    it->detail = redact_string(detail);
-    it->hint = hint ? redact_string(hint) : NULL;
-}
-
 static const char *status_word(enum item_status st, bool json)
 {
     switch (st) {
@@ -114,11 +90,6 @@ static void items_free(struct check *ck)
 }
 
 /* ---- configuration ---- */
-
-bool check_is_set(const char *s)
-{
-    return s && *s;
-}
 
 /* The variable of the token railhook uses, or a placeholder when none is set. */
 static const char *token_var(const struct config *c)

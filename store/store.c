@@ -420,6 +420,17 @@ out:
     return store_settle(c, r, out, err, errlen);
 }
 
+bool store_conn_ensure(struct store *s, enum store_session session, PGconn **c, char *err,
+                       size_t errlen)
+{
+    if (*c && PQstatus(*c) == CONNECTION_OK)
+        return true;
+    if (*c)
+        PQfinish(*c);
+    *c = store_conn_open(s, session, err, errlen);
+    return *c != NULL;
+}
+
 bool store_conn_rollback(PGconn *c)
 {
     PGTransactionStatusType ts = PQtransactionStatus(c);

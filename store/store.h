@@ -59,6 +59,10 @@ enum store_session {
  * caller owns it (PQfinish), and it does not need the store afterwards. NULL with a redacted
  * message in err. */
 PGconn *store_conn_open(struct store *s, enum store_session session, char *err, size_t errlen);
+/* Keeps a dedicated connection open: *c as it is when healthy, else (a broken one finished) a
+ * new one from store_conn_open(). False with err set when none can be had. */
+bool store_conn_ensure(struct store *s, enum store_session session, PGconn **c, char *err,
+                       size_t errlen);
 /* Rolls back the transaction left open (or failed) on c, if any; true when there was one. */
 bool store_conn_rollback(PGconn *c);
 
