@@ -129,7 +129,7 @@ static size_t read_answer(int fd, char *out, size_t cap, int timeout_ms, bool *c
 /* The status code of an answer ("HTTP/1.1 413 ..."), 0 when there is none. */
 static int status_of(const char *answer)
 {
-    return strncmp(answer, "HTTP/1.", 7) == 0 ? atoi(answer + 9) : 0;
+    return strncmp(answer, "HTTP/1.", 7) == 0 ? (int)strtol(answer + 9, NULL, 10) : 0;
 }
 
 /* GET /healthz on a fresh connection from src; the status (0: no answer). */

@@ -177,7 +177,8 @@ Test(log, logfmt_round_trips_every_tricky_value)
         cr_assert_not_null(v, "%s", lines[i]);
         cr_assert_str_eq(v, tricky[i].out, "%s", lines[i]);
         cr_assert_str_eq(msg, tricky[i].out, "%s", lines[i]);
-        cr_assert_eq(atoi(n), (int)i);
+        cr_assert_not_null(n, "%s", lines[i]);
+        cr_assert_eq(strtol(n, NULL, 10), (long)i, "%s", lines[i]);
         free(v);
         free(msg);
         free(n);
