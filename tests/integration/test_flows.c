@@ -1,5 +1,6 @@
 /* The Railway flows end to end: the real worker pool and PostgreSQL against the Railway
  * simulator. */
+#include "flows_jobs.h"
 #include "support/harness.h"
 
 #include "util/log.h"
@@ -75,51 +76,6 @@ static void stop(void)
     th_db_drop(db);
 }
 
-static char *enqueue(const char *kind, const char *service, const char *payload)
-{
-    char *sql = xasprintf("INSERT INTO jobs (kind, service_name, payload) VALUES ('%s', '%s', "
-                          "'%s') RETURNING id",
-                          kind, service, payload);
-    char *id = th_sql(db, sql);
-    free(sql);
-    return id;
-}
-
-static char *provision_payload(const char *manifest_id, const char *schema)
-{
-    return xasprintf("{\"manifest_id\":\"%s\",\"service_schema\":\"%s\",\"record\":{\"id\":\"%s\","
-                     "\"service_schema\":\"%s\",\"status\":\"pending\"}}",
-                     manifest_id, schema, manifest_id, schema);
-}
-
-/* Waits for the job to finish; returns its final state (free()). */
-static char *wait_done(const char *id, int timeout_ms)
-{
-    char *sql = xasprintf("SELECT state FROM jobs WHERE id = '%s'", id);
-    int64_t deadline = time_mono_ms() + timeout_ms;
-    char *state = NULL;
-    while (time_mono_ms() < deadline) {
-        free(state);
-        state = th_sql(db, sql);
-        if (strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0 ||
-            strcmp(state, "cancelled") == 0)
-            break;
-        usleep(100 * 1000);
-    }
-    free(sql);
-    return state;
-}
-
-static bool has_event(const char *id, const char *like)
-{
-    char *sql = xasprintf("SELECT count(*) FROM job_events WHERE job_id = '%s' AND message LIKE "
-                          "'%s'",
-                          id, like);
-    long n = th_sql_long(db, sql);
-    free(sql);
-    return n > 0;
-}
-
 static const cJSON *sim_service(cJSON *state, const char *name)
 {
     const cJSON *s;
@@ -132,21 +88,11 @@ static const cJSON *sim_service(cJSON *state, const char *name)
     return NULL;
 }
 
-static char *provision(const char *manifest, const char *schema)
-{
-    char *payload = provision_payload(manifest, schema);
-    char *name = xasprintf("osp-worker-%s", schema);
-    char *id = enqueue("provision", name, payload);
-    free(payload);
-    free(name);
-    return id;
-}
-
 Test(flows, provision_creates_configures_connects_and_deploys, .init = start, .fini = stop,
      .timeout = 60)
 {
-    char *id = provision("m-1", "acme");
-    char *state = wait_done(id, 45000);
+    char *id = tf_provision(db, "m-1", "acme");
+    char *state = tf_wait_done(db, id, 45000);
     cr_assert_str_eq(state, "succeeded");
 
     cJSON *st = th_sim_state(&sim);
@@ -183,7 +129,7 @@ Test(flows, provision_creates_configures_connects_and_deploys, .init = start, .f
         cr_assert_gt(th_sql_long(db, q), 0, "no event for step %s", *step);
         free(q);
     }
-    cr_assert(has_event(id, "connected to acme/osp@main through connect"));
+    cr_assert(tf_has_event(db, id, "connected to acme/osp@main through connect"));
     /* The pool counted the job and its Railway calls. */
     struct buf m;
     buf_init(&m, 0);
@@ -200,13 +146,13 @@ Test(flows, provision_creates_configures_connects_and_deploys, .init = start, .f
 
 Test(flows, failing_build_rolls_back_and_fails, .init = start_failing, .fini = stop, .timeout = 60)
 {
-    char *id = provision("m-2", "broken");
-    char *state = wait_done(id, 45000);
+    char *id = tf_provision(db, "m-2", "broken");
+    char *state = tf_wait_done(db, id, 45000);
     cr_assert_str_eq(state, "failed");
     char *sql = xasprintf("SELECT last_error->>'code' FROM jobs WHERE id = '%s'", id);
     char *code = th_sql(db, sql);
     cr_assert_str_eq(code, "deploy_failed");
-    cr_assert(has_event(id, "rolled_back"));
+    cr_assert(tf_has_event(db, id, "rolled_back"));
     cr_assert_eq(th_sim_count_services(&sim, "osp-worker-broken"), 0, "orphaned service");
     free(code);
     free(sql);
@@ -216,14 +162,14 @@ Test(flows, failing_build_rolls_back_and_fails, .init = start_failing, .fini = s
 
 Test(flows, a_second_provision_reuses_the_service, .init = start, .fini = stop, .timeout = 90)
 {
-    char *a = provision("m-3", "twin");
-    char *sa = wait_done(a, 45000);
+    char *a = tf_provision(db, "m-3", "twin");
+    char *sa = tf_wait_done(db, a, 45000);
     cr_assert_str_eq(sa, "succeeded");
-    char *b = provision("m-3", "twin");
-    char *sb = wait_done(b, 45000);
+    char *b = tf_provision(db, "m-3", "twin");
+    char *sb = tf_wait_done(db, b, 45000);
     cr_assert_str_eq(sb, "succeeded");
     cr_assert_eq(th_sim_count_services(&sim, "osp-worker-twin"), 1);
-    cr_assert(has_event(b, "reusing the service this manifest owns"));
+    cr_assert(tf_has_event(db, b, "reusing the service this manifest owns"));
     free(sa);
     free(sb);
     free(a);
@@ -235,11 +181,11 @@ Test(flows, a_second_provision_reuses_the_service, .init = start, .fini = stop, 
  * of the first one's. */
 Test(flows, a_name_another_manifest_owns_is_name_taken, .init = start, .fini = stop, .timeout = 90)
 {
-    char *a = provision("m-own-1", "owned");
-    char *sa = wait_done(a, 45000);
+    char *a = tf_provision(db, "m-own-1", "owned");
+    char *sa = tf_wait_done(db, a, 45000);
     cr_assert_str_eq(sa, "succeeded");
-    char *b = provision("m-own-2", "owned");
-    char *sb = wait_done(b, 45000);
+    char *b = tf_provision(db, "m-own-2", "owned");
+    char *sb = tf_wait_done(db, b, 45000);
     cr_assert_str_eq(sb, "failed");
     char *sql = xasprintf("SELECT last_error->>'code' FROM jobs WHERE id = '%s'", b);
     char *code = th_sql(db, sql);
@@ -256,10 +202,11 @@ Test(flows, a_name_another_manifest_owns_is_name_taken, .init = start, .fini = s
               "the service carries its manifest's mark");
     cJSON_Delete(st);
 
-    char *c = enqueue("deprovision", "osp-worker-owned", "{\"manifest_id\":\"m-own-2\"}");
-    char *sc = wait_done(c, 45000);
+    char *c = tf_enqueue(db, "deprovision", "osp-worker-owned", "{\"manifest_id\":\"m-own-2\"}");
+    char *sc = tf_wait_done(db, c, 45000);
     cr_assert_str_eq(sc, "succeeded");
-    cr_assert(has_event(c, "railhook tracks no service of this manifest; nothing to delete"));
+    cr_assert(
+        tf_has_event(db, c, "railhook tracks no service of this manifest; nothing to delete"));
     cr_assert_eq(th_sim_count_services(&sim, "osp-worker-owned"), 1);
     cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM services WHERE name = 'osp-worker-owned'"
                                  " AND status = 'active'"),
@@ -293,14 +240,14 @@ Test(flows, a_service_railhook_did_not_create_is_never_adopted, .init = start, .
     railway_client_free(rc);
     railway_limiter_free(lim);
 
-    char *payload = provision_payload("m-foreign", "foreign");
+    char *payload = tf_provision_payload("m-foreign", "foreign");
     /* As if an earlier run had died between its create and saving the id. */
     char *sql = xasprintf("INSERT INTO jobs (kind, service_name, payload, steps) VALUES "
                           "('provision', 'osp-worker-foreign', '%s', "
                           "'{\"create_started\":{\"name\":\"osp-worker-foreign\"}}') RETURNING id",
                           payload);
     char *id = th_sql(db, sql);
-    char *state = wait_done(id, 45000);
+    char *state = tf_wait_done(db, id, 45000);
     cr_assert_str_eq(state, "failed");
     char *q = xasprintf("SELECT last_error->>'code' FROM jobs WHERE id = '%s'", id);
     char *code = th_sql(db, q);
@@ -319,11 +266,11 @@ Test(flows, connect_falls_back_to_a_deployment_trigger, .init = start, .fini = s
 {
     th_sim_config(&sim, "{\"forced_errors\":{\"serviceConnect\":{\"message\":\"Not Authorized "
                         "to connect this repo\",\"count\":-1}}}");
-    char *id = provision("m-4", "fallback");
-    char *state = wait_done(id, 45000);
+    char *id = tf_provision(db, "m-4", "fallback");
+    char *state = tf_wait_done(db, id, 45000);
     cr_assert_str_eq(state, "succeeded");
-    cr_assert(has_event(id, "connect strategy connect failed%"));
-    cr_assert(has_event(id, "connected to acme/osp@main through deploy-trigger"));
+    cr_assert(tf_has_event(db, id, "connect strategy connect failed%"));
+    cr_assert(tf_has_event(db, id, "connected to acme/osp@main through deploy-trigger"));
     free(state);
     free(id);
 }
@@ -333,8 +280,8 @@ Test(flows, railway_errors_reach_the_events_and_fail_for_good, .init = start, .f
 {
     th_sim_config(&sim, "{\"forced_errors\":{\"serviceCreate\":{\"message\":\"Not Authorized\","
                         "\"count\":-1}}}");
-    char *id = provision("m-5", "denied");
-    char *state = wait_done(id, 45000);
+    char *id = tf_provision(db, "m-5", "denied");
+    char *state = tf_wait_done(db, id, 45000);
     cr_assert_str_eq(state, "failed");
     char *sql = xasprintf("SELECT details->>'message' FROM job_events WHERE job_id = '%s' AND "
                           "details->>'operation' = 'ServiceCreate'",
@@ -366,8 +313,8 @@ Test(flows, a_template_naming_a_missing_column_fails_before_any_railway_call, .t
     close(fd);
     setenv("WORKER_VARIABLES_FILE", path, 1);
     start();
-    char *id = provision("m-6", "tmpl");
-    char *state = wait_done(id, 30000);
+    char *id = tf_provision(db, "m-6", "tmpl");
+    char *state = tf_wait_done(db, id, 30000);
     cr_assert_str_eq(state, "failed");
     char *sql = xasprintf("SELECT last_error->>'message' FROM jobs WHERE id = '%s'", id);
     char *msg = th_sql(db, sql);
@@ -385,14 +332,14 @@ Test(flows, a_template_naming_a_missing_column_fails_before_any_railway_call, .t
 
 Test(flows, update_renames_and_sets_changed_variables, .init = start, .fini = stop, .timeout = 90)
 {
-    char *a = provision("m-7", "oldname");
-    char *sa = wait_done(a, 45000);
+    char *a = tf_provision(db, "m-7", "oldname");
+    char *sa = tf_wait_done(db, a, 45000);
     cr_assert_str_eq(sa, "succeeded");
-    char *b = enqueue("update", "osp-worker-newname",
-                      "{\"manifest_id\":\"m-7\",\"service_schema\":\"newname\","
-                      "\"old_service_name\":\"osp-worker-oldname\",\"record\":{\"id\":\"m-7\","
-                      "\"service_schema\":\"newname\"}}");
-    char *sb = wait_done(b, 45000);
+    char *b = tf_enqueue(db, "update", "osp-worker-newname",
+                         "{\"manifest_id\":\"m-7\",\"service_schema\":\"newname\","
+                         "\"old_service_name\":\"osp-worker-oldname\",\"record\":{\"id\":\"m-7\","
+                         "\"service_schema\":\"newname\"}}");
+    char *sb = tf_wait_done(db, b, 45000);
     cr_assert_str_eq(sb, "succeeded");
     cr_assert_eq(th_sim_count_services(&sim, "osp-worker-oldname"), 0);
     cJSON *st = th_sim_state(&sim);
@@ -416,16 +363,16 @@ Test(flows, update_renames_and_sets_changed_variables, .init = start, .fini = st
 Test(flows, a_rename_onto_another_manifests_name_is_name_taken, .init = start, .fini = stop,
      .timeout = 90)
 {
-    char *a = provision("m-r1", "first");
-    char *b = provision("m-r2", "second");
-    char *sa = wait_done(a, 45000), *sb = wait_done(b, 45000);
+    char *a = tf_provision(db, "m-r1", "first");
+    char *b = tf_provision(db, "m-r2", "second");
+    char *sa = tf_wait_done(db, a, 45000), *sb = tf_wait_done(db, b, 45000);
     cr_assert_str_eq(sa, "succeeded");
     cr_assert_str_eq(sb, "succeeded");
-    char *c = enqueue("update", "osp-worker-first",
-                      "{\"manifest_id\":\"m-r2\",\"service_schema\":\"first\","
-                      "\"old_service_name\":\"osp-worker-second\",\"record\":{\"id\":\"m-r2\","
-                      "\"service_schema\":\"first\"}}");
-    char *sc = wait_done(c, 45000);
+    char *c = tf_enqueue(db, "update", "osp-worker-first",
+                         "{\"manifest_id\":\"m-r2\",\"service_schema\":\"first\","
+                         "\"old_service_name\":\"osp-worker-second\",\"record\":{\"id\":\"m-r2\","
+                         "\"service_schema\":\"first\"}}");
+    char *sc = tf_wait_done(db, c, 45000);
     cr_assert_str_eq(sc, "failed");
     char *sql = xasprintf("SELECT last_error->>'code' FROM jobs WHERE id = '%s'", c);
     char *code = th_sql(db, sql);
@@ -444,12 +391,12 @@ Test(flows, a_rename_onto_another_manifests_name_is_name_taken, .init = start, .
 
 Test(flows, redeploy_deploys_the_pushed_commit, .init = start, .fini = stop, .timeout = 90)
 {
-    char *a = provision("m-8", "push");
-    char *sa = wait_done(a, 45000);
+    char *a = tf_provision(db, "m-8", "push");
+    char *sa = tf_wait_done(db, a, 45000);
     cr_assert_str_eq(sa, "succeeded");
-    char *b = enqueue("redeploy", "osp-worker-push",
-                      "{\"commit_sha\":\"0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c\"}");
-    char *sb = wait_done(b, 45000);
+    char *b = tf_enqueue(db, "redeploy", "osp-worker-push",
+                         "{\"commit_sha\":\"0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c\"}");
+    char *sb = tf_wait_done(db, b, 45000);
     cr_assert_str_eq(sb, "succeeded");
     cJSON *st = th_sim_state(&sim);
     const cJSON *svc = sim_service(st, "osp-worker-push");
@@ -474,18 +421,18 @@ Test(flows, redeploy_deploys_the_pushed_commit, .init = start, .fini = stop, .ti
 Test(flows, deprovision_deletes_and_tolerates_a_missing_service, .init = start, .fini = stop,
      .timeout = 90)
 {
-    char *a = provision("m-9", "gone");
-    char *sa = wait_done(a, 45000);
+    char *a = tf_provision(db, "m-9", "gone");
+    char *sa = tf_wait_done(db, a, 45000);
     cr_assert_str_eq(sa, "succeeded");
-    char *b = enqueue("deprovision", "osp-worker-gone", "{\"manifest_id\":\"m-9\"}");
-    char *sb = wait_done(b, 45000);
+    char *b = tf_enqueue(db, "deprovision", "osp-worker-gone", "{\"manifest_id\":\"m-9\"}");
+    char *sb = tf_wait_done(db, b, 45000);
     cr_assert_str_eq(sb, "succeeded");
     cr_assert_eq(th_sim_count_services(&sim, "osp-worker-gone"), 0);
     cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM services WHERE name = 'osp-worker-gone' "
                                  "AND status = 'removed'"),
                  1);
-    char *c = enqueue("deprovision", "osp-worker-never", "{\"manifest_id\":\"m-10\"}");
-    char *sc = wait_done(c, 45000);
+    char *c = tf_enqueue(db, "deprovision", "osp-worker-never", "{\"manifest_id\":\"m-10\"}");
+    char *sc = tf_wait_done(db, c, 45000);
     cr_assert_str_eq(sc, "succeeded");
     free(sa);
     free(sb);
@@ -506,11 +453,11 @@ Test(flows, injected_faults_still_converge_without_orphans, .init = start, .fini
         char manifest[16];
         snprintf(manifest, sizeof(manifest), "f-%d", i);
         snprintf(name, sizeof(name), "fault%d", i);
-        ids[i] = provision(manifest, name);
+        ids[i] = tf_provision(db, manifest, name);
     }
     int succeeded = 0;
     for (int i = 0; i < 6; i++) {
-        char *s = wait_done(ids[i], 100000);
+        char *s = tf_wait_done(db, ids[i], 100000);
         snprintf(name, sizeof(name), "osp-worker-fault%d", i);
         int live = th_sim_count_services(&sim, name);
         if (strcmp(s, "succeeded") == 0) {
@@ -548,11 +495,11 @@ Test(flows, twenty_concurrent_provisions_never_earn_a_429, .timeout = 180)
         char manifest[16], schema[16];
         snprintf(manifest, sizeof(manifest), "r-%d", i);
         snprintf(schema, sizeof(schema), "rate%d", i);
-        ids[i] = provision(manifest, schema);
+        ids[i] = tf_provision(db, manifest, schema);
     }
     cr_assert_eq(queue_start(pool, err, sizeof(err)), RH_OK, "%s", err);
     for (int i = 0; i < 20; i++) {
-        char *s = wait_done(ids[i], 150000);
+        char *s = tf_wait_done(db, ids[i], 150000);
         cr_assert_str_eq(s, "succeeded", "job %d", i);
         free(s);
         free(ids[i]);
@@ -602,7 +549,7 @@ Test(flows, kill_9_between_steps_resumes_without_a_second_service, .timeout = 12
     char log_path[] = "/tmp/railhook-kill9-XXXXXX";
     close(mkstemp(log_path));
     pid_t first = spawn_serve(log_path);
-    char *id = provision("k-1", "killed");
+    char *id = tf_provision(db, "k-1", "killed");
     /* Wait until the service exists and the job is watching its deployment, then kill. */
     char *sql = xasprintf("SELECT count(*) FROM jobs WHERE id = '%s' AND steps ? 'deploy'", id);
     int64_t deadline = time_mono_ms() + 60000;
@@ -613,7 +560,7 @@ Test(flows, kill_9_between_steps_resumes_without_a_second_service, .timeout = 12
     waitpid(first, NULL, 0);
 
     pid_t second = spawn_serve(log_path);
-    char *state = wait_done(id, 60000);
+    char *state = tf_wait_done(db, id, 60000);
     cr_assert_str_eq(state, "succeeded");
     cr_assert_eq(th_sim_count_services(&sim, "osp-worker-killed"), 1, "a twin was created");
     char *q = xasprintf("SELECT attempt || ' ' || rescues FROM jobs WHERE id = '%s'", id);

@@ -2,6 +2,7 @@
  * a push's deployment, a deploy whose answer was lost), timeouts that keep the service, and
  * what a failed build leaves in the job; the real worker pool and PostgreSQL against the
  * Railway simulator. */
+#include "flows_jobs.h"
 #include "support/harness.h"
 
 #include "util/log.h"
@@ -86,57 +87,6 @@ static void stop(void)
     th_db_drop(db);
 }
 
-static char *enqueue(const char *kind, const char *service, const char *payload)
-{
-    char *sql = xasprintf("INSERT INTO jobs (kind, service_name, payload) VALUES ('%s', '%s', "
-                          "'%s') RETURNING id",
-                          kind, service, payload);
-    char *id = th_sql(db, sql);
-    free(sql);
-    return id;
-}
-
-static char *provision(const char *manifest, const char *schema)
-{
-    char *payload =
-        xasprintf("{\"manifest_id\":\"%s\",\"service_schema\":\"%s\",\"record\":{\"id\":\"%s\","
-                  "\"service_schema\":\"%s\",\"status\":\"pending\"}}",
-                  manifest, schema, manifest, schema);
-    char *name = xasprintf("osp-worker-%s", schema);
-    char *id = enqueue("provision", name, payload);
-    free(payload);
-    free(name);
-    return id;
-}
-
-/* Waits for the job to finish; returns its final state (free()). */
-static char *wait_done(const char *id, int timeout_ms)
-{
-    char *sql = xasprintf("SELECT state FROM jobs WHERE id = '%s'", id);
-    int64_t deadline = time_mono_ms() + timeout_ms;
-    char *state = NULL;
-    while (time_mono_ms() < deadline) {
-        free(state);
-        state = th_sql(db, sql);
-        if (strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0 ||
-            strcmp(state, "cancelled") == 0)
-            break;
-        usleep(100 * 1000);
-    }
-    free(sql);
-    return state;
-}
-
-static bool has_event(const char *id, const char *like)
-{
-    char *sql = xasprintf("SELECT count(*) FROM job_events WHERE job_id = '%s' AND message LIKE "
-                          "'%s'",
-                          id, like);
-    long n = th_sql_long(db, sql);
-    free(sql);
-    return n > 0;
-}
-
 /* The simulator's deployments of the live service name (of commit sha when not NULL). */
 static int deployments_of(const char *name, const char *sha)
 {
@@ -164,10 +114,10 @@ static int deployments_of(const char *name, const char *sha)
 Test(flows_deploy, the_connects_deployment_is_followed_not_doubled, .init = start, .fini = stop,
      .timeout = 60)
 {
-    char *id = provision("d-1", "follow");
-    char *state = wait_done(id, 45000);
+    char *id = tf_provision(db, "d-1", "follow");
+    char *state = tf_wait_done(db, id, 45000);
     cr_assert_str_eq(state, "succeeded");
-    cr_assert(has_event(id, "following the deployment that connecting started"));
+    cr_assert(tf_has_event(db, id, "following the deployment that connecting started"));
     cr_assert_eq(deployments_of("osp-worker-follow", NULL), 1, "more than one build");
     free(state);
     free(id);
@@ -176,10 +126,11 @@ Test(flows_deploy, the_connects_deployment_is_followed_not_doubled, .init = star
 Test(flows_deploy, without_a_connect_deployment_railhook_deploys_once_after_looking,
      .init = start_no_connect_deploy, .fini = stop, .timeout = 60)
 {
-    char *id = provision("d-2", "quiet");
-    char *state = wait_done(id, 45000);
+    char *id = tf_provision(db, "d-2", "quiet");
+    char *state = tf_wait_done(db, id, 45000);
     cr_assert_str_eq(state, "succeeded");
-    cr_assert(has_event(id, "Railway started no deployment within CONNECT_DEPLOY_WAIT_S=2 s%"));
+    cr_assert(
+        tf_has_event(db, id, "Railway started no deployment within CONNECT_DEPLOY_WAIT_S=2 s%"));
     cr_assert_eq(deployments_of("osp-worker-quiet", NULL), 1);
     free(state);
     free(id);
@@ -190,10 +141,10 @@ Test(flows_deploy, a_deploy_whose_answer_failed_is_looked_for_before_sending_aga
 {
     th_sim_config(&sim, "{\"forced_errors\":{\"serviceInstanceDeployV2\":{\"message\":"
                         "\"Problem processing request\",\"count\":1}}}");
-    char *id = provision("d-3", "lost");
-    char *state = wait_done(id, 60000);
+    char *id = tf_provision(db, "d-3", "lost");
+    char *state = tf_wait_done(db, id, 60000);
     cr_assert_str_eq(state, "succeeded");
-    cr_assert(has_event(id, "ServiceInstanceDeploy failed%"));
+    cr_assert(tf_has_event(db, id, "ServiceInstanceDeploy failed%"));
     cr_assert_eq(deployments_of("osp-worker-lost", NULL), 1);
     /* The baseline was recorded before the mutation was sent. */
     char *sql =
@@ -207,13 +158,13 @@ Test(flows_deploy, a_deploy_whose_answer_failed_is_looked_for_before_sending_aga
 Test(flows_deploy, a_timeout_keeps_the_service_and_a_retry_follows_the_same_deployment,
      .init = start_slow, .fini = stop, .timeout = 90)
 {
-    char *id = provision("d-4", "slow");
-    char *state = wait_done(id, 45000);
+    char *id = tf_provision(db, "d-4", "slow");
+    char *state = tf_wait_done(db, id, 45000);
     cr_assert_str_eq(state, "failed");
     char *sql = xasprintf("SELECT last_error->>'code' FROM jobs WHERE id = '%s'", id);
     char *code = th_sql(db, sql);
     cr_assert_str_eq(code, "deploy_timeout");
-    cr_assert(has_event(id, "rollback: the deployment did not fail; the service is kept"));
+    cr_assert(tf_has_event(db, id, "rollback: the deployment did not fail; the service is kept"));
     cr_assert_eq(th_sim_count_services(&sim, "osp-worker-slow"), 1, "a timeout deleted it");
 
     PGconn *c = PQconnectdb(db);
@@ -221,9 +172,9 @@ Test(flows_deploy, a_timeout_keeps_the_service_and_a_retry_follows_the_same_depl
     cr_assert_eq(store_job_retry(c, id, 0, st, err, sizeof(err)), RH_OK, "%s", err);
     PQfinish(c);
     free(state);
-    state = wait_done(id, 45000);
+    state = tf_wait_done(db, id, 45000);
     cr_assert_str_eq(state, "succeeded");
-    cr_assert(has_event(id, "following the deployment that timed out before"));
+    cr_assert(tf_has_event(db, id, "following the deployment that timed out before"));
     cr_assert_eq(deployments_of("osp-worker-slow", NULL), 1, "the retry built again");
     free(code);
     free(sql);
@@ -234,18 +185,19 @@ Test(flows_deploy, a_timeout_keeps_the_service_and_a_retry_follows_the_same_depl
 Test(flows_deploy, two_push_jobs_of_one_commit_build_it_once, .init = start, .fini = stop,
      .timeout = 90)
 {
-    char *a = provision("d-5", "push");
-    char *sa = wait_done(a, 45000);
+    char *a = tf_provision(db, "d-5", "push");
+    char *sa = tf_wait_done(db, a, 45000);
     cr_assert_str_eq(sa, "succeeded");
-    char *b = enqueue("redeploy", "osp-worker-push", "{\"commit_sha\":\"" SHA "\"}");
-    char *sb = wait_done(b, 45000);
+    char *b = tf_enqueue(db, "redeploy", "osp-worker-push", "{\"commit_sha\":\"" SHA "\"}");
+    char *sb = tf_wait_done(db, b, 45000);
     cr_assert_str_eq(sb, "succeeded");
-    cr_assert(has_event(b, "Railway started no deployment of the pushed commit within "
+    cr_assert(tf_has_event(db, b,
+                           "Railway started no deployment of the pushed commit within "
                            "PUSH_DEPLOY_GRACE_S=1 s%"));
-    char *c = enqueue("redeploy", "osp-worker-push", "{\"commit_sha\":\"" SHA "\"}");
-    char *sc = wait_done(c, 45000);
+    char *c = tf_enqueue(db, "redeploy", "osp-worker-push", "{\"commit_sha\":\"" SHA "\"}");
+    char *sc = tf_wait_done(db, c, 45000);
     cr_assert_str_eq(sc, "succeeded");
-    cr_assert(has_event(c, "following Railway''s own deployment of the pushed commit"));
+    cr_assert(tf_has_event(db, c, "following Railway''s own deployment of the pushed commit"));
     cr_assert_eq(deployments_of("osp-worker-push", SHA), 1);
     free(sa);
     free(sb);
@@ -258,8 +210,8 @@ Test(flows_deploy, two_push_jobs_of_one_commit_build_it_once, .init = start, .fi
 Test(flows_deploy, a_failed_build_says_which_deployment_and_log, .init = start_failing,
      .fini = stop, .timeout = 60)
 {
-    char *id = provision("d-6", "broken");
-    char *state = wait_done(id, 45000);
+    char *id = tf_provision(db, "d-6", "broken");
+    char *state = tf_wait_done(db, id, 45000);
     cr_assert_str_eq(state, "failed");
     char *sql = xasprintf("SELECT (last_error->>'code') || ' ' || (last_error->'details'->>"
                           "'status') || ' ' || (last_error->'details'->>'log_kind') FROM jobs "
@@ -268,7 +220,7 @@ Test(flows_deploy, a_failed_build_says_which_deployment_and_log, .init = start_f
     char *row = th_sql(db, sql);
     cr_assert_str_eq(row, "deploy_failed FAILED build");
     /* A failure Railway reported is rolled back. */
-    cr_assert(has_event(id, "rolled_back"));
+    cr_assert(tf_has_event(db, id, "rolled_back"));
     cr_assert_eq(th_sim_count_services(&sim, "osp-worker-broken"), 0);
     free(row);
     free(sql);
@@ -328,8 +280,8 @@ static char *sim_service_id(const char *name)
 
 static void provision_ok(const char *manifest, const char *schema)
 {
-    char *id = provision(manifest, schema);
-    char *state = wait_done(id, 45000);
+    char *id = tf_provision(db, manifest, schema);
+    char *state = tf_wait_done(db, id, 45000);
     cr_assert_str_eq(state, "succeeded");
     free(state);
     free(id);
@@ -340,10 +292,10 @@ Test(flows_deploy, a_connect_deployment_listed_late_is_still_followed, .fini = s
     start_opts("10", "1", "900", SIM_FLAGS("--build-ms", "400"));
     need_behaviours();
     th_sim_config(&sim, "{\"connect_deploy_delay_ms\":3000}");
-    char *id = provision("r-1", "late");
-    char *state = wait_done(id, 45000);
+    char *id = tf_provision(db, "r-1", "late");
+    char *state = tf_wait_done(db, id, 45000);
     cr_assert_str_eq(state, "succeeded");
-    cr_assert(has_event(id, "following the deployment that connecting started"));
+    cr_assert(tf_has_event(db, id, "following the deployment that connecting started"));
     cr_assert_eq(deployments_of("osp-worker-late", NULL), 1, "a second build");
     free(state);
     free(id);
@@ -356,10 +308,10 @@ Test(flows_deploy, a_push_is_followed_even_when_railway_lists_it_late, .fini = s
     provision_ok("r-2", "pushed");
     th_sim_config(&sim, "{\"push_deploy_delay_ms\":4000}");
     sim_push(SHA, NULL);
-    char *id = enqueue("redeploy", "osp-worker-pushed", "{\"commit_sha\":\"" SHA "\"}");
-    char *state = wait_done(id, 60000);
+    char *id = tf_enqueue(db, "redeploy", "osp-worker-pushed", "{\"commit_sha\":\"" SHA "\"}");
+    char *state = tf_wait_done(db, id, 60000);
     cr_assert_str_eq(state, "succeeded");
-    cr_assert(has_event(id, "following Railway''s own deployment of the pushed commit"));
+    cr_assert(tf_has_event(db, id, "following Railway''s own deployment of the pushed commit"));
     cr_assert_eq(deployments_of("osp-worker-pushed", SHA), 1, "the commit was built twice");
     free(state);
     free(id);
@@ -375,11 +327,11 @@ Test(flows_deploy, with_auto_deploys_off_the_push_is_deployed_at_once, .fini = s
     sim_post("/_sim/service", body);
     sim_push(SHA, NULL);
     int64_t t0 = time_mono_ms();
-    char *id = enqueue("redeploy", "osp-worker-manual", "{\"commit_sha\":\"" SHA "\"}");
-    char *state = wait_done(id, 45000);
+    char *id = tf_enqueue(db, "redeploy", "osp-worker-manual", "{\"commit_sha\":\"" SHA "\"}");
+    char *state = tf_wait_done(db, id, 45000);
     cr_assert_str_eq(state, "succeeded");
     cr_assert_lt(time_mono_ms() - t0, 30000, "waited the grace though auto-deploys are off");
-    cr_assert(has_event(id, "auto-deploys are off for the service%"));
+    cr_assert(tf_has_event(db, id, "auto-deploys are off for the service%"));
     cr_assert_eq(deployments_of("osp-worker-manual", SHA), 1);
     free(body);
     free(sid);
@@ -396,8 +348,8 @@ Test(flows_deploy, a_push_railway_skips_is_a_skip_not_a_failure, .fini = stop, .
     char *body = xasprintf("{\"id\":\"%s\",\"check_suites\":true}", sid);
     sim_post("/_sim/service", body);
     sim_push(SHA, "\"ci\":\"failure\",\"ci_wait_ms\":500");
-    char *id = enqueue("redeploy", "osp-worker-gated", "{\"commit_sha\":\"" SHA "\"}");
-    char *state = wait_done(id, 60000);
+    char *id = tf_enqueue(db, "redeploy", "osp-worker-gated", "{\"commit_sha\":\"" SHA "\"}");
+    char *state = tf_wait_done(db, id, 60000);
     cr_assert_str_eq(state, "succeeded");
     char *sql = xasprintf("SELECT details->>'reason' FROM job_events WHERE job_id = '%s' AND "
                           "message LIKE 'skipped:%%'",
@@ -430,17 +382,17 @@ Test(flows_deploy, a_superseded_deployment_hands_over_to_the_newer_one, .fini = 
     start_opts("5", "1", "900", SIM_FLAGS("--build-ms", "4000"));
     need_behaviours();
     th_sim_config(&sim, "{\"supersede_unfinished\":true,\"push_deploy_delay_ms\":0}");
-    char *id = provision("r-6", "newer");
+    char *id = tf_provision(db, "r-6", "newer");
     /* Once railhook follows the connect's build, a push starts a newer one. */
     char *sql = xasprintf("SELECT count(*) FROM jobs WHERE id = '%s' AND steps ? 'deploy'", id);
     int64_t deadline = time_mono_ms() + 30000;
     while (th_sql_long(db, sql) == 0 && time_mono_ms() < deadline)
         usleep(100 * 1000);
     sim_push(SHA, NULL);
-    char *state = wait_done(id, 60000);
+    char *state = tf_wait_done(db, id, 60000);
     cr_assert_str_eq(state, "succeeded");
-    cr_assert(has_event(id, "deployment superseded; following the newer one"));
-    cr_assert(!has_event(id, "rolled_back"));
+    cr_assert(tf_has_event(db, id, "deployment superseded; following the newer one"));
+    cr_assert(!tf_has_event(db, id, "rolled_back"));
     cr_assert_eq(th_sim_count_services(&sim, "osp-worker-newer"), 1);
     free(sql);
     free(state);
@@ -456,10 +408,10 @@ Test(flows_deploy, a_deploy_answered_too_late_is_adopted_not_sent_again, .fini =
     need_behaviours();
     provision_ok("r-7", "tardy");
     th_sim_config(&sim, "{\"slow_deploy_ms\":2500}");
-    char *id = enqueue("redeploy", "osp-worker-tardy", "{\"commit_sha\":\"" SHA "\"}");
-    char *state = wait_done(id, 60000);
+    char *id = tf_enqueue(db, "redeploy", "osp-worker-tardy", "{\"commit_sha\":\"" SHA "\"}");
+    char *state = tf_wait_done(db, id, 60000);
     cr_assert_str_eq(state, "succeeded");
-    cr_assert(has_event(id, "adopting the deployment a deploy request with a lost answer%"));
+    cr_assert(tf_has_event(db, id, "adopting the deployment a deploy request with a lost answer%"));
     cr_assert_eq(deployments_of("osp-worker-tardy", SHA), 1, "the deploy was sent twice");
     free(state);
     free(id);
@@ -470,8 +422,8 @@ Test(flows_deploy, a_failed_build_keeps_its_log_tail_in_the_job, .fini = stop, .
     start_opts("5", "1", "900", SIM_FLAGS("--build-ms", "400", "--fail-builds", "broken"));
     need_behaviours();
     th_sim_config(&sim, "{\"fail_log\":\"npm ERR! Missing script: \\\"start\\\"\"}");
-    char *id = provision("r-8", "broken");
-    char *state = wait_done(id, 45000);
+    char *id = tf_provision(db, "r-8", "broken");
+    char *state = tf_wait_done(db, id, 45000);
     cr_assert_str_eq(state, "failed");
     char *sql = xasprintf("SELECT last_error->'details'->>'log' FROM jobs WHERE id = '%s'", id);
     char *log = th_sql(db, sql);
@@ -494,10 +446,10 @@ Test(flows_deploy, a_deployment_held_for_approval_times_out_and_keeps_the_servic
     start_opts("5", "1", "5", SIM_FLAGS("--build-ms", "400"));
     need_behaviours();
     th_sim_config(&sim, "{\"hold_status\":\"NEEDS_APPROVAL\",\"hold_ms\":0}");
-    char *id = provision("r-9", "held");
-    char *state = wait_done(id, 45000);
+    char *id = tf_provision(db, "r-9", "held");
+    char *state = tf_wait_done(db, id, 45000);
     cr_assert_str_eq(state, "failed");
-    cr_assert(has_event(id, "deployment NEEDS_APPROVAL: a member of the Railway project%"));
+    cr_assert(tf_has_event(db, id, "deployment NEEDS_APPROVAL: a member of the Railway project%"));
     cr_assert_eq(th_sim_count_services(&sim, "osp-worker-held"), 1, "a timeout deleted it");
     free(state);
     free(id);

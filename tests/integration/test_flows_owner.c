@@ -1,6 +1,7 @@
 /* Service ownership against Railway's listing: a service Railway still lists as deleted
  * (deletedAt set) is never reused by a provision; the real worker pool and PostgreSQL against
  * the Railway simulator with list_deleted_services on. */
+#include "flows_jobs.h"
 #include "support/harness.h"
 
 #include "util/log.h"
@@ -57,51 +58,10 @@ static void stop(void)
     th_db_drop(db);
 }
 
-static char *enqueue(const char *kind, const char *service, const char *payload)
-{
-    char *sql = xasprintf("INSERT INTO jobs (kind, service_name, payload) VALUES ('%s', '%s', "
-                          "'%s') RETURNING id",
-                          kind, service, payload);
-    char *id = th_sql(db, sql);
-    free(sql);
-    return id;
-}
-
-static char *provision(const char *manifest, const char *schema)
-{
-    char *payload =
-        xasprintf("{\"manifest_id\":\"%s\",\"service_schema\":\"%s\",\"record\":{\"id\":\"%s\","
-                  "\"service_schema\":\"%s\",\"status\":\"pending\"}}",
-                  manifest, schema, manifest, schema);
-    char *name = xasprintf("osp-worker-%s", schema);
-    char *id = enqueue("provision", name, payload);
-    free(payload);
-    free(name);
-    return id;
-}
-
-/* Waits for the job to finish; returns its final state (free()). */
-static char *wait_done(const char *id, int timeout_ms)
-{
-    char *sql = xasprintf("SELECT state FROM jobs WHERE id = '%s'", id);
-    int64_t deadline = time_mono_ms() + timeout_ms;
-    char *state = NULL;
-    while (time_mono_ms() < deadline) {
-        free(state);
-        state = th_sql(db, sql);
-        if (strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0 ||
-            strcmp(state, "cancelled") == 0)
-            break;
-        usleep(100 * 1000);
-    }
-    free(sql);
-    return state;
-}
-
 /* Runs job id to the end and asserts it succeeded, with its error when it did not. */
 static void assert_succeeds(const char *id)
 {
-    char *state = wait_done(id, 45000);
+    char *state = tf_wait_done(db, id, 45000);
     char *sql = xasprintf("SELECT coalesce(last_error::text, '') || ' events: ' || "
                           "coalesce((SELECT string_agg(message, ' | ' ORDER BY id) FROM "
                           "job_events WHERE job_id = '%s'), '') FROM jobs WHERE id = '%s'",
@@ -222,15 +182,15 @@ static char *recorded_id(const char *manifest)
 Test(flows_owner, a_deprovisioned_service_still_listed_is_not_reused, .init = start, .fini = stop,
      .timeout = 120)
 {
-    char *a = provision("m-del-1", "again");
+    char *a = tf_provision(db, "m-del-1", "again");
     assert_succeeds(a);
     char *old = live_service_id("osp-worker-again");
     cr_assert_not_null(old);
-    char *b = enqueue("deprovision", "osp-worker-again", "{\"manifest_id\":\"m-del-1\"}");
+    char *b = tf_enqueue(db, "deprovision", "osp-worker-again", "{\"manifest_id\":\"m-del-1\"}");
     assert_succeeds(b);
     cr_assert(listed_as_deleted(old), "the simulator does not list the deleted service");
 
-    char *c = provision("m-del-1", "again");
+    char *c = tf_provision(db, "m-del-1", "again");
     assert_succeeds(c);
     char *now = live_service_id("osp-worker-again");
     cr_assert_not_null(now, "no live service after the provision");
@@ -256,7 +216,7 @@ Test(flows_owner, a_deleted_service_of_that_name_neither_blocks_nor_is_adopted, 
     user_service_delete(old);
     cr_assert(listed_as_deleted(old), "the simulator does not list the deleted service");
 
-    char *a = provision("m-del-2", "freed");
+    char *a = tf_provision(db, "m-del-2", "freed");
     assert_succeeds(a);
     char *now = live_service_id("osp-worker-freed");
     cr_assert_not_null(now, "no live service after the provision");
@@ -277,14 +237,14 @@ Test(flows_owner, a_deleted_service_of_that_name_neither_blocks_nor_is_adopted, 
 Test(flows_owner, a_service_deleted_behind_railhooks_back_is_not_reused, .init = start,
      .fini = stop, .timeout = 120)
 {
-    char *a = provision("m-del-3", "vanished");
+    char *a = tf_provision(db, "m-del-3", "vanished");
     assert_succeeds(a);
     char *old = live_service_id("osp-worker-vanished");
     cr_assert_not_null(old);
     user_service_delete(old);
     cr_assert(listed_as_deleted(old), "the simulator does not list the deleted service");
 
-    char *b = provision("m-del-3", "vanished");
+    char *b = tf_provision(db, "m-del-3", "vanished");
     assert_succeeds(b);
     char *now = live_service_id("osp-worker-vanished");
     cr_assert_not_null(now, "no live service after the provision");
