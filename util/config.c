@@ -83,6 +83,9 @@ static const struct cfg_entry table[] = {
     {"SUPABASE_TABLE", S(supabase_table), "manifests", 0, 0, 0, NULL,
      "table whose rows are workers"},
     {"SUPABASE_SCHEMA", S(supabase_schema), "public", 0, 0, 0, NULL, "schema of SUPABASE_TABLE"},
+    {"MANIFESTS_DATABASE_URL", S(manifests_database_url), "", 0, 0, CFG_URL_SECRET, NULL,
+     "PostgreSQL URL of the database holding SUPABASE_SCHEMA.SUPABASE_TABLE (Supabase's direct "
+     "or pooled connection), for reconciliation and status write-back (empty: neither)"},
     {"SERVICE_SCHEMA_PATTERN", S(service_schema_pattern), "^[a-z][a-z0-9_]{0,47}$", 0, 0, 0, NULL,
      "regular expression record.service_schema must match"},
     {"MANIFEST_ID_PATTERN", S(manifest_id_pattern), "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$", 0, 0, 0,
@@ -126,6 +129,8 @@ static const struct cfg_entry table[] = {
     {"RAILWAY_PROJECT_ID", S(railway_project_id), "", 0, 0, 0, NULL, "Railway project id"},
     {"RAILWAY_ENVIRONMENT_ID", S(railway_environment_id), "", 0, 0, 0, NULL,
      "Railway environment id"},
+    {"RAILWAY_SERVICE_ID", S(railway_service_id), "", 0, 0, 0, NULL,
+     "railhook's own Railway service (Railway sets it when railhook runs there); never touched"},
     {"RAILWAY_TIMEOUT_S", I(railway_timeout_s), "30", 1, 600, 0, NULL, "Railway request timeout"},
     {"RAILWAY_MAX_RPS", I(railway_max_rps), "5", 1, 1000, 0, NULL,
      "Railway requests per second, all workers together"},

@@ -34,6 +34,7 @@ struct config {
     char *supabase_webhook_signing_secret;
     char *supabase_table;
     char *supabase_schema;
+    char *manifests_database_url;
     char *service_schema_pattern;
     char *manifest_id_pattern;
     int max_jobs_per_delivery;
@@ -65,6 +66,7 @@ struct config {
     bool railway_token_swapped;
     char *railway_project_id;
     char *railway_environment_id;
+    char *railway_service_id;
     int railway_timeout_s;
     int railway_max_rps;
     int railway_hourly_budget;
