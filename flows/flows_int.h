@@ -91,7 +91,8 @@ enum rh_status flow_db_service_upsert(struct flow *f, const char *name, const ch
 
 /* Finds a live service in the project (one Railway lists with deletedAt set is gone): the one
  * whose id is want_id when want_id is given, else the one named name. *id (free()) or NULL
- * when there is none. */
+ * when there is none. Fails the run for good with "own_service" when it is railhook's own
+ * service (RAILWAY_SERVICE_ID). */
 enum rh_status flow_service_find(struct flow *f, const char *name, const char *want_id, char **id);
 /* Whether the service carries this job's manifest id in FLOW_MANIFEST_MARKER (*ours): railhook
  * created it for this manifest. A failed look fills the run's result and returns its status. */
@@ -104,7 +105,8 @@ enum rh_status flow_name_check_free(struct flow *f, const char *name, const char
 enum rh_status flow_name_taken(struct flow *f, const char *name);
 /* The service's id (free()) as railhook recorded it: the job's manifest's service (by the
  * payload's manifest_id), or for a job without one the tracked service named name; NULL when
- * there is none. Never looked up in the project by name. */
+ * there is none. Never looked up in the project by name. Fails the run for good with
+ * "own_service" when it is railhook's own service (RAILWAY_SERVICE_ID). */
 enum rh_status flow_service_resolve(struct flow *f, const char *name, char **id);
 /* The newest deployments of a service (new array of nodes, caller deletes, even on failure). */
 enum rh_status flow_deployments_list(struct flow *f, const char *service_id, int first,

@@ -1,6 +1,7 @@
 /* The service a manifest owns: finding it in the project, telling whether railhook created it
  * for this manifest (adopting it), and recording it in the services table on the worker's own
- * connection. Runs on worker threads, with nothing shared beyond the struct flow of one run. */
+ * connection; and the guard that keeps railhook off its own service. Runs on worker threads, with
+ * nothing shared beyond the struct flow of one run. */
 #include "flows/flows_int.h"
 
 #include "util/util.h"
@@ -82,6 +83,23 @@ enum rh_status flow_name_taken(struct flow *f, const char *name)
                            name);
 }
 
+/* The one guard that keeps railhook off its own service (RAILWAY_SERVICE_ID, set by Railway
+ * when railhook runs there): every service id a flow acts on comes from flow_service_find or
+ * flow_service_resolve, and both pass it through here. Fails the run for good, before any
+ * change, when id is railhook's own; frees *id then. */
+static enum rh_status service_not_own(struct flow *f, const char *name, char **id)
+{
+    const char *own = f->fl->cfg->railway_service_id;
+    if (!*id || !own || !*own || strcmp(*id, own) != 0)
+        return RH_OK;
+    free(*id);
+    *id = NULL;
+    return job_result_fail(f->res, RH_PERMANENT, "own_service",
+                           "the service %s is railhook's own (RAILWAY_SERVICE_ID %s): railhook "
+                           "never acts on itself; nothing was changed",
+                           name ? name : "found", own);
+}
+
 /* Finds a service named name in the project: *id (free()) or NULL. Reads every page: a
  * service past the first page must still be found, or a resumed provision creates a twin. */
 enum rh_status flow_service_find(struct flow *f, const char *name, const char *want_id, char **id)
@@ -128,6 +146,8 @@ enum rh_status flow_service_find(struct flow *f, const char *name, const char *w
             break;
     }
     free(after);
+    if (st == RH_OK)
+        st = service_not_own(f, name, id);
     return st;
 }
 
@@ -138,6 +158,9 @@ enum rh_status flow_service_resolve(struct flow *f, const char *name, char **id)
 {
     char err[256];
     const char *manifest = flow_payload_str(f->job, "manifest_id");
-    return flow_db(
+    enum rh_status st = flow_db(
         f, store_service_railway_id(job_db(f->run), manifest, name, id, err, sizeof(err)), err);
+    if (st == RH_OK)
+        st = service_not_own(f, name, id);
+    return st;
 }

@@ -330,6 +330,24 @@ static void check_queue(struct check *ck)
     buf_free(&warn);
 }
 
+/* Whether railhook runs on Railway (Railway sets RAILWAY_SERVICE_ID in each service), and so
+ * which service the flows must never touch. */
+static void check_railway_runtime(struct check *ck)
+{
+    const struct config *c = &ck->cfg;
+    if (check_is_set(c->railway_service_id))
+        check_item_add(ck, "railway_runtime", ITEM_OK, NULL,
+                       "running on Railway as service %s (project %s, environment %s); the flows "
+                       "never touch that service",
+                       c->railway_service_id,
+                       check_is_set(c->railway_project_id) ? c->railway_project_id : "unset",
+                       check_is_set(c->railway_environment_id) ? c->railway_environment_id
+                                                               : "unset");
+    else
+        check_item_add(ck, "railway_runtime", ITEM_OK, NULL,
+                       "not running on Railway (RAILWAY_SERVICE_ID is unset)");
+}
+
 int check_run(FILE *out, bool json)
 {
     struct check ck;
@@ -348,6 +366,7 @@ int check_run(FILE *out, bool json)
         goto out;
     }
     check_config(&ck);
+    check_railway_runtime(&ck);
     check_secrets(&ck);
     check_api_auth(&ck);
     check_worker_variables(&ck);

@@ -87,6 +87,10 @@ int serve_run(const struct job_handler *extra, size_t nextra)
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
+    if (cfg.railway_service_id[0])
+        log_info("running on Railway", LOG_STR("project", cfg.railway_project_id),
+                 LOG_STR("environment", cfg.railway_environment_id),
+                 LOG_STR("service", cfg.railway_service_id));
     char auth_err[256];
     if (!api_auth_configured(&cfg, auth_err, sizeof(auth_err))) {
         log_error("refusing to start", LOG_STR("error", auth_err));

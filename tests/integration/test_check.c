@@ -472,3 +472,18 @@ Test(check, token_variables_and_kinds)
                 "Authorization: Bearer");
     run_free(&r);
 }
+
+/* On Railway (RAILWAY_SERVICE_ID set by Railway) the report names railhook's own service, the
+ * one the flows never touch; elsewhere it says railhook does not run there. */
+Test(check, says_whether_it_runs_on_railway)
+{
+    struct run r;
+    run_check(&r, true, NULL);
+    expect_item(&r, "railway_runtime", "ok", "not running on Railway");
+    run_free(&r);
+    const char *on_railway[] = {"RAILWAY_SERVICE_ID=svc-railhook-self", NULL};
+    run_check(&r, true, on_railway);
+    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.out);
+    expect_item(&r, "railway_runtime", "ok", "running on Railway as service svc-railhook-self");
+    run_free(&r);
+}

@@ -1,6 +1,7 @@
 /* Service ownership against Railway's listing: a service Railway still lists as deleted
- * (deletedAt set) is never reused by a provision; the real worker pool and PostgreSQL against
- * the Railway simulator with list_deleted_services on. */
+ * (deletedAt set) is never reused by a provision, and railhook's own service
+ * (RAILWAY_SERVICE_ID) is never touched; the real worker pool and PostgreSQL against the
+ * Railway simulator with list_deleted_services on. */
 #include "flows_jobs.h"
 #include "support/harness.h"
 
@@ -257,4 +258,59 @@ Test(flows_owner, a_service_deleted_behind_railhooks_back_is_not_reused, .init =
     free(old);
     free(a);
     free(b);
+}
+
+/* The job's error code ("" when none; free()). */
+static char *error_code(const char *id)
+{
+    char *sql = xasprintf("SELECT coalesce(last_error->>'code', '') FROM jobs WHERE id = '%s'", id);
+    char *code = th_sql(db, sql);
+    free(sql);
+    return code;
+}
+
+/* railhook running on Railway as a service of the project it manages: a manifest whose name is
+ * that service's, or a services row that records its id, fails for good with own_service;
+ * the service stays as it was and railhook records nothing for it. */
+Test(flows_owner, railhooks_own_service_is_never_touched, .init = start, .fini = stop,
+     .timeout = 120)
+{
+    char *own = user_service_create("osp-worker-self");
+    free(cfg.railway_service_id);
+    cfg.railway_service_id = xstrdup(own);
+
+    /* Found by name: neither adopted nor reported as merely taken. */
+    char *a = tf_provision(db, "m-self-1", "self");
+    char *state = tf_wait_done(db, a, 45000);
+    cr_assert_str_eq(state, "failed");
+    char *code = error_code(a);
+    cr_assert_str_eq(code, "own_service");
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM services WHERE name = 'osp-worker-self'"), 0,
+                 "railhook recorded its own service as a worker");
+
+    /* Recorded by id (a row pointing at railhook's service): a deprovision deletes nothing. */
+    char *ins = xasprintf("INSERT INTO services (name, manifest_id, railway_service_id, status) "
+                          "VALUES ('osp-worker-mine', 'm-self-2', '%s', 'active')",
+                          own);
+    free(th_sql(db, ins));
+    char *b = tf_enqueue(db, "deprovision", "osp-worker-mine", "{\"manifest_id\":\"m-self-2\"}");
+    char *state_b = tf_wait_done(db, b, 45000);
+    cr_assert_str_eq(state_b, "failed");
+    char *code_b = error_code(b);
+    cr_assert_str_eq(code_b, "own_service");
+
+    /* A manifest of another name goes on as usual. */
+    char *c = tf_provision(db, "m-self-3", "other");
+    assert_succeeds(c);
+
+    cr_assert_not(sim_service_deleted(own), "railhook deleted its own service");
+    cr_assert_eq(th_sim_count_services(&sim, "osp-worker-self"), 1);
+    free(ins);
+    free(code_b);
+    free(state_b);
+    free(b);
+    free(code);
+    free(state);
+    free(a);
+    free(own);
 }
