@@ -25,5 +25,7 @@ ENV PORT=8080
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
     CMD curl -fsS "http://127.0.0.1:${PORT}/healthz" >/dev/null || exit 1
-ENTRYPOINT ["railhook"]
-CMD ["serve"]
+# No ENTRYPOINT: a command given to the image (`docker run IMAGE railhook migrate`, Railway's
+# pre-deploy command `railhook migrate` from railway.json) runs as written, whether the
+# platform replaces the ENTRYPOINT or the CMD; tests/unit/test_deploy_config.c holds this.
+CMD ["railhook", "serve"]
