@@ -337,3 +337,54 @@ Test(process, migrate_logs_the_whole_database_error_as_json, .timeout = 60)
     cr_assert_eq(assert_json_log_keeps_db_error(log_path, db_port), 1);
     unlink(log_path);
 }
+
+/* On Railway (RAILWAY_SERVICE_ID set, as Railway does) serve logs once that it runs there,
+ * with the project, environment and service ids, and never the token. */
+Test(process, on_railway_it_logs_its_own_ids_once, .timeout = 60)
+{
+    db = th_db_create();
+    int port = th_free_port();
+    char env_db[512], env_port[32], log_path[256];
+    snprintf(env_db, sizeof(env_db), "DATABASE_URL=%s", db);
+    snprintf(env_port, sizeof(env_port), "PORT=%d", port);
+    log_path_for(log_path, sizeof(log_path), "railway");
+    const char *env[] = {env_db,
+                         env_port,
+                         "BIND_ADDRESS=127.0.0.1",
+                         "LOG_LEVEL=info",
+                         "LOG_FORMAT=json",
+                         "WORKERS=0",
+                         "API_AUTH=none",
+                         "RAILWAY_PROJECT_ID=prj-own-1",
+                         "RAILWAY_ENVIRONMENT_ID=env-own-2",
+                         "RAILWAY_SERVICE_ID=svc-own-3",
+                         "RAILWAY_API_TOKEN=tok-s3cr3t-never-logged",
+                         NULL};
+    const char *argv[] = {RAILHOOK_BIN_PATH, "serve", NULL};
+    pid_t pid = th_spawn(argv, env, log_path);
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", port);
+    cr_assert(th_wait_http(url, 15000), "railhook did not become healthy");
+    kill(pid, SIGTERM);
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    char *log = th_read_file(log_path, NULL);
+    cr_assert_null(strstr(log, "tok-s3cr3t-never-logged"), "the token is in the log");
+    int found = 0;
+    for (char *line = log, *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+        *nl = '\0';
+        cJSON *j = cJSON_Parse(line);
+        const cJSON *msg = cJSON_GetObjectItem(j, "msg");
+        if (cJSON_IsString(msg) && strcmp(msg->valuestring, "running on Railway") == 0) {
+            found++;
+            cr_assert_str_eq(cJSON_GetObjectItem(j, "project")->valuestring, "prj-own-1");
+            cr_assert_str_eq(cJSON_GetObjectItem(j, "environment")->valuestring, "env-own-2");
+            cr_assert_str_eq(cJSON_GetObjectItem(j, "service")->valuestring, "svc-own-3");
+        }
+        cJSON_Delete(j);
+    }
+    cr_assert_eq(found, 1, "%d \"running on Railway\" lines", found);
+    free(log);
+    unlink(log_path);
+    th_db_drop(db);
+}
