@@ -227,6 +227,25 @@ static void check_call(PGresult *calls, int i, const char *type, bool with_recor
     free(want_url);
 }
 
+/* The INSERT's body is the one Supabase's own webhook function sends for the same row (the
+ * real delivery beside the checkout, when present), but for the status columns. */
+static void same_as_supabases(const char *body)
+{
+    cJSON *real = th_fixture_json("supabase/manifests.insert.body.json");
+    if (!real)
+        return;
+    cJSON *ours = cJSON_Parse(body);
+    cJSON *rec = cJSON_GetObjectItem(ours, "record");
+    const char *const status[] = {"railway_service_id", "railway_status",
+                                  "railway_deployment_status", "railway_error",
+                                  "railway_updated_at"};
+    for (size_t i = 0; i < sizeof(status) / sizeof(status[0]); i++)
+        cJSON_DeleteItemFromObjectCaseSensitive(rec, status[i]);
+    cr_assert(cJSON_Compare(ours, real, true), "not Supabase's payload: %s", body);
+    cJSON_Delete(ours);
+    cJSON_Delete(real);
+}
+
 Test(supabase_sql, installs_posts_each_change_reruns_as_a_no_op_and_undoes, .init = start,
      .fini = stop, .timeout = 60)
 {
@@ -275,8 +294,11 @@ Test(supabase_sql, installs_posts_each_change_reruns_as_a_no_op_and_undoes, .ini
 
     /* Insert, a relevant update, a status-only update (railhook's write-back: no call), and
      * a delete. */
-    exec_ok("INSERT INTO public.manifests (id, service_schema, spec) VALUES ('" MANIFEST
-            "', 'billing_v2', '{\"image\": \"ghcr.io/acme/billing:1.4.2\"}')");
+    exec_ok("SET TimeZone = 'UTC'");
+    exec_ok("INSERT INTO public.manifests (id, service_schema, spec, created_at, updated_at) "
+            "VALUES ('" MANIFEST "', 'billing_v2', '{\"env\": {\"LOG_LEVEL\": \"info\"}, "
+            "\"image\": \"ghcr.io/acme/billing:1.4.2\", \"replicas\": 2}', "
+            "'2025-03-14T09:26:53.589793+00:00', '2025-03-14T09:26:53.589793+00:00')");
     exec_ok("UPDATE public.manifests SET service_schema = 'billing_v3', status = 'applied'");
     exec_ok("UPDATE public.manifests SET railway_status = 'active', railway_updated_at = now()");
     exec_ok("DELETE FROM public.manifests");
@@ -286,6 +308,7 @@ Test(supabase_sql, installs_posts_each_change_reruns_as_a_no_op_and_undoes, .ini
     cr_assert_eq(PQresultStatus(calls), PGRES_TUPLES_OK, "%s", PQerrorMessage(conn));
     cr_assert_eq(PQntuples(calls), 3, "%d calls recorded", PQntuples(calls));
     check_call(calls, 0, "INSERT", true, false, "provision");
+    same_as_supabases(PQgetvalue(calls, 0, 3));
     check_call(calls, 1, "UPDATE", true, true, "update");
     check_call(calls, 2, "DELETE", false, true, "deprovision");
     PQclear(calls);
