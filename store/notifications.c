@@ -250,3 +250,44 @@ out:
     cJSON_Delete(doc);
     return st;
 }
+
+enum rh_status store_manifest_columns_check(PGconn *c, const struct config *cfg, bool *table_found,
+                                            struct store_manifest_column *out, char *err,
+                                            size_t errlen)
+{
+    static const struct store_stmt st = {
+        NULL,
+        "WITH t AS (SELECT to_regclass(quote_ident($1) || '.' || quote_ident($2)) AS oid)"
+        "SELECT c.col, t.oid IS NOT NULL, a.attname IS NOT NULL,"
+        " coalesce(a.attname IS NOT NULL AND has_column_privilege(t.oid, a.attname, 'UPDATE'),"
+        "  false),"
+        " coalesce(a.attname IS NOT NULL AND has_column_privilege(t.oid, a.attname, 'SELECT'),"
+        "  false)"
+        " FROM unnest(string_to_array($3, E'\\n')) WITH ORDINALITY c(col, i) CROSS JOIN t"
+        " LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attname = c.col"
+        "  AND a.attnum > 0 AND NOT a.attisdropped"
+        " ORDER BY c.i",
+        3,
+    };
+    struct buf cols;
+    buf_init(&cols, 0);
+    buf_puts(&cols, "id");
+    for (int i = 0; i < cfg->nstatus_columns; i++)
+        buf_printf(&cols, "\n%s", cfg->status_columns[i].column);
+    const char *p[] = {cfg->supabase_schema, cfg->supabase_table, cols.data};
+    PGresult *r = NULL;
+    enum rh_status s = store_run(c, &st, p, &r, err, errlen);
+    buf_free(&cols);
+    if (s != RH_OK)
+        return s;
+    *table_found = false;
+    for (int i = 0; i < PQntuples(r) && i <= cfg->nstatus_columns; i++) {
+        snprintf(out[i].name, sizeof(out[i].name), "%s", PQgetvalue(r, i, 0));
+        *table_found = strcmp(PQgetvalue(r, i, 1), "t") == 0;
+        out[i].exists = strcmp(PQgetvalue(r, i, 2), "t") == 0;
+        out[i].may_update = strcmp(PQgetvalue(r, i, 3), "t") == 0;
+        out[i].may_select = strcmp(PQgetvalue(r, i, 4), "t") == 0;
+    }
+    PQclear(r);
+    return RH_OK;
+}

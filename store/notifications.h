@@ -81,4 +81,19 @@ PGconn *store_manifest_open(const char *url, char *err, size_t errlen);
 enum rh_status store_manifest_status_write(PGconn *c, const struct config *cfg, const char *status,
                                            int *rows, char *err, size_t errlen);
 
+/* What the manifests database says of one column of cfg's table (railhook check). */
+struct store_manifest_column {
+    char name[64];
+    bool exists;
+    bool may_update;
+    bool may_select;
+};
+
+/* Looks up the id column and every mapped column of cfg's status columns on the manifests
+ * table: out[0] is id, out[1..] the mapped columns in order (cfg->nstatus_columns + 1 in all).
+ * *table_found false when the table is not there (then no column exists). */
+enum rh_status store_manifest_columns_check(PGconn *c, const struct config *cfg, bool *table_found,
+                                            struct store_manifest_column *out, char *err,
+                                            size_t errlen);
+
 #endif
