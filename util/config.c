@@ -171,7 +171,7 @@ static const struct cfg_entry table[] = {
     {"NOTIFY_SENDERS", I(notify_senders), "2", 1, 64, 0, NULL,
      "notification sender threads (each has its own database connections)"},
     {"NOTIFY_TIMEOUT_S", I(notify_timeout_s), "10", 1, 300, 0, NULL,
-     "longest notification request or write-back, seconds"},
+     "longest notification request, seconds"},
     {"NOTIFY_RETRY_BASE_S", I(notify_retry_base_s), "5", 1, 3600, 0, NULL,
      "first retry delay of a notification (doubles, with jitter, up to an hour)"},
     {"NOTIFY_RETRY_FOR_S", I(notify_retry_for_s), "90000", 1, 2592000, 0, NULL,
