@@ -487,3 +487,44 @@ Test(notify, a_manifests_database_down_delays_only_the_write_back, .timeout = 90
     th_db_drop(mdb);
     th_db_drop(db);
 }
+
+/* A real provision against the Railway simulator: the manifest row follows it from queued
+ * through running to succeeded with its Railway service and deployment status. */
+Test(notify, the_manifest_row_follows_a_provision, .timeout = 120)
+{
+    struct th_sim sim;
+    th_sim_start(&sim, NULL);
+    char *db = th_db_create();
+    char *mdb = manifests_db();
+    char menv[512];
+    snprintf(menv, sizeof(menv), "MANIFESTS_DATABASE_URL=%s", mdb);
+    struct proc a;
+    const char *extra[] = {menv, STATUS_COLUMNS, "DEPLOY_POLL_MIN_MS=100", "DEPLOY_POLL_MAX_MS=300",
+                           NULL};
+    railhook_start(&a, db, "a", extra);
+    char *id = tf_provision(db, MANIFEST_ID, "acme");
+    char *state = tf_wait_done(db, id, 60000);
+    cr_assert_str_eq(state, "succeeded", "log %s", a.log);
+    free(state);
+    cr_assert(th_wait_sql_long(db,
+                               "SELECT count(*) FROM notification_deliveries WHERE state <> "
+                               "'delivered'",
+                               0, 30000));
+    cr_assert_geq(th_sql_long(db, "SELECT count(*) FROM notifications WHERE type = "
+                                  "'job.running'"),
+                  1, "the running state was written back too");
+    char *want = th_sql(db, "SELECT railway_service_id || '/' || railway_deployment_status || "
+                            "'/' || updated_at FROM jobs");
+    char *got = th_sql(mdb, "SELECT railway_service_id || '/' || railway_deployment_status || "
+                            "'/' || railway_updated_at FROM manifests WHERE railway_status = "
+                            "'succeeded' AND railway_error IS NULL");
+    cr_assert_not_null(got, "the row's status is succeeded");
+    cr_assert_str_eq(got, want);
+    free(want);
+    free(got);
+    free(id);
+    proc_stop(&a, SIGTERM);
+    th_sim_stop(&sim);
+    th_db_drop(mdb);
+    th_db_drop(db);
+}
