@@ -67,7 +67,8 @@ enum rh_status store_notify_prune(PGconn *c, int days, int limit, long *deleted,
 enum rh_status store_notify_pending(PGconn *c, long *pending, char *err, size_t errlen);
 
 /* GET /notifications: {"notifications": [...]} newest first, at most limit, only job's when
- * job is not NULL (a UUID), each with its deliveries and their attempts. */
+ * job is not NULL (a UUID), each with its deliveries and their attempts. A URL sink shows only
+ * its scheme, host and port: a URL's path or query may hold what a reader should not see. */
 enum rh_status store_view_notifications(PGconn *c, const char *job, int limit, char **json,
                                         char *err, size_t errlen);
 

@@ -161,7 +161,7 @@ static const struct cfg_entry table[] = {
     {"CORS_ORIGINS", S(cors_origins), "", 0, 0, 0, NULL,
      "origins allowed to call the API, comma-separated"},
     {"METRICS_PUBLIC", B(metrics_public), "off", 0, 0, 0, NULL, "serve /metrics without a token"},
-    {"NOTIFY_URLS", S(notify_urls), "", 0, 0, 0, NULL,
+    {"NOTIFY_URLS", S(notify_urls), "", 0, 0, CFG_SECRET, NULL,
      "URLs that receive signed job notifications, comma-separated (https://, or http:// to "
      "loopback; empty: none)"},
     {"NOTIFY_SIGNING_SECRET", S(notify_signing_secret), "", 0, 0, CFG_SECRET, NULL,

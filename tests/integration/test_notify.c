@@ -389,6 +389,10 @@ Test(notify, every_state_notified_and_written_back_to_the_manifest, .timeout = 9
                      "job.queued");
     cJSON *deliveries = cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "deliveries");
     cr_assert_eq(cJSON_GetArraySize(deliveries), 2, "the URL and the manifest");
+    char sink[64];
+    snprintf(sink, sizeof(sink), "http://127.0.0.1:%d", r.port);
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(deliveries, 0), "sink")->valuestring,
+                     sink, "a URL sink is shown without its path");
     cJSON *payload = cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "payload");
     cr_assert_str_eq(
         cJSON_GetObjectItem(cJSON_GetObjectItem(payload, "data"), "state")->valuestring,
