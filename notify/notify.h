@@ -16,10 +16,9 @@ struct notify;
 
 /* Writes the settings the outbox trigger follows (which sinks each job change gets) and starts
  * NOTIFY_SENDERS threads when this instance has something to send (NOTIFY_URLS, or the
- * write-back). NULL with err set when the settings cannot be written; a configuration with
- * nothing to send returns a handle without threads. cfg and store outlive the handle. */
-struct notify *notify_start(const struct config *cfg, struct store *store, char *err,
-                            size_t errlen);
+ * write-back). When the database does not answer, a thread keeps trying to write the settings.
+ * cfg and store outlive the handle. */
+struct notify *notify_start(const struct config *cfg, struct store *store);
 /* Stops the senders (an attempt in flight is abandoned: its lease ends and it is sent again)
  * and frees the handle; NULL-safe. */
 void notify_stop(struct notify *n);

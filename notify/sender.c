@@ -5,8 +5,9 @@
  * Threading: NOTIFY_SENDERS threads, each with its own curl handle and its own connections
  * (the outbox's database and the manifests database); they share only the read-only
  * configuration and key, and n->stop (atomic) with n->mu/n->cv, which notify_stop() uses to
- * wake them from their idle wait. Several instances share the outbox through FOR UPDATE SKIP
- * LOCKED and a lease (store/notifications.c). */
+ * wake them from their idle wait. n->settings_written is set by notify_start before any thread
+ * starts, and afterwards only by the first sender. Several instances share the outbox through FOR
+ * UPDATE SKIP LOCKED and a lease (store/notifications.c). */
 #include "notify/notify_int.h"
 
 #include "store/notifications.h"
@@ -31,6 +32,10 @@ struct notify {
     size_t keylen;
     bool urls;     /* this instance signs: NOTIFY_URLS and a secret */
     bool manifest; /* this instance writes back */
+    char **urls_list;
+    int nurls;
+    bool settings_written; /* by notify_start, or else by the first sender */
+    bool settings_warned;  /* the failure to write them was logged */
     pthread_t *threads;
     int nthreads;
     atomic_bool stop;
@@ -163,6 +168,22 @@ static void idle_wait(struct notify *n, int ms)
     pthread_mutex_unlock(&n->mu);
 }
 
+/* Writes the settings the outbox trigger follows; true once written. */
+static bool settings_write(struct notify *n, PGconn *c)
+{
+    char err[256] = "";
+    if (store_notify_settings_write(c, n->urls_list, n->urls ? n->nurls : 0,
+                                    strcmp(n->cfg->notify_events, "all") == 0, n->manifest,
+                                    n->cfg->instance_id, err, sizeof(err)) != RH_OK) {
+        if (!n->settings_warned)
+            log_warn("cannot write the notification settings yet; retrying every second",
+                     LOG_STR("error", err));
+        n->settings_warned = true;
+        return false;
+    }
+    return true;
+}
+
 static void *sender_main(void *arg)
 {
     struct sender *s = arg;
@@ -176,6 +197,15 @@ static void *sender_main(void *arg)
         if (!store_conn_ensure(n->store, STORE_SESSION_DEFAULT, &s->db, err, sizeof(err))) {
             idle_wait(n, IDLE_WAIT_MS);
             continue;
+        }
+        if (s->index == 0 && !n->settings_written) {
+            n->settings_written = settings_write(n, s->db);
+            if (!n->settings_written) {
+                idle_wait(n, IDLE_WAIT_MS);
+                continue;
+            }
+            if (!n->urls && !n->manifest)
+                break; /* only the settings were to be written */
         }
         if (s->index == 0 && time_mono_ms() >= next_prune) {
             prune(s);
@@ -218,17 +248,16 @@ static char **urls_split(const char *csv, int *count)
     return out;
 }
 
-struct notify *notify_start(const struct config *cfg, struct store *store, char *err, size_t errlen)
+struct notify *notify_start(const struct config *cfg, struct store *store)
 {
     struct notify *n = xcalloc(1, sizeof(*n));
-    int nurls = 0;
-    char **urls = urls_split(cfg->notify_urls, &nurls);
-    PGconn *c = NULL;
+    char err[256] = "";
     n->cfg = cfg;
     n->store = store;
-    n->urls =
-        nurls > 0 && swh_key_decode(cfg->notify_signing_secret, strlen(cfg->notify_signing_secret),
-                                    n->key, &n->keylen) == RH_OK;
+    n->urls_list = urls_split(cfg->notify_urls, &n->nurls);
+    n->urls = n->nurls > 0 &&
+              swh_key_decode(cfg->notify_signing_secret, strlen(cfg->notify_signing_secret), n->key,
+                             &n->keylen) == RH_OK;
     n->manifest = cfg->nstatus_columns > 0 && *cfg->manifests_database_url;
     atomic_init(&n->stop, false);
     pthread_mutex_init(&n->mu, NULL);
@@ -237,39 +266,32 @@ struct notify *notify_start(const struct config *cfg, struct store *store, char 
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&n->cv, &attr);
     pthread_condattr_destroy(&attr);
-    c = store_conn_open(store, STORE_SESSION_DEFAULT, err, errlen);
-    if (!c || store_notify_settings_write(c, urls, n->urls ? nurls : 0,
-                                          strcmp(cfg->notify_events, "all") == 0, n->manifest,
-                                          cfg->instance_id, err, errlen) != RH_OK) {
-        notify_stop(n);
-        n = NULL;
-        goto out;
-    }
-    if (n->urls || n->manifest) {
-        n->threads = xcalloc((size_t)cfg->notify_senders, sizeof(*n->threads));
-        for (int i = 0; i < cfg->notify_senders; i++) {
-            struct sender *s = xcalloc(1, sizeof(*s));
-            s->n = n;
-            s->index = i;
-            snprintf(s->owner, sizeof(s->owner), "%s/n%d", cfg->instance_id, i);
-            s->curl = curl_easy_init();
-            if (pthread_create(&n->threads[i], NULL, sender_main, s) != 0) {
-                curl_easy_cleanup(s->curl);
-                free(s);
-                break;
-            }
-            n->nthreads++;
-        }
-        log_info("notification senders started", LOG_INT("senders", n->nthreads),
-                 LOG_INT("urls", n->urls ? nurls : 0), LOG_BOOL("write_back", n->manifest),
-                 LOG_STR("events", cfg->notify_events));
-    }
-out:
+    /* Written now when the database answers; else the first sender keeps trying (a database
+     * that is down at start must not stop `serve`). */
+    PGconn *c = store_conn_open(store, STORE_SESSION_DEFAULT, err, sizeof(err));
+    n->settings_written = c && settings_write(n, c);
     if (c)
         PQfinish(c);
-    for (int i = 0; i < nurls; i++)
-        free(urls[i]);
-    free(urls);
+    int want = n->urls || n->manifest ? cfg->notify_senders : n->settings_written ? 0 : 1;
+    n->threads = xcalloc((size_t)(want > 0 ? want : 1), sizeof(*n->threads));
+    for (int i = 0; i < want; i++) {
+        struct sender *s = xcalloc(1, sizeof(*s));
+        s->n = n;
+        s->index = i;
+        snprintf(s->owner, sizeof(s->owner), "%s/n%d", cfg->instance_id, i);
+        s->curl = curl_easy_init();
+        if (pthread_create(&n->threads[i], NULL, sender_main, s) != 0) {
+            curl_easy_cleanup(s->curl);
+            free(s);
+            log_error("cannot start a notification sender");
+            break;
+        }
+        n->nthreads++;
+    }
+    if (n->urls || n->manifest)
+        log_info("notification senders started", LOG_INT("senders", n->nthreads),
+                 LOG_INT("urls", n->urls ? n->nurls : 0), LOG_BOOL("write_back", n->manifest),
+                 LOG_STR("events", cfg->notify_events));
     return n;
 }
 
@@ -284,6 +306,9 @@ void notify_stop(struct notify *n)
     for (int i = 0; i < n->nthreads; i++)
         pthread_join(n->threads[i], NULL);
     free(n->threads);
+    for (int i = 0; i < n->nurls; i++)
+        free(n->urls_list[i]);
+    free(n->urls_list);
     pthread_cond_destroy(&n->cv);
     pthread_mutex_destroy(&n->mu);
     free(n);

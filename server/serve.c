@@ -134,11 +134,7 @@ int serve_run(const struct job_handler *extra, size_t nextra)
         log_error("cannot start the job queue", LOG_STR("error", err));
         goto out;
     }
-    notify = notify_start(&cfg, app.store, err, sizeof(err));
-    if (!notify) {
-        log_error("cannot start the notification senders", LOG_STR("error", err));
-        goto out;
-    }
+    notify = notify_start(&cfg, app.store);
 
     int sig = 0;
     sigwait(&sigs, &sig);
