@@ -153,7 +153,7 @@ Test(check, passes_against_the_simulator_within_ten_requests)
                            "migrations",       "db_pool",         "railway_endpoint",
                            "railway_token",    "railway_project", "railway_environment",
                            "github_repo",      "github_branch",   "schema_drift",
-                           "rate_limit"};
+                           "rate_limit",       "notifications",   "write_back"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         expect_item(&r, names[i], "ok", "");
     expect_item(&r, "railway_token", "ok", "account token");
