@@ -245,6 +245,30 @@ Test(notify, a_4xx_answer_gives_up_after_one_attempt, .timeout = 60)
     th_db_drop(db);
 }
 
+/* 429 is retried, no sooner than its Retry-After (2 s; the backoff alone would wait 1 s at
+ * most with NOTIFY_RETRY_BASE_S=1). */
+Test(notify, a_429_is_retried_after_its_retry_after, .timeout = 60)
+{
+    char *db = th_db_create();
+    struct proc r, a;
+    char urls[96];
+    receiver_start(&r, th_free_port(), "busy:2");
+    const char *extra[] = {url_env(urls, sizeof(urls), r.port), NULL};
+    railhook_start(&a, db, "a", extra);
+    enqueue(db, "noop", 1, NULL);
+    cr_assert(th_wait_sql_long(
+        db, "SELECT count(*) FROM notification_deliveries WHERE state = 'delivered'", 1, 30000));
+    cr_assert_eq(log_count(&r, 429), 2);
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM notification_attempts"), 3);
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM (SELECT at - lag(at) OVER (ORDER BY id) "
+                                 "AS gap FROM notification_attempts) g WHERE gap < interval "
+                                 "'1900 ms'"),
+                 0, "each retry waited for Retry-After");
+    proc_stop(&a, SIGTERM);
+    proc_stop(&r, SIGTERM);
+    th_db_drop(db);
+}
+
 Test(notify, a_stalled_receiver_never_delays_jobs, .timeout = 90)
 {
     enum { JOBS = 10 };
