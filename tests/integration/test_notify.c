@@ -556,3 +556,42 @@ Test(notify, the_manifest_row_follows_a_provision, .timeout = 120)
     th_db_drop(mdb);
     th_db_drop(db);
 }
+
+/* Retention: notifications older than JOB_RETENTION_DAYS go once none of their deliveries is
+ * pending; a pending one stays however old. */
+Test(notify, prune_keeps_pending_notifications)
+{
+    char *db = th_db_create();
+    char *job = tf_enqueue(db, "noop", "prune-test", "{}");
+    char *sql = xasprintf(
+        "INSERT INTO notifications (id, type, job_id, payload, status, created_at) VALUES"
+        " ('msg_old_done', 'job.succeeded', '%s', '{}', '{}', now() - interval '40 days'),"
+        " ('msg_old_pending', 'job.succeeded', '%s', '{}', '{}', now() - interval '40 days'),"
+        " ('msg_new_done', 'job.succeeded', '%s', '{}', '{}', now())",
+        job, job, job);
+    free(th_sql(db, sql));
+    free(sql);
+    free(th_sql(db, "INSERT INTO notification_deliveries (notification_id, sink, state) VALUES"
+                    " ('msg_old_done', 'manifest', 'delivered'),"
+                    " ('msg_old_pending', 'manifest', 'pending'),"
+                    " ('msg_new_done', 'manifest', 'gave_up')"));
+    char err[256] = "";
+    struct store *s = store_open(db, 1, 1000, false);
+    PGconn *c = store_conn_open(s, STORE_SESSION_DEFAULT, err, sizeof(err));
+    cr_assert_not_null(c, "%s", err);
+    long deleted = -1;
+    cr_assert_eq(store_notify_prune(c, 30, 100, &deleted, err, sizeof(err)), RH_OK, "%s", err);
+    cr_assert_eq(deleted, 1);
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM notifications WHERE id = 'msg_old_done'"),
+                 0);
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM notifications"), 2);
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM notification_deliveries"), 2,
+                 "its deliveries went with it");
+    long pending = 0;
+    cr_assert_eq(store_notify_pending(c, &pending, err, sizeof(err)), RH_OK);
+    cr_assert_eq(pending, 1);
+    PQfinish(c);
+    store_close(s);
+    free(job);
+    th_db_drop(db);
+}
