@@ -41,11 +41,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned char macs[VERIFY_MAX_SIGNATURES][VERIFY_MAC_LEN];
     size_t n = 0;
     verify_swh_signatures_parse(header, macs, VERIFY_MAX_SIGNATURES, &n);
-    unsigned char key[VERIFY_MAX_KEY];
+    unsigned char key[SWH_MAX_KEY];
     size_t keylen = 0;
-    verify_swh_key(secrets, strlen(secrets), key, &keylen);
+    swh_key_decode(secrets, strlen(secrets), key, &keylen);
     unsigned char raw[512];
-    verify_base64_decode(header, strlen(header), raw, sizeof(raw), &n);
+    swh_base64_decode(header, strlen(header), raw, sizeof(raw), &n);
 
     struct verify_swh_input in = {
         .id = id,

@@ -52,6 +52,10 @@ void handle_job_get(struct app *app, struct http_request *req, struct http_respo
 void handle_jobs_list(struct app *app, struct http_request *req, struct http_response *res);
 void handle_services_list(struct app *app, struct http_request *req, struct http_response *res);
 void handle_service_get(struct app *app, struct http_request *req, struct http_response *res);
+/* GET /notifications: recent notifications, newest first, with deliveries and attempts
+ * (?limit=1..200, default 50; ?job=<uuid>). */
+void handle_notifications_list(struct app *app, struct http_request *req,
+                               struct http_response *res);
 /* Admin API (handlers/jobs_admin.c). */
 void handle_job_create(struct app *app, struct http_request *req, struct http_response *res);
 void handle_job_retry(struct app *app, struct http_request *req, struct http_response *res);

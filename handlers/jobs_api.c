@@ -1,8 +1,9 @@
-/* GET /jobs/{id}, GET /jobs, GET /services, GET /services/{name}. */
+/* GET /jobs/{id}, GET /jobs, GET /services, GET /services/{name}, GET /notifications. */
 #include "flows/flows.h"
 #include "handlers/api.h"
 #include "handlers/jobcache.h"
 #include "handlers/longpoll.h"
+#include "store/notifications.h"
 #include "store/views.h"
 
 #include <openssl/evp.h>
@@ -213,4 +214,33 @@ void handle_services_list(struct app *app, struct http_request *req, struct http
 void handle_service_get(struct app *app, struct http_request *req, struct http_response *res)
 {
     services(app, req, res, req->params[0]);
+}
+
+void handle_notifications_list(struct app *app, struct http_request *req, struct http_response *res)
+{
+    if (!api_authorize(app, req, res, API_READ))
+        return;
+    const char *job = empty_to_null(req->query(req, "job"));
+    const char *limit = req->query(req, "limit");
+    int64_t n = 50;
+    if (limit && !parse_i64(limit, 1, 200, &n)) {
+        http_response_error(res, req, 400, "invalid_limit",
+                            "limit must be an integer from 1 to 200");
+        return;
+    }
+    if (job && !uuid_valid(job)) {
+        http_response_error(res, req, 400, "invalid_job", "job must be a job uuid");
+        return;
+    }
+    PGconn *c = acquire(app, req, res);
+    if (!c)
+        return;
+    char *json = NULL, err[256] = "";
+    enum rh_status st = store_view_notifications(c, job, (int)n, &json, err, sizeof(err));
+    store_conn_release(app->store, c);
+    if (st != RH_OK)
+        api_database_error(req, res, err);
+    else
+        send_json_text(req, res, json);
+    free(json);
 }

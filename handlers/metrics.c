@@ -2,6 +2,7 @@
  * queue gauges are read from the database at scrape time, so every instance reports the
  * whole queue. */
 #include "handlers/api.h"
+#include "store/notifications.h"
 #include "store/views.h"
 #include "util/metrics.h"
 
@@ -29,6 +30,12 @@ static bool queue_gauges(PGconn *c, struct buf *out)
                          "Age of the oldest queued job (0 when none).");
     metrics_gauge_sample(out, "railhook_queue_oldest_age_seconds", "", q.oldest_queued_s);
     store_queue_stats_free(&q);
+    long pending = 0;
+    if (store_notify_pending(c, &pending, err, sizeof(err)) != RH_OK)
+        return false;
+    metrics_gauge_header(out, "railhook_notify_pending",
+                         "Notification deliveries (URLs and write-backs) waiting to be sent.");
+    metrics_gauge_sample(out, "railhook_notify_pending", "", (double)pending);
     return true;
 }
 

@@ -1,10 +1,9 @@
 /* Webhook authentication: GitHub HMAC signatures, bearer secrets, Standard Webhooks. */
 #include "handlers/verify.h"
 
+#include "util/swh.h"
 #include "util/util.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -18,13 +17,6 @@ bool verify_secrets_configured(const char *csv)
     const char *s;
     size_t n;
     return secret_list_next(&cur, &s, &n);
-}
-
-static void hmac_sha256(const void *key, size_t keylen, const void *msg, size_t len,
-                        unsigned char out[VERIFY_MAC_LEN])
-{
-    unsigned int outlen = 0;
-    HMAC(EVP_sha256(), key, (int)keylen, msg ? msg : "", len, out, &outlen);
 }
 
 static int hex_value(char c)
@@ -78,7 +70,7 @@ enum rh_status verify_github(const char *csv, const char *header, const void *bo
         goto out;
     while (secret_list_next(&cur, &s, &n)) {
         unsigned char mac[VERIFY_MAC_LEN];
-        hmac_sha256(s, n, body, len, mac);
+        swh_hmac_sha256(s, n, body, len, mac);
         match |= ct_equal(mac, sizeof(mac), want, sizeof(want));
     }
     why = "signature_mismatch";
@@ -132,73 +124,6 @@ out:
     return st;
 }
 
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-enum rh_status verify_base64_decode(const char *in, size_t len, unsigned char *out, size_t cap,
-                                    size_t *outlen)
-{
-    enum rh_status st = RH_INVALID;
-    size_t pad = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t o = 0;
-
-    while (len > 0 && pad < 2 && in[len - 1] == '=') {
-        len--;
-        pad++;
-    }
-    if ((pad && (len + pad) % 4 != 0) || len % 4 == 1)
-        goto out;
-    if (len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0) > cap)
-        goto out;
-    for (size_t i = 0; i < len; i++) {
-        int v = b64_value((unsigned char)in[i]);
-        if (v < 0)
-            goto out;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    *outlen = o;
-    st = RH_OK;
-out:
-    return st;
-}
-
-enum rh_status verify_swh_key(const char *secret, size_t len, unsigned char key[VERIFY_MAX_KEY],
-                              size_t *keylen)
-{
-    enum rh_status st = RH_INVALID;
-    if (len >= 3 && memcmp(secret, "v1,", 3) == 0) {
-        secret += 3;
-        len -= 3;
-    }
-    if (len >= 6 && memcmp(secret, "whsec_", 6) == 0) {
-        secret += 6;
-        len -= 6;
-    }
-    if (len > 0 && verify_base64_decode(secret, len, key, VERIFY_MAX_KEY, keylen) == RH_OK &&
-        *keylen > 0)
-        st = RH_OK;
-    return st;
-}
-
 enum rh_status verify_swh_signatures_parse(const char *header,
                                            unsigned char (*macs)[VERIFY_MAC_LEN], size_t max,
                                            size_t *n)
@@ -214,7 +139,7 @@ enum rh_status verify_swh_signatures_parse(const char *header,
             size_t got = 0;
             const char *sig = comma + 1;
             size_t siglen = len - 3;
-            if (verify_base64_decode(sig, siglen, macs[*n], VERIFY_MAC_LEN, &got) == RH_OK &&
+            if (swh_base64_decode(sig, siglen, macs[*n], VERIFY_MAC_LEN, &got) == RH_OK &&
                 got == VERIFY_MAC_LEN)
                 (*n)++;
         }
@@ -251,8 +176,6 @@ enum rh_status verify_swh(const char *csv, const struct verify_swh_input *in, co
     const char *why = "no_secret";
     unsigned char(*sigs)[VERIFY_MAC_LEN] = NULL;
     size_t nsigs = 0;
-    char *content = NULL;
-    size_t clen = 0;
     int64_t ts = 0;
     bool match = false;
     const char *cur = csv;
@@ -287,28 +210,17 @@ enum rh_status verify_swh(const char *csv, const struct verify_swh_input *in, co
     if (verify_swh_signatures_parse(in->signature, sigs, VERIFY_MAX_SIGNATURES, &nsigs) != RH_OK)
         goto out;
 
-    /* The signed content is "<id>.<timestamp>.<raw body>". */
-    size_t idlen = strlen(in->id);
-    size_t tslen = strlen(in->timestamp);
-    clen = idlen + 1 + tslen + 1 + in->len;
-    content = xmalloc(clen);
-    memcpy(content, in->id, idlen);
-    content[idlen] = '.';
-    memcpy(content + idlen + 1, in->timestamp, tslen);
-    content[idlen + 1 + tslen] = '.';
-    if (in->len)
-        memcpy(content + idlen + tslen + 2, in->body, in->len);
-
     while (secret_list_next(&cur, &s, &n)) {
-        unsigned char key[VERIFY_MAX_KEY];
+        unsigned char key[SWH_MAX_KEY];
         size_t keylen = 0;
         /* "v1,whsec_..." written in a comma-separated list splits into "v1" and "whsec_...". */
         if (n == 2 && memcmp(s, "v1", 2) == 0)
             continue;
-        if (verify_swh_key(s, n, key, &keylen) != RH_OK)
+        if (swh_key_decode(s, n, key, &keylen) != RH_OK)
             continue;
         unsigned char mac[VERIFY_MAC_LEN];
-        hmac_sha256(key, keylen, content, clen, mac);
+        /* The signed content is "<id>.<timestamp>.<raw body>". */
+        swh_content_mac(key, keylen, in->id, in->timestamp, in->body, in->len, mac);
         for (size_t i = 0; i < nsigs; i++)
             match |= ct_equal(mac, sizeof(mac), sigs[i], sizeof(sigs[i]));
     }
@@ -319,7 +231,6 @@ enum rh_status verify_swh(const char *csv, const struct verify_swh_input *in, co
     }
 out:
     free(sigs);
-    free(content);
     if (reason)
         *reason = why;
     return st;
@@ -332,10 +243,10 @@ int verify_swh_secrets_undecodable(const char *csv)
     size_t n;
     int bad = 0;
     while (secret_list_next(&cur, &t, &n)) {
-        unsigned char key[VERIFY_MAX_KEY];
+        unsigned char key[SWH_MAX_KEY];
         size_t keylen = 0;
         /* "v1" alone is the front half of Supabase's "v1,whsec_..." split at its comma. */
-        if (!(n == 2 && memcmp(t, "v1", 2) == 0) && verify_swh_key(t, n, key, &keylen) != RH_OK)
+        if (!(n == 2 && memcmp(t, "v1", 2) == 0) && swh_key_decode(t, n, key, &keylen) != RH_OK)
             bad++;
     }
     return bad;

@@ -9,14 +9,14 @@
 #define RAILHOOK_HANDLERS_VERIFY_H
 
 #include "util/status.h"
+#include "util/swh.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define VERIFY_MAC_LEN         32  /* HMAC-SHA256 */
-#define VERIFY_MAX_KEY         256 /* longest decoded Standard Webhooks key */
-#define VERIFY_MAX_SIGNATURES  16  /* v1 entries of one webhook-signature header looked at */
+#define VERIFY_MAC_LEN         SWH_MAC_LEN /* HMAC-SHA256 */
+#define VERIFY_MAX_SIGNATURES  16 /* v1 entries of one webhook-signature header looked at */
 #define VERIFY_SWH_TOLERANCE_S 300
 
 /* True when the comma-separated list holds at least one non-empty secret. */
@@ -35,16 +35,6 @@ enum rh_status verify_github(const char *csv, const char *header, const void *bo
 /* Checks an Authorization header ("Bearer <token>", scheme case-insensitive; may be NULL)
  * against every secret in csv. RH_OK on a match, else RH_INVALID with *reason set. */
 enum rh_status verify_bearer(const char *csv, const char *authorization, const char **reason);
-
-/* Decodes standard base64 (padding optional, no whitespace) of in[0..len) into out, at most
- * cap bytes; RH_INVALID for a bad character, a bad length or output past cap. */
-enum rh_status verify_base64_decode(const char *in, size_t len, unsigned char *out, size_t cap,
-                                    size_t *outlen);
-
-/* Turns a Standard Webhooks secret ("whsec_<base64>", Supabase's "v1,whsec_<base64>", or bare
- * base64) of len bytes into its HMAC key; RH_INVALID for an empty key or bad base64. */
-enum rh_status verify_swh_key(const char *secret, size_t len, unsigned char key[VERIFY_MAX_KEY],
-                              size_t *keylen);
 
 /* Parses a webhook-signature header (space-separated "<version>,<base64>" entries) into the
  * MACs of its well-formed "v1" entries, at most max of them; other versions and malformed

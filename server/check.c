@@ -372,6 +372,7 @@ int check_run(FILE *out, bool json)
     check_worker_variables(&ck);
     check_queue(&ck);
     check_database(&ck);
+    check_notify(&ck);
     check_railway(&ck);
     requests = ck.rc ? railway_client_requests(ck.rc) : 0;
 out:

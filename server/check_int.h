@@ -59,6 +59,9 @@ bool check_is_set(const char *s);
 /* The database, migrations and db_pool items (check_db.c); needs ck->cfg loaded. */
 void check_database(struct check *ck);
 
+/* The notifications and write_back items (check_notify.c). */
+void check_notify(struct check *ck);
+
 /* The Railway items, railway_endpoint to rate_limit (check_railway.c): at most six requests,
  * 429s waited out within one budget. Leaves ck->rc, ck->lim and ck->project_res for the
  * caller to free. */

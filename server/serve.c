@@ -11,6 +11,7 @@
 #include "handlers/intake.h"
 #include "handlers/longpoll.h"
 #include "handlers/webhook.h"
+#include "notify/notify.h"
 #include "queue/queue.h"
 #include "railway/railway.h"
 #include "server/http_server.h"
@@ -78,6 +79,7 @@ int serve_run(const struct job_handler *extra, size_t nextra)
     struct http_server *srv = NULL;
     struct app app = {.cfg = &cfg};
     struct flows *flows = NULL;
+    struct notify *notify = NULL;
 
     sigset_t sigs;
     sigemptyset(&sigs);
@@ -136,6 +138,7 @@ int serve_run(const struct job_handler *extra, size_t nextra)
         log_error("cannot start the job queue", LOG_STR("error", err));
         goto out;
     }
+    notify = notify_start(&cfg, app.store);
 
     int sig = 0;
     sigwait(&sigs, &sig);
@@ -148,12 +151,15 @@ int serve_run(const struct job_handler *extra, size_t nextra)
     int64_t grace_left = stop_by - time_mono_ms();
     queue_stop(app.queue, grace_left > 0 ? (int)grace_left : 0);
     app.queue = NULL;
+    notify_stop(notify);
+    notify = NULL;
     rc = 0;
     log_info("stopped");
 out:
     longpoll_release_all(app.longpoll);
     http_server_stop(srv, 0);
     queue_stop(app.queue, 0);
+    notify_stop(notify);
     flows_free(flows);
     intake_stop(app.intake);
     longpoll_stop(app.longpoll);

@@ -2,6 +2,7 @@
 #include "util/config.h"
 
 #include "util/redact.h"
+#include "util/swh.h"
 #include "util/util.h"
 
 #include <arpa/inet.h>
@@ -161,6 +162,25 @@ static const struct cfg_entry table[] = {
     {"CORS_ORIGINS", S(cors_origins), "", 0, 0, 0, NULL,
      "origins allowed to call the API, comma-separated"},
     {"METRICS_PUBLIC", B(metrics_public), "off", 0, 0, 0, NULL, "serve /metrics without a token"},
+    {"NOTIFY_URLS", S(notify_urls), "", 0, 0, CFG_SECRET, NULL,
+     "URLs that receive signed job notifications, comma-separated (https://, or http:// to "
+     "loopback; empty: none)"},
+    {"NOTIFY_SIGNING_SECRET", S(notify_signing_secret), "", 0, 0, CFG_SECRET, NULL,
+     "Standard Webhooks secret (whsec_<base64>) notifications are signed with"},
+    {"NOTIFY_EVENTS", S(notify_events), "final", 0, 0, 0, "final|all",
+     "notify final states only, or every state change"},
+    {"NOTIFY_SENDERS", I(notify_senders), "2", 1, 64, 0, NULL,
+     "notification sender threads (each has its own database connections)"},
+    {"NOTIFY_TIMEOUT_S", I(notify_timeout_s), "10", 1, 300, 0, NULL,
+     "longest notification request, seconds"},
+    {"NOTIFY_RETRY_BASE_S", I(notify_retry_base_s), "5", 1, 3600, 0, NULL,
+     "first retry delay of a notification (doubles, with jitter, up to an hour)"},
+    {"NOTIFY_RETRY_FOR_S", I(notify_retry_for_s), "90000", 1, 2592000, 0, NULL,
+     "how long a notification is retried before it is given up, seconds"},
+    {"MANIFEST_STATUS_COLUMNS", S(manifest_status_columns), "", 0, 0, 0, NULL,
+     "manifest columns the job status is written back to, column=field comma-separated "
+     "(fields: service_id state deployment_status error updated_at job_id kind; empty: no "
+     "write-back)"},
 };
 
 #undef S
@@ -276,6 +296,99 @@ bool config_url_cleartext(const char *url)
     return !loopback_host(host, end ? (size_t)(end - host) : n);
 }
 
+bool config_status_columns_parse(const char *spec, struct config_status_column *out, int *n,
+                                 char *err, size_t errlen)
+{
+    static const char *const fields[] = {
+        "service_id", "state", "deployment_status", "error", "updated_at", "job_id", "kind"};
+    bool ok = false, guarded = false;
+    const char *p = spec;
+    *n = 0;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        const char *eq = memchr(p, '=', len);
+        size_t clen = eq ? (size_t)(eq - p) : 0;
+        size_t flen = eq ? len - clen - 1 : 0;
+        if (!eq || clen == 0 || clen >= sizeof(out->column) || flen == 0) {
+            snprintf(err, errlen, "MANIFEST_STATUS_COLUMNS: '%.*s' is not column=field", (int)len,
+                     p);
+            goto out;
+        }
+        if (*n == CONFIG_STATUS_COLUMNS_MAX) {
+            snprintf(err, errlen, "MANIFEST_STATUS_COLUMNS: more than %d columns",
+                     CONFIG_STATUS_COLUMNS_MAX);
+            goto out;
+        }
+        const char *field = NULL;
+        for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+            if (strlen(fields[i]) == flen && memcmp(fields[i], eq + 1, flen) == 0)
+                field = fields[i];
+        if (!field) {
+            snprintf(err, errlen,
+                     "MANIFEST_STATUS_COLUMNS: unknown field '%.*s' (service_id, state, "
+                     "deployment_status, error, updated_at, job_id, kind)",
+                     (int)flen, eq + 1);
+            goto out;
+        }
+        guarded = guarded || strcmp(field, "updated_at") == 0;
+        snprintf(out[*n].column, sizeof(out[*n].column), "%.*s", (int)clen, p);
+        snprintf(out[*n].field, sizeof(out[*n].field), "%s", field);
+        (*n)++;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    if (*n > 0 && !guarded) {
+        snprintf(err, errlen,
+                 "MANIFEST_STATUS_COLUMNS must map a column to updated_at (it keeps "
+                 "an older status from overwriting a newer one)");
+        goto out;
+    }
+    ok = true;
+out:
+    return ok;
+}
+
+/* NOTIFY_URLS, NOTIFY_SIGNING_SECRET and MANIFEST_STATUS_COLUMNS, once the table is read. */
+static bool notify_config_check(struct config *cfg, char *err, size_t errlen)
+{
+    const char *cur = cfg->notify_urls;
+    const char *u;
+    size_t n;
+    int entry = 0;
+    while (secret_list_next(&cur, &u, &n)) {
+        entry++;
+        char *url = xstrndup(u, n);
+        bool scheme = strncasecmp(url, "https://", 8) == 0 || strncasecmp(url, "http://", 7) == 0;
+        bool ok = scheme && strcspn(url + (url[4] == ':' ? 7 : 8), "/?#") > 0 &&
+                  !config_url_cleartext(url) && !strpbrk(url, " \t\r\n");
+        free(url);
+        if (!ok) {
+            snprintf(err, errlen,
+                     "NOTIFY_URLS: entry %d is not an https:// URL (http:// only to loopback)",
+                     entry);
+            return false;
+        }
+    }
+    unsigned char key[SWH_MAX_KEY];
+    size_t keylen = 0;
+    const char *sec = cfg->notify_signing_secret;
+    if (entry > 0 && (strncmp(sec, "whsec_", 6) != 0 ||
+                      swh_key_decode(sec, strlen(sec), key, &keylen) != RH_OK)) {
+        snprintf(err, errlen,
+                 "NOTIFY_SIGNING_SECRET must be whsec_<base64> when NOTIFY_URLS is set");
+        return false;
+    }
+    if (!config_status_columns_parse(cfg->manifest_status_columns, cfg->status_columns,
+                                     &cfg->nstatus_columns, err, errlen))
+        return false;
+    if (cfg->nstatus_columns > 0 && !*cfg->manifests_database_url) {
+        snprintf(err, errlen, "MANIFEST_STATUS_COLUMNS needs MANIFESTS_DATABASE_URL");
+        return false;
+    }
+    return true;
+}
+
 bool config_load(struct config *cfg, enum config_need need, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -388,6 +501,10 @@ bool config_load(struct config *cfg, enum config_need need, char *err, size_t er
     }
     if (*cfg->worker_repo && !strchr(cfg->worker_repo, '/')) {
         snprintf(err, errlen, "WORKER_REPO must be owner/repo");
+        config_free(cfg);
+        return false;
+    }
+    if (!notify_config_check(cfg, err, errlen)) {
         config_free(cfg);
         return false;
     }

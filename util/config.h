@@ -6,6 +6,15 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#define CONFIG_STATUS_COLUMNS_MAX 16
+
+/* One entry of MANIFEST_STATUS_COLUMNS: a manifest column and the job field written to it
+ * (service_id, state, deployment_status, error, updated_at, job_id or kind). */
+struct config_status_column {
+    char column[64];
+    char field[24];
+};
+
 struct config {
     /* HTTP server */
     char *bind_address;
@@ -84,6 +93,18 @@ struct config {
     char *api_auth;
     char *cors_origins;
     bool metrics_public;
+    /* notifications and write-back */
+    char *notify_urls;
+    char *notify_signing_secret;
+    char *notify_events;
+    int notify_senders;
+    int notify_timeout_s;
+    int notify_retry_base_s;
+    int notify_retry_for_s;
+    char *manifest_status_columns;
+    /* Not variables: MANIFEST_STATUS_COLUMNS parsed by config_load. */
+    struct config_status_column status_columns[CONFIG_STATUS_COLUMNS_MAX];
+    int nstatus_columns;
 };
 
 /* Which variables a command insists on. */
@@ -96,6 +117,11 @@ bool config_load(struct config *cfg, enum config_need need, char *err, size_t er
 /* True when url is plain http:// to a host other than loopback (127.0.0.0/8, [::1],
  * localhost): a token sent there travels in clear. */
 bool config_url_cleartext(const char *url);
+/* Parses a MANIFEST_STATUS_COLUMNS value ("column=field,...") into out (at most
+ * CONFIG_STATUS_COLUMNS_MAX); false with a message naming the bad entry or field in err.
+ * updated_at must be mapped: it guards against writing an older status over a newer one. */
+bool config_status_columns_parse(const char *spec, struct config_status_column *out, int *n,
+                                 char *err, size_t errlen);
 /* Frees the strings config_load() allocated; safe on a zeroed or freed config. */
 void config_free(struct config *cfg);
 /* Writes the table of variables (name, default, meaning) for --help. */

@@ -43,6 +43,10 @@ static const struct metric_def defs[] = {
      "Railway answers with HTTP 429, by operation.", NULL},
     {"railhook_railway_limiter_wait_seconds_total", METRIC_COUNTER,
      "Time Railway calls waited for railhook's own rate limiter.", NULL},
+    {"railhook_notify_attempts_total", METRIC_COUNTER,
+     "Notification attempts by sink (url, manifest: the write-back) and outcome (delivered, "
+     "failed: to be retried, gave_up).",
+     NULL},
 };
 
 #define NDEFS       (sizeof(defs) / sizeof(defs[0]))

@@ -153,7 +153,7 @@ Test(check, passes_against_the_simulator_within_ten_requests)
                            "migrations",       "db_pool",         "railway_endpoint",
                            "railway_token",    "railway_project", "railway_environment",
                            "github_repo",      "github_branch",   "schema_drift",
-                           "rate_limit"};
+                           "rate_limit",       "notifications",   "write_back"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         expect_item(&r, names[i], "ok", "");
     expect_item(&r, "railway_token", "ok", "account token");
@@ -485,5 +485,82 @@ Test(check, says_whether_it_runs_on_railway)
     run_check(&r, true, on_railway);
     cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.out);
     expect_item(&r, "railway_runtime", "ok", "running on Railway as service svc-railhook-self");
+    run_free(&r);
+}
+
+/* A manifests database for the write-back items: the table with the status columns, and a
+ * role that may update only some of them. */
+#define CHECK_COLUMNS                                                                              \
+    "MANIFEST_STATUS_COLUMNS=railway_service_id=service_id,railway_status=state,"                  \
+    "railway_updated_at=updated_at"
+
+static char *write_back_db(const char *role)
+{
+    char *url = th_db_create_from("template1");
+    free(th_sql(url, "CREATE TABLE manifests (id uuid PRIMARY KEY, railway_service_id text,"
+                     " railway_status text, railway_updated_at timestamptz)"));
+    char *sql = xasprintf("DO $$ BEGIN CREATE ROLE %s LOGIN; EXCEPTION WHEN duplicate_object "
+                          "THEN NULL; END $$",
+                          role);
+    free(th_sql(url, sql));
+    free(sql);
+    sql = xasprintf("GRANT SELECT (id, railway_updated_at), UPDATE (railway_status, "
+                    "railway_updated_at) ON manifests TO %s",
+                    role);
+    free(th_sql(url, sql));
+    free(sql);
+    return url;
+}
+
+Test(check, write_back_columns_exist_and_are_writable)
+{
+    char *mdb = write_back_db("chk_wb_writer");
+    char *menv = xasprintf("MANIFESTS_DATABASE_URL=%s", mdb);
+    struct run r;
+    const char *env[] = {menv, CHECK_COLUMNS, NULL};
+    run_check(&r, true, env);
+    expect_item(&r, "write_back", "ok", "3 status columns of public.manifests exist");
+    expect_item(&r, "notifications", "ok", "off");
+    run_free(&r);
+
+    /* A missing column is named. */
+    const char *missing[] = {menv,
+                             "MANIFEST_STATUS_COLUMNS=railway_status=state,railway_colour=kind,"
+                             "railway_updated_at=updated_at",
+                             NULL};
+    run_check(&r, true, missing);
+    expect_only_failure(&r, "write_back");
+    expect_item(&r, "write_back", "fail", "has no column railway_colour");
+    run_free(&r);
+
+    /* A role that may not update railway_service_id. */
+    char *limited = xasprintf("MANIFESTS_DATABASE_URL=%s?user=chk_wb_writer", mdb);
+    const char *denied[] = {limited, CHECK_COLUMNS, NULL};
+    run_check(&r, true, denied);
+    expect_only_failure(&r, "write_back");
+    expect_item(&r, "write_back", "fail", "may not use railway_service_id (UPDATE)");
+    run_free(&r);
+    free(limited);
+    free(menv);
+    th_db_drop(mdb);
+}
+
+Test(check, notification_urls_and_secret)
+{
+    struct run r;
+    const char *ok[] = {"NOTIFY_URLS=https://hooks.example/a,http://127.0.0.1:9/b",
+                        "NOTIFY_SIGNING_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", NULL};
+    run_check(&r, true, ok);
+    expect_item(&r, "notifications", "ok", "2 URLs");
+    run_free(&r);
+    const char *bad_url[] = {"NOTIFY_URLS=http://hooks.example/a",
+                             "NOTIFY_SIGNING_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", NULL};
+    run_check(&r, true, bad_url);
+    expect_item(&r, "config", "fail", "NOTIFY_URLS: entry 1 is not an https:// URL");
+    run_free(&r);
+    const char *bad_secret[] = {"NOTIFY_URLS=https://hooks.example/a",
+                                "NOTIFY_SIGNING_SECRET=not-a-whsec", NULL};
+    run_check(&r, true, bad_secret);
+    expect_item(&r, "config", "fail", "NOTIFY_SIGNING_SECRET must be whsec_");
     run_free(&r);
 }

@@ -59,17 +59,6 @@ static int stop(struct instance *in, int sig)
     return status;
 }
 
-static bool wait_count(const char *db, const char *sql, long want, int timeout_ms)
-{
-    int64_t end = time_mono_ms() + timeout_ms;
-    while (th_sql_long(db, sql) != want) {
-        if (time_mono_ms() > end)
-            return false;
-        usleep(50 * 1000);
-    }
-    return true;
-}
-
 static void enqueue_noops(const char *db, int n, const char *payload)
 {
     char err[256] = "";
@@ -115,9 +104,10 @@ Test(queue_process, sigkill_mid_job_loses_and_duplicates_nothing, .timeout = 120
     long killed = th_sql_long(db, "SELECT count(*) FROM killed");
     cr_assert_geq(killed, 1);
 
-    cr_assert(wait_count(db, "SELECT count(*) FROM jobs WHERE state = 'succeeded'", JOBS, 60000),
-              "every job succeeds (%ld did)",
-              th_sql_long(db, "SELECT count(*) FROM jobs WHERE state = 'succeeded'"));
+    cr_assert(
+        th_wait_sql_long(db, "SELECT count(*) FROM jobs WHERE state = 'succeeded'", JOBS, 60000),
+        "every job succeeds (%ld did)",
+        th_sql_long(db, "SELECT count(*) FROM jobs WHERE state = 'succeeded'"));
     cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM noop_runs"), JOBS, "no run recorded twice");
     cr_assert_eq(th_sql_long(db, "SELECT count(DISTINCT job_id) FROM noop_runs"), JOBS);
     cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM jobs WHERE attempt <> 1"), 0,
@@ -143,8 +133,8 @@ Test(queue_process, sigterm_hands_a_running_job_back, .timeout = 60)
     struct instance a;
     spawn(&a, db, "solo", "30", "3");
     enqueue_noops(db, 1, "{\"sleep_ms\":60000}");
-    cr_assert(wait_count(db, "SELECT count(*) FROM jobs WHERE state = 'running' AND step = 'sleep'",
-                         1, 15000));
+    cr_assert(th_wait_sql_long(
+        db, "SELECT count(*) FROM jobs WHERE state = 'running' AND step = 'sleep'", 1, 15000));
     int64_t t0 = time_mono_ms();
     int status = stop(&a, SIGTERM);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);

@@ -85,6 +85,22 @@ for (const file of files) {
     if (!v(body)) fail(ajv.errorsText(v.errors)); else passed++;
   }
 }
+// Every notification body a test receiver verified (tests/js/notify-receiver.mjs), against
+// the jobEvent webhook.
+const notifyDir = dir && path.join(path.dirname(dir), 'notifications');
+const notifyFiles = notifyDir && fs.existsSync(notifyDir) ? fs.readdirSync(notifyDir).filter((f) => f.endsWith('.jsonl')) : [];
+if (notifyFiles.length) {
+  const v = ajv.compile(rebase(spec.webhooks.jobEvent.post.requestBody.content['application/json'].schema));
+  for (const file of notifyFiles) {
+    for (const line of fs.readFileSync(path.join(notifyDir, file), 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      if (!v(JSON.parse(line))) {
+        failed++;
+        console.log(`FAIL webhook jobEvent: ${ajv.errorsText(v.errors)}`);
+      } else passed++;
+    }
+  }
+}
 console.log(`openapi: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 if (passed + failed === 0) console.log('openapi: no responses were recorded');
 process.exit(failed ? 1 : 0);

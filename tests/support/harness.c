@@ -122,6 +122,17 @@ long th_sql_long(const char *url, const char *sql)
     return n;
 }
 
+bool th_wait_sql_long(const char *url, const char *sql, long want, int timeout_ms)
+{
+    int64_t end = time_mono_ms() + timeout_ms;
+    while (th_sql_long(url, sql) != want) {
+        if (time_mono_ms() > end)
+            return false;
+        usleep(50 * 1000);
+    }
+    return true;
+}
+
 void th_server_start(struct th_server *ts, const char *db_url)
 {
     memset(ts, 0, sizeof(*ts));

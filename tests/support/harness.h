@@ -29,6 +29,8 @@ PGresult *th_query(const char *url, const char *sql);
 char *th_sql(const char *url, const char *sql);
 /* Counts rows: runs "SELECT count(*) ..." style sql and returns the number. */
 long th_sql_long(const char *url, const char *sql);
+/* Runs th_sql_long(url, sql) every 50 ms until it returns want; false after timeout_ms. */
+bool th_wait_sql_long(const char *url, const char *sql, long want, int timeout_ms);
 
 struct th_server {
     struct config cfg;

@@ -246,21 +246,21 @@ Test(verify, base64_decoding)
 {
     unsigned char out[64];
     size_t n = 0;
-    cr_assert_eq(verify_base64_decode("aGVsbG8=", 8, out, sizeof(out), &n), RH_OK);
+    cr_assert_eq(swh_base64_decode("aGVsbG8=", 8, out, sizeof(out), &n), RH_OK);
     cr_assert_eq(n, 5);
     cr_assert_eq(memcmp(out, "hello", 5), 0);
-    cr_assert_eq(verify_base64_decode("aGVsbG8", 7, out, sizeof(out), &n), RH_OK);
+    cr_assert_eq(swh_base64_decode("aGVsbG8", 7, out, sizeof(out), &n), RH_OK);
     cr_assert_eq(n, 5);
-    cr_assert_eq(verify_base64_decode("", 0, out, sizeof(out), &n), RH_OK);
+    cr_assert_eq(swh_base64_decode("", 0, out, sizeof(out), &n), RH_OK);
     cr_assert_eq(n, 0);
-    cr_assert_eq(verify_base64_decode("+/+/", 4, out, sizeof(out), &n), RH_OK);
+    cr_assert_eq(swh_base64_decode("+/+/", 4, out, sizeof(out), &n), RH_OK);
     cr_assert_eq(n, 3);
     cr_assert_eq(out[0], 0xfb);
-    cr_assert_eq(verify_base64_decode("aGVsb", 5, out, sizeof(out), &n), RH_INVALID);
-    cr_assert_eq(verify_base64_decode("aGVs*G8=", 8, out, sizeof(out), &n), RH_INVALID);
-    cr_assert_eq(verify_base64_decode("aGVsbG8==", 9, out, sizeof(out), &n), RH_INVALID);
-    cr_assert_eq(verify_base64_decode("aG=sbG8=", 8, out, sizeof(out), &n), RH_INVALID);
-    cr_assert_eq(verify_base64_decode("aGVsbG8=", 8, out, 4, &n), RH_INVALID);
+    cr_assert_eq(swh_base64_decode("aGVsb", 5, out, sizeof(out), &n), RH_INVALID);
+    cr_assert_eq(swh_base64_decode("aGVs*G8=", 8, out, sizeof(out), &n), RH_INVALID);
+    cr_assert_eq(swh_base64_decode("aGVsbG8==", 9, out, sizeof(out), &n), RH_INVALID);
+    cr_assert_eq(swh_base64_decode("aG=sbG8=", 8, out, sizeof(out), &n), RH_INVALID);
+    cr_assert_eq(swh_base64_decode("aGVsbG8=", 8, out, 4, &n), RH_INVALID);
 }
 
 static void expect_swh(const char *csv, const char *id, const char *ts, const char *sig,
@@ -445,9 +445,9 @@ static void expect_swh_edges(const struct swh_vector *v, const struct swh_edges 
     int64_t now = ts_of(v);
     for (int i = 0; i < 2; i++) {
         const char *s = e->empty_secrets[i];
-        unsigned char key[VERIFY_MAX_KEY];
+        unsigned char key[SWH_MAX_KEY];
         size_t n = 0;
-        cr_assert_eq(verify_swh_key(s, strlen(s), key, &n), RH_INVALID, "'%s' must be refused", s);
+        cr_assert_eq(swh_key_decode(s, strlen(s), key, &n), RH_INVALID, "'%s' must be refused", s);
         expect_swh(s, v->id, v->ts, v->sig, v->body, now, *s ? "signature_mismatch" : "no_secret");
     }
     for (int i = 0; i < 2; i++)
@@ -488,9 +488,9 @@ static void expect_swh_edges(const struct swh_vector *v, const struct swh_edges 
 
     for (int i = 0; i < 2; i++) {
         const char *s = e->unpadded[i];
-        unsigned char key[VERIFY_MAX_KEY];
+        unsigned char key[SWH_MAX_KEY];
         size_t n = 0;
-        cr_assert_eq(verify_swh_key(s, strlen(s), key, &n), RH_OK, "unpadded '%s' decodes", s);
+        cr_assert_eq(swh_key_decode(s, strlen(s), key, &n), RH_OK, "unpadded '%s' decodes", s);
         cr_assert_gt(n, 20);
     }
 }
@@ -595,10 +595,10 @@ Test(verify, standard_webhooks_rotation_and_supabase_secret_format)
 
     /* Supabase writes its secrets "v1,whsec_<base64>": the same key, alone or in a list. */
     char *supabase = xasprintf("v1,%s", a);
-    unsigned char k1[VERIFY_MAX_KEY], k2[VERIFY_MAX_KEY];
+    unsigned char k1[SWH_MAX_KEY], k2[SWH_MAX_KEY];
     size_t n1 = 0, n2 = 0;
-    cr_assert_eq(verify_swh_key(supabase, strlen(supabase), k1, &n1), RH_OK);
-    cr_assert_eq(verify_swh_key(a, strlen(a), k2, &n2), RH_OK);
+    cr_assert_eq(swh_key_decode(supabase, strlen(supabase), k1, &n1), RH_OK);
+    cr_assert_eq(swh_key_decode(a, strlen(a), k2, &n2), RH_OK);
     cr_assert_eq(n1, 24);
     cr_assert_eq(n1, n2);
     cr_assert_eq(memcmp(k1, k2, n1), 0);
@@ -641,8 +641,8 @@ Test(verify, standard_webhooks_rotation_and_supabase_secret_format)
             } else if (strcmp(name, "supabase_auth_hook_secret_format") == 0) {
                 const char *sb = str(v, "supabase_style_secret");
                 const char *std = str(v, "equivalent_standard_secret");
-                cr_assert_eq(verify_swh_key(sb, strlen(sb), k1, &n1), RH_OK);
-                cr_assert_eq(verify_swh_key(std, strlen(std), k2, &n2), RH_OK);
+                cr_assert_eq(swh_key_decode(sb, strlen(sb), k1, &n1), RH_OK);
+                cr_assert_eq(swh_key_decode(std, strlen(std), k2, &n2), RH_OK);
                 cr_assert_eq(n1, n2);
                 cr_assert_eq(memcmp(k1, k2, n1), 0);
             } else {
