@@ -405,6 +405,9 @@ async function main() {
     const row = page.locator(`#jobs tr[data-id="${liveId}"]`);
     await row.waitFor({ timeout: 15000 });
     await row.locator('td.state', { hasText: 'succeeded' }).waitFor({ timeout: 60000 });
+    // Screen readers hear it through the polite live region.
+    await page.locator('#announce[aria-live="polite"]', { hasText: 'osp-worker-live_page succeeded' })
+      .waitFor({ timeout: 5000 });
     assert(navigations === navBefore && await page.evaluate(() => window.railhookNoReload === true),
       'the page reloaded');
     const polled = listRequests.length - listBefore;
