@@ -351,7 +351,10 @@ async function main() {
     await useToken(secrets.read);
     await page.locator(`#jobs tr[data-id="${provisionId}"]`).waitFor();
     const cells = await page.locator(`#jobs tr[data-id="${provisionId}"] td`).allTextContents();
-    assert(cells[1] === 'provision', `kind cell: ${cells[1]}`);
+    assert(cells[1].startsWith('provision'), `kind cell: ${cells[1]}`);
+    // Its button says which job it opens, beginning with what it shows.
+    const name = await page.getByRole('button', { name: 'provision job of osp-worker-ledger_page' }).count();
+    assert(name === 1, 'no button named for the job');
     assert(cells[2] === 'osp-worker-ledger_page', `service cell: ${cells[2]}`);
   });
 
