@@ -186,39 +186,6 @@ void handle_jobs_list(struct app *app, struct http_request *req, struct http_res
     free(json);
 }
 
-static void services(struct app *app, struct http_request *req, struct http_response *res,
-                     const char *name)
-{
-    if (!api_authorize(app, req, res, API_READ))
-        return;
-    PGconn *c = acquire(app, req, res);
-    if (!c)
-        return;
-    char *json = NULL, err[256] = "";
-    enum rh_status st =
-        store_view_services(c, name, app->cfg->railway_project_id, app->cfg->railway_environment_id,
-                            &json, err, sizeof(err));
-    store_conn_release(app->store, c);
-    if (st == RH_NOT_FOUND)
-        http_response_error(res, req, 404, "not_found", "railhook tracks no service named %s",
-                            name);
-    else if (st != RH_OK)
-        api_database_error(req, res, err);
-    else
-        send_json_text(req, res, json);
-    free(json);
-}
-
-void handle_services_list(struct app *app, struct http_request *req, struct http_response *res)
-{
-    services(app, req, res, NULL);
-}
-
-void handle_service_get(struct app *app, struct http_request *req, struct http_response *res)
-{
-    services(app, req, res, req->params[0]);
-}
-
 void handle_job_counts(struct app *app, struct http_request *req, struct http_response *res)
 {
     if (!api_authorize(app, req, res, API_READ))
@@ -253,4 +220,37 @@ void handle_railway_budget(struct app *app, struct http_request *req, struct htt
     res->status = 200;
     res->content_type = "application/json; charset=utf-8";
     http_response_header(res, "Cache-Control", "no-store");
+}
+
+static void services(struct app *app, struct http_request *req, struct http_response *res,
+                     const char *name)
+{
+    if (!api_authorize(app, req, res, API_READ))
+        return;
+    PGconn *c = acquire(app, req, res);
+    if (!c)
+        return;
+    char *json = NULL, err[256] = "";
+    enum rh_status st =
+        store_view_services(c, name, app->cfg->railway_project_id, app->cfg->railway_environment_id,
+                            &json, err, sizeof(err));
+    store_conn_release(app->store, c);
+    if (st == RH_NOT_FOUND)
+        http_response_error(res, req, 404, "not_found", "railhook tracks no service named %s",
+                            name);
+    else if (st != RH_OK)
+        api_database_error(req, res, err);
+    else
+        send_json_text(req, res, json);
+    free(json);
+}
+
+void handle_services_list(struct app *app, struct http_request *req, struct http_response *res)
+{
+    services(app, req, res, NULL);
+}
+
+void handle_service_get(struct app *app, struct http_request *req, struct http_response *res)
+{
+    services(app, req, res, req->params[0]);
 }
