@@ -39,6 +39,11 @@ void flows_register(struct flows *fl, struct queue *q)
     }
 }
 
+struct railway_limiter *flows_limiter(const struct flows *fl)
+{
+    return fl->lim;
+}
+
 void flows_free(struct flows *fl)
 {
     if (!fl)

@@ -53,6 +53,8 @@ char *flows_kind_names(bool api_only);
  * free with flows_free() after the queue has stopped. */
 struct flows *flows_new(const struct config *cfg, char *err, size_t errlen);
 void flows_free(struct flows *fl);
+/* The Railway rate limiter the flows share (it has its own lock): owned by fl. */
+struct railway_limiter *flows_limiter(const struct flows *fl);
 /* Registers a handler with the queue for each kind of the table. */
 void flows_register(struct flows *fl, struct queue *q);
 

@@ -9,6 +9,7 @@
 struct intake;
 struct queue;
 struct longpoll;
+struct railway_limiter;
 
 struct app {
     const struct config *cfg;
@@ -16,6 +17,9 @@ struct app {
     struct intake *intake;     /* webhook delivery writer (handlers/intake.h) */
     struct queue *queue;       /* the job queue; may be NULL (WORKERS=0, tests) */
     struct longpoll *longpoll; /* GET /jobs/{id}?wait=N; may be NULL (then no waiting) */
+
+    /* The workers' Railway limiter (GET /railway/budget); NULL without workers. */
+    struct railway_limiter *limiter;
 };
 
 typedef void (*handler_fn)(struct app *app, struct http_request *req, struct http_response *res);
@@ -56,6 +60,9 @@ void handle_service_get(struct app *app, struct http_request *req, struct http_r
  * (?limit=1..200, default 50; ?job=<uuid>). */
 void handle_notifications_list(struct app *app, struct http_request *req,
                                struct http_response *res);
+/* The status page's summaries (handlers/jobs_api.c): jobs by state, the Railway budget. */
+void handle_job_counts(struct app *app, struct http_request *req, struct http_response *res);
+void handle_railway_budget(struct app *app, struct http_request *req, struct http_response *res);
 /* Admin API (handlers/jobs_admin.c). */
 void handle_job_create(struct app *app, struct http_request *req, struct http_response *res);
 void handle_job_retry(struct app *app, struct http_request *req, struct http_response *res);

@@ -1,9 +1,11 @@
-/* GET /jobs/{id}, GET /jobs, GET /services, GET /services/{name}, GET /notifications. */
+/* GET /jobs/{id}, GET /jobs, GET /jobs/counts, GET /services, GET /services/{name},
+ * GET /railway/budget, GET /notifications. */
 #include "flows/flows.h"
 #include "handlers/api.h"
 #include "handlers/jobcache.h"
 #include "handlers/longpoll.h"
 #include "store/notifications.h"
+#include "railway/railway.h"
 #include "store/views.h"
 
 #include <openssl/evp.h>
@@ -185,6 +187,42 @@ void handle_jobs_list(struct app *app, struct http_request *req, struct http_res
     free(json);
 }
 
+void handle_job_counts(struct app *app, struct http_request *req, struct http_response *res)
+{
+    if (!api_authorize(app, req, res, API_READ))
+        return;
+    PGconn *c = acquire(app, req, res);
+    if (!c)
+        return;
+    char *json = NULL, err[256] = "";
+    enum rh_status st = store_view_job_counts(c, &json, err, sizeof(err));
+    store_conn_release(app->store, c);
+    if (st != RH_OK)
+        api_database_error(req, res, err);
+    else
+        send_json_text(req, res, json);
+    free(json);
+}
+
+void handle_railway_budget(struct app *app, struct http_request *req, struct http_response *res)
+{
+    if (!api_authorize(app, req, res, API_READ))
+        return;
+    /* Without workers this instance sends Railway nothing: its whole budget is left. */
+    struct railway_budget b = {.hourly_budget = app->cfg->railway_hourly_budget,
+                               .remaining = app->cfg->railway_hourly_budget};
+    if (app->limiter)
+        railway_limiter_budget(app->limiter, &b);
+    buf_reset(&res->body);
+    buf_printf(&res->body,
+               "{\"hourly_budget\":%ld,\"spent_last_hour\":%ld,\"remaining\":%ld,"
+               "\"resets_in_s\":%ld}",
+               b.hourly_budget, b.spent_last_hour, b.remaining, b.resets_in_s);
+    res->status = 200;
+    res->content_type = "application/json; charset=utf-8";
+    http_response_header(res, "Cache-Control", "no-store");
+}
+
 static void services(struct app *app, struct http_request *req, struct http_response *res,
                      const char *name)
 {
@@ -194,7 +232,9 @@ static void services(struct app *app, struct http_request *req, struct http_resp
     if (!c)
         return;
     char *json = NULL, err[256] = "";
-    enum rh_status st = store_view_services(c, name, &json, err, sizeof(err));
+    enum rh_status st =
+        store_view_services(c, name, app->cfg->railway_project_id, app->cfg->railway_environment_id,
+                            &json, err, sizeof(err));
     store_conn_release(app->store, c);
     if (st == RH_NOT_FOUND)
         http_response_error(res, req, 404, "not_found", "railhook tracks no service named %s",

@@ -12,12 +12,14 @@ static const struct route routes[] = {
     {"GET", "/metrics", handle_metrics, false, NULL},
     {"GET", "/jobs", handle_jobs_list, false, NULL},
     {"POST", "/jobs", handle_job_create, true, api_admit_admin},
+    {"GET", "/jobs/counts", handle_job_counts, false, NULL}, /* before /jobs/{} */
     {"GET", "/jobs/{}", handle_job_get, false, NULL},
     {"POST", "/jobs/{}/retry", handle_job_retry, false, api_admit_admin},
     {"POST", "/jobs/{}/cancel", handle_job_cancel, false, api_admit_admin},
     {"GET", "/services", handle_services_list, false, NULL},
     {"GET", "/services/{}", handle_service_get, false, NULL},
     {"GET", "/notifications", handle_notifications_list, false, NULL},
+    {"GET", "/railway/budget", handle_railway_budget, false, NULL},
     {"POST", "/webhooks/github", handle_webhook_github, true, webhook_github_admit},
     {"POST", "/webhooks/supabase", handle_webhook_supabase, true, webhook_supabase_admit},
 };

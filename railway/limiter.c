@@ -9,6 +9,7 @@
 #include "util/util.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
@@ -135,5 +136,24 @@ void railway_limiter_observe(struct railway_limiter *l, long remaining, int64_t 
                 l->paused_until_ms = until;
         }
     }
+    pthread_mutex_unlock(&l->lock);
+}
+
+void railway_limiter_budget(struct railway_limiter *l, struct railway_budget *out)
+{
+    pthread_mutex_lock(&l->lock);
+    int64_t now = time_mono_ms();
+    double dt = (double)(now - l->last_ms);
+    double tokens = l->hour_tokens + (dt > 0 ? dt * l->per_ms_hour : 0.0);
+    if (tokens > l->hour_cap)
+        tokens = l->hour_cap;
+    int64_t paused_ms = l->paused_until_ms > now ? l->paused_until_ms - now : 0;
+    out->hourly_budget = (long)l->hour_cap;
+    out->remaining = paused_ms > 0 ? 0 : (long)floor(tokens);
+    out->spent_last_hour = (long)ceil(l->hour_cap - tokens);
+    int64_t full_ms = (int64_t)ceil((l->hour_cap - tokens) / l->per_ms_hour);
+    if (paused_ms > full_ms)
+        full_ms = paused_ms;
+    out->resets_in_s = (long)((full_ms + 999) / 1000);
     pthread_mutex_unlock(&l->lock);
 }

@@ -42,6 +42,17 @@ int64_t railway_limiter_acquire(struct railway_limiter *l, int64_t max_wait_ms,
 void railway_limiter_observe(struct railway_limiter *l, long remaining, int64_t reset_in_ms,
                              int retry_after_s);
 
+/* The hourly budget at a glance, for GET /railway/budget. */
+struct railway_budget {
+    long hourly_budget;   /* RAILWAY_HOURLY_BUDGET */
+    long spent_last_hour; /* requests the bucket has not yet earned back */
+    long remaining;       /* requests that could go now (0 while Railway asked for a pause) */
+    long resets_in_s;     /* seconds until the bucket is whole again (or the pause ends) */
+};
+/* Fills *out from the limiter's state now, under its lock, changing nothing. The hourly
+ * bucket refills continuously, so "spent in the last hour" is what it has yet to earn back. */
+void railway_limiter_budget(struct railway_limiter *l, struct railway_budget *out);
+
 /* ---- what a call ended with ---- */
 
 /* What kind of failure a Railway call met. Every comparison is on these; the stable string

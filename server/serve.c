@@ -121,6 +121,7 @@ int serve_run(const struct job_handler *extra, size_t nextra)
                      "Railway jobs will fail");
         else
             token_kind_detect(&cfg);
+        app.limiter = flows_limiter(flows);
         app.queue = queue_create(&cfg, app.store);
         flows_register(flows, app.queue);
         for (size_t i = 0; i < nextra; i++)

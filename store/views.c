@@ -118,7 +118,8 @@ enum rh_status store_view_jobs(PGconn *c, const struct job_filter *f, char **jso
     "   'kind', j.kind, 'state', j.state, 'updated_at', j.updated_at) END,"                        \
     " 'created_at', s.created_at, 'updated_at', s.updated_at)"
 
-enum rh_status store_view_services(PGconn *c, const char *name, char **json, char *err,
+enum rh_status store_view_services(PGconn *c, const char *name, const char *project_id,
+                                   const char *environment_id, char **json, char *err,
                                    size_t errlen)
 {
     static const struct store_stmt one = {
@@ -129,13 +130,16 @@ enum rh_status store_view_services(PGconn *c, const char *name, char **json, cha
     };
     static const struct store_stmt all = {
         NULL,
-        "SELECT json_build_object('services', coalesce(json_agg(" SERVICE_JSON
-        " ORDER BY s.name), '[]'))::text FROM services s LEFT JOIN jobs j ON j.id = s.last_job_id",
-        0,
+        "SELECT json_build_object('railway', json_build_object('project_id', nullif($1, ''),"
+        "  'environment_id', nullif($2, '')),"
+        " 'services', coalesce(json_agg(" SERVICE_JSON " ORDER BY s.name), '[]'))::text"
+        " FROM services s LEFT JOIN jobs j ON j.id = s.last_job_id",
+        2,
     };
-    const char *p[] = {name};
+    const char *p_one[] = {name};
+    const char *p_all[] = {project_id, environment_id};
     PGresult *r = NULL;
-    if (store_run(c, name ? &one : &all, name ? p : NULL, &r, err, errlen) != RH_OK)
+    if (store_run(c, name ? &one : &all, name ? p_one : p_all, &r, err, errlen) != RH_OK)
         return RH_UNAVAILABLE;
     enum rh_status st = RH_NOT_FOUND;
     if (PQntuples(r) == 1) {
@@ -144,6 +148,26 @@ enum rh_status store_view_services(PGconn *c, const char *name, char **json, cha
     }
     PQclear(r);
     return st;
+}
+
+enum rh_status store_view_job_counts(PGconn *c, char **json, char *err, size_t errlen)
+{
+    /* One pass over the table, which retention keeps to JOB_RETENTION_DAYS. */
+    static const struct store_stmt counts = {
+        NULL,
+        "SELECT json_build_object('queued', count(*) FILTER (WHERE state = 'queued'),"
+        " 'running', count(*) FILTER (WHERE state = 'running'),"
+        " 'succeeded', count(*) FILTER (WHERE state = 'succeeded'),"
+        " 'failed', count(*) FILTER (WHERE state = 'failed'),"
+        " 'cancelled', count(*) FILTER (WHERE state = 'cancelled'))::text FROM jobs",
+        0,
+    };
+    PGresult *r = NULL;
+    if (store_run(c, &counts, NULL, &r, err, errlen) != RH_OK)
+        return RH_UNAVAILABLE;
+    *json = xstrdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return RH_OK;
 }
 
 enum rh_status store_view_queue_stats(PGconn *c, struct store_queue_stats *out, char *err,

@@ -26,9 +26,15 @@ struct job_filter {
  * cursor. */
 enum rh_status store_view_jobs(PGconn *c, const struct job_filter *f, char **json, char *err,
                                size_t errlen);
-/* {"services":[...]} or, with name, one service object (RH_NOT_FOUND when unknown). */
-enum rh_status store_view_services(PGconn *c, const char *name, char **json, char *err,
+/* {"railway":{"project_id","environment_id"},"services":[...]}, the ids (NULL or "" give
+ * null) being where the services live, for links to Railway's dashboard; or, with name, one
+ * service object (RH_NOT_FOUND when unknown), the ids unused. */
+enum rh_status store_view_services(PGconn *c, const char *name, const char *project_id,
+                                   const char *environment_id, char **json, char *err,
                                    size_t errlen);
+/* {"queued":N,"running":N,"succeeded":N,"failed":N,"cancelled":N}: the jobs the table holds
+ * (JOB_RETENTION_DAYS of them) by state, in one aggregate (free()). */
+enum rh_status store_view_job_counts(PGconn *c, char **json, char *err, size_t errlen);
 
 /* How many jobs of one kind are in one state. */
 struct store_job_count {

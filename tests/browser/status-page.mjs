@@ -1,9 +1,14 @@
 // The status page (GET /) in headless Chromium against a real railhook, a real PostgreSQL and
 // the Railway simulator: a Supabase INSERT delivery (built here as pg_net sends it) becomes a
-// provision job that the page lists and follows to `succeeded` with its event timeline; a
-// failed job offers Retry, which a read token may not use and an admin token re-queues; a
-// running job offers Cancel. A real INSERT body beside the checkout ($RAILHOOK_FIXTURES, else
-// ../shared/fixtures) is an extra case when present.
+// provision job that the page lists and follows to `succeeded` with its event timeline; a job
+// provisioned while the page is open appears and succeeds without a reload (and, when the
+// server has GET /events, without the page polling GET /jobs); the counts match GET
+// /jobs/counts and the fleet matches GET /services; a failed job shows its log lines and offers
+// Retry, which a read token may not use and an admin token re-queues; a running job offers
+// Cancel; the keyboard reaches and works every main control with a visible focus; axe-core
+// finds no WCAG 2 A/AA violation (contrast included) in the list, a job's timeline and the
+// fleet. A real INSERT body beside the checkout ($RAILHOOK_FIXTURES, else ../shared/fixtures)
+// is an extra case when present.
 //
 // Usage: node tests/browser/status-page.mjs [BUILD_DIR]   (default build/debug)
 // CTest (browser/status-page) runs it with scripts/test.sh's throwaway cluster
@@ -201,8 +206,10 @@ async function main() {
     failed++;
     return 1;
   }
-  // playwright-core lives with the other Node tools in tests/js (tests/js/package.json).
-  const { chromium } = createRequire(path.join(root, 'tests/js/package.json'))('playwright-core');
+  // playwright-core and axe-core live with the other Node tools in tests/js (package.json).
+  const requireJs = createRequire(path.join(root, 'tests/js/package.json'));
+  const { chromium } = requireJs('playwright-core');
+  const axeSource = fs.readFileSync(requireJs.resolve('axe-core/axe.min.js'), 'utf8');
   const tmpBase = process.env.RAILHOOK_TEST_TMP || os.tmpdir();
   const tmp = fs.mkdtempSync(path.join(tmpBase, 'browser-'));
   fs.chmodSync(tmp, 0o755);
@@ -296,6 +303,29 @@ async function main() {
     await page.fill('#token', t);
     await page.click('#save-token');
   };
+  const apiGet = async (p, t) => {
+    const r = await fetch(`${base}${p}`, { headers: { Authorization: `Bearer ${t}` } });
+    assert(r.ok, `GET ${p} answered ${r.status}`);
+    return r.json();
+  };
+  // axe-core in the page: no violation of the WCAG 2.0/2.1 A and AA rules in what is shown.
+  const axe = async (name) => {
+    if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(axeSource);
+    const result = await page.evaluate(() => window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    }));
+    const v = result.violations.map((x) => `${x.id} (${x.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')})`);
+    assert(v.length === 0, `${name}: ${v.join('; ')}`);
+    assert(result.passes.some((x) => x.id === 'color-contrast'), `${name}: color-contrast did not run`);
+  };
+  // Every GET /jobs (the list, not one job) the page sends, and every reload.
+  const listRequests = [];
+  page.on('request', (req) => {
+    const u = new URL(req.url());
+    if (req.method() === 'GET' && u.pathname === '/jobs') listRequests.push(Date.now());
+  });
+  let navigations = 0;
+  page.on('framenavigated', (f) => { if (f === page.mainFrame()) navigations++; });
 
   let provisionId = null;
   await check('a Supabase INSERT delivery is accepted as one job', async () => {
@@ -321,8 +351,29 @@ async function main() {
     await useToken(secrets.read);
     await page.locator(`#jobs tr[data-id="${provisionId}"]`).waitFor();
     const cells = await page.locator(`#jobs tr[data-id="${provisionId}"] td`).allTextContents();
-    assert(cells[1] === 'provision', `kind cell: ${cells[1]}`);
+    assert(cells[1].startsWith('provision'), `kind cell: ${cells[1]}`);
+    // Its button says which job it opens, beginning with what it shows.
+    const name = await page.getByRole('button', { name: 'provision job of osp-worker-ledger_page' }).count();
+    assert(name === 1, 'no button named for the job');
     assert(cells[2] === 'osp-worker-ledger_page', `service cell: ${cells[2]}`);
+  });
+
+  await check('the counts by state match GET /jobs/counts', async () => {
+    let last = '';
+    await waitFor('the page to show the API\'s counts', async () => {
+      const api = await apiGet('/jobs/counts', secrets.read);
+      const shown = {};
+      for (const s of ['queued', 'running', 'succeeded', 'failed', 'cancelled']) {
+        shown[s] = Number(await page.locator(`#count-${s} .n`).textContent());
+      }
+      last = `page ${JSON.stringify(shown)} api ${JSON.stringify(api)}`;
+      return Object.keys(shown).every((s) => shown[s] === api[s]) &&
+        Object.values(api).reduce((a, b) => a + b, 0) > 0;
+    }, 15000, 500).catch((e) => { throw new Error(`${e.message}: ${last}`); });
+  });
+
+  await check('axe-core: the job list has no WCAG A/AA violation', async () => {
+    await axe('list');
   });
 
   await check('the job detail follows it to succeeded with the provision steps', async () => {
@@ -337,6 +388,38 @@ async function main() {
     const row = page.locator(`#jobs tr[data-id="${provisionId}"] td.state`);
     await row.filter({ hasText: 'succeeded' }).waitFor({ timeout: 10000 });
     await page.screenshot({ path: path.join(outDir, 'status-page-succeeded.png'), fullPage: true });
+  });
+
+  await check('a job provisioned while the page is open appears and succeeds without a reload', async () => {
+    // The stream is there when a ticket can be had; then the page must be live and not poll.
+    const ticket = await fetch(`${base}/events/ticket`, {
+      method: 'POST', headers: { Authorization: `Bearer ${secrets.read}` },
+    });
+    const streamed = ticket.status === 201;
+    if (streamed) {
+      await page.locator('body[data-stream="live"]').waitFor({ timeout: 15000 });
+    } else {
+      console.log(`       (POST /events/ticket answered ${ticket.status}: no stream here, the page polls)`);
+    }
+    await page.evaluate(() => { window.railhookNoReload = true; });
+    const navBefore = navigations;
+    const listBefore = listRequests.length;
+    const liveId = await deliver('live_page');
+    const row = page.locator(`#jobs tr[data-id="${liveId}"]`);
+    await row.waitFor({ timeout: 15000 });
+    await row.locator('td.state', { hasText: 'succeeded' }).waitFor({ timeout: 60000 });
+    // Screen readers hear it through the polite live region.
+    await page.locator('#announce[aria-live="polite"]', { hasText: 'osp-worker-live_page succeeded' })
+      .waitFor({ timeout: 5000 });
+    assert(navigations === navBefore && await page.evaluate(() => window.railhookNoReload === true),
+      'the page reloaded');
+    const polled = listRequests.length - listBefore;
+    if (streamed) {
+      assert(await page.evaluate(() => document.body.dataset.stream) === 'live', 'the stream dropped');
+      assert(polled === 0, `${polled} GET /jobs while the stream was connected`);
+    } else {
+      assert(polled > 0, 'without a stream the page did not poll');
+    }
   });
 
   let brokenId = null;
@@ -356,7 +439,49 @@ async function main() {
     await page.screenshot({ path: path.join(outDir, 'status-page-failed.png'), fullPage: true });
   });
 
+  await check('axe-core: a failed job\'s timeline with its log has no WCAG A/AA violation', async () => {
+    await axe('timeline');
+  });
+
+  await check('the fleet view matches GET /services, with links to Railway', async () => {
+    let last = '';
+    await waitFor('the fleet to match', async () => {
+      const api = await apiGet('/services', secrets.read);
+      const want = api.services.map((s) => ({
+        name: s.name,
+        id: s.railway_service_id || '—',
+        status: s.status,
+        deployment: (s.last_deployment && s.last_deployment.status) || '—',
+        job: s.last_job ? `#job=${s.last_job.id}` : null,
+        link: s.railway_service_id ? `https://railway.com/project/${api.railway.project_id}/service/` +
+          `${s.railway_service_id}?environmentId=${api.railway.environment_id}` : null,
+      }));
+      const shown = await page.$$eval('#fleet tr[data-name]', (rows) => rows.map((tr) => ({
+        name: tr.querySelector('.service-name').textContent,
+        id: tr.querySelector('.rw-id').textContent,
+        status: tr.querySelector('.service-status').textContent,
+        deployment: tr.querySelector('.deploy-status').textContent,
+        job: tr.querySelector('a.last-job') ? tr.querySelector('a.last-job').getAttribute('href') : null,
+        link: tr.querySelector('.railway-id a') ? tr.querySelector('.railway-id a').href : null,
+      })));
+      last = `page ${JSON.stringify(shown)} api ${JSON.stringify(want)}`;
+      return want.length >= 3 && JSON.stringify(shown) === JSON.stringify(want);
+    }, 15000, 500).catch((e) => { throw new Error(`${e.message}: ${last}`); });
+    const broken = page.locator('#fleet tr[data-name="osp-worker-broken_page"]');
+    assert((await broken.locator('.deploy-status').textContent()) === 'FAILED', 'broken_page is not FAILED');
+    // The last job's link opens its timeline.
+    await page.locator('#fleet tr[data-name="osp-worker-ledger_page"] a.last-job').click();
+    await page.waitForFunction(() => document.querySelector('#detail dd') &&
+      document.querySelector('#detail-state') && location.hash.startsWith('#job='));
+    await page.screenshot({ path: path.join(outDir, 'status-page-fleet.png'), fullPage: true });
+  });
+
+  await check('axe-core: the fleet has no WCAG A/AA violation', async () => {
+    await axe('fleet');
+  });
+
   await check('Retry with the read token is refused and changes nothing', async () => {
+    await openJob(brokenId);
     await page.click('#retry');
     await page.locator('#notice', { hasText: 'admin token' }).waitFor();
     await sleep(500);
@@ -387,6 +512,62 @@ async function main() {
     await page.locator('#detail-state', { hasText: 'cancelled' }).waitFor({ timeout: 30000 });
     assert((await page.locator('#retry').count()) === 1, 'a cancelled job offers no Retry');
     await page.screenshot({ path: path.join(outDir, 'status-page-cancelled.png'), fullPage: true });
+  });
+
+  await check('the keyboard reaches and works the main controls, with a visible focus', async () => {
+    await page.evaluate(() => document.activeElement && document.activeElement.blur());
+    await page.locator('#jobs button[data-open]').first().waitFor();
+    const seen = [];
+    // Tabs forward until want(focused element) holds; every stop must show its focus.
+    const tabTo = async (want, what, key = 'Tab') => {
+      for (let i = 0; i < 200; i++) {
+        await page.keyboard.press(key);
+        const f = await page.evaluate(() => {
+          const e = document.activeElement;
+          const s = getComputedStyle(e);
+          return { id: e.id, open: e.getAttribute('data-open'), state: e.getAttribute('data-state'),
+            tag: e.tagName, cls: e.className, text: (e.textContent || '').trim().slice(0, 40),
+            outline: s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2 };
+        });
+        seen.push(f.id || f.open || f.state || f.text);
+        assert(f.outline || f.tag === 'BODY', `no visible focus on ${JSON.stringify(f)}`);
+        if (want(f)) return f;
+      }
+      throw new Error(`Tab never reached ${what}: ${seen.slice(-20).join(' | ')}`);
+    };
+    // The skip link comes first and moves the focus to the jobs.
+    const skip = await tabTo((f) => f.cls === 'skip', 'the skip link');
+    assert(skip.text === 'Skip to jobs', `the skip link: ${JSON.stringify(skip)}`);
+    await page.keyboard.press('Enter');
+    assert(await page.evaluate(() => document.activeElement.id) === 'jobs-title', 'skip link went elsewhere');
+    // Back to the token form: typed and sent with Enter.
+    await tabTo((f) => f.id === 'token', 'the token field', 'Shift+Tab');
+    await page.keyboard.type(secrets.admin);
+    await page.keyboard.press('Enter');
+    await waitFor('the token to be taken', async () => (await page.inputValue('#token')) === '', 5000, 100);
+    // A count filters the list with Space, and again clears it.
+    await tabTo((f) => f.state === 'cancelled', 'the cancelled count');
+    await page.keyboard.press('Space');
+    await page.locator('#count-cancelled[aria-pressed="true"]').waitFor();
+    await waitFor('only cancelled jobs listed', async () => {
+      const states = await page.locator('#jobs td.state').allTextContents();
+      return states.length > 0 && states.every((s) => s === 'cancelled');
+    }, 10000);
+    assert((await page.inputValue('#f-state')) === 'cancelled', 'the state filter did not follow');
+    await page.keyboard.press('Space');
+    await page.locator('#count-cancelled[aria-pressed="false"]').waitFor();
+    await tabTo((f) => f.id === 'f-state', 'the state filter');
+    await tabTo((f) => f.id === 'f-kind', 'the kind filter');
+    // A job opens with Enter on its row's button.
+    const job = await tabTo((f) => f.open && f.open !== (brokenId || ''), 'a job');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction((want) => {
+      const dd = document.querySelector('#detail dd');
+      return dd !== null && dd.textContent === want;
+    }, job.open);
+    // Then the detail's controls and the fleet's links.
+    await tabTo((f) => f.cls === 'last-job', 'a fleet link');
+    await page.screenshot({ path: path.join(outDir, 'status-page-keyboard.png') });
   });
 
   await check('the page made no request beyond railhook and raised no script error', async () => {

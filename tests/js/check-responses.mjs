@@ -27,10 +27,11 @@ const deref = (obj) => {
 // Rewrites local refs so they resolve inside the schema registered as "openapi".
 const rebase = (schema) => JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"openapi#/components/'));
 
+// Literal paths first: /jobs/counts is not a /jobs/{id}.
 const templates = Object.keys(spec.paths).map((p) => ({
   template: p,
   re: new RegExp('^' + p.replace(/\{[^}]+\}/g, '[^/]+') + '$'),
-}));
+})).sort((a, b) => a.template.includes('{') - b.template.includes('{'));
 
 const validators = new Map();
 let passed = 0;

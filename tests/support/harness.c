@@ -3,6 +3,7 @@
 
 #include "handlers/intake.h"
 #include "handlers/longpoll.h"
+#include "railway/railway.h"
 
 #include "util/log.h"
 #include "util/util.h"
@@ -151,6 +152,7 @@ void th_server_start(struct th_server *ts, const char *db_url)
     ts->app.store = store_open(ts->cfg.database_url, ts->cfg.db_pool_size, ts->cfg.db_pool_wait_ms,
                                ts->cfg.queue_listen);
     ts->app.longpoll = longpoll_start(ts->app.store);
+    ts->app.limiter = railway_limiter_new(ts->cfg.railway_max_rps, ts->cfg.railway_hourly_budget);
     ts->app.intake = intake_start(&ts->cfg, ts->app.store, err, sizeof(err));
     if (!ts->app.intake)
         cr_assert_fail("intake: %s", err);
@@ -172,6 +174,8 @@ void th_server_stop(struct th_server *ts)
     ts->app.intake = NULL;
     store_close(ts->app.store);
     ts->app.store = NULL;
+    railway_limiter_free(ts->app.limiter);
+    ts->app.limiter = NULL;
     config_free(&ts->cfg);
 }
 
