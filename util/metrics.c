@@ -43,6 +43,12 @@ static const struct metric_def defs[] = {
      "Railway answers with HTTP 429, by operation.", NULL},
     {"railhook_railway_limiter_wait_seconds_total", METRIC_COUNTER,
      "Time Railway calls waited for railhook's own rate limiter.", NULL},
+    {"railhook_reconcile_passes_total", METRIC_COUNTER,
+     "Reconciliation passes this instance ran, by outcome (ok, error, skipped).", NULL},
+    {"railhook_reconcile_changes_total", METRIC_COUNTER,
+     "Changes reconciliation passes found, enqueued and refused, by action and outcome.", NULL},
+    {"railhook_reconcile_railway_requests_total", METRIC_COUNTER,
+     "Railway requests reconciliation passes sent.", NULL},
 };
 
 #define NDEFS       (sizeof(defs) / sizeof(defs[0]))
