@@ -1,6 +1,7 @@
 /* Reconciliation's plan, a pure function. The rules, in order:
  *
- * For each manifest of the desired state, its service is the services row of that manifest:
+ * For each manifest of the desired state (but an invalid one, which only counts as present), its
+ * service is the services row of that manifest:
  * - no row, or a row without a Railway id, or a Railway id the snapshot does not list live
  *   (missing, or deletedAt set): create (a provision job, which re-creates a gone service and
  *   adopts one of that name only when it carries the manifest's marker);
@@ -178,8 +179,9 @@ void reconcile_plan_make(const struct reconcile_target *t, const struct reconcil
 {
     memset(p, 0, sizeof(*p));
     for (size_t i = 0; i < nd; i++)
-        plan_manifest(t, &desired[i], owned_by_manifest(owned, no, desired[i].manifest_id), inst,
-                      ni, (int)i, p);
+        if (!desired[i].invalid)
+            plan_manifest(t, &desired[i], owned_by_manifest(owned, no, desired[i].manifest_id),
+                          inst, ni, (int)i, p);
 
     int deletes = 0;
     for (size_t i = 0; t->desired_is_truth && i < no; i++) {
@@ -214,7 +216,7 @@ void reconcile_plan_make(const struct reconcile_target *t, const struct reconcil
         for (size_t j = 0; j < no && !known; j++)
             known = str_eq(owned[j].service_id, in->service_id);
         for (size_t j = 0; j < nd && !known; j++)
-            known = str_eq(desired[j].service_name, in->service_name);
+            known = desired[j].service_name && str_eq(desired[j].service_name, in->service_name);
         if (known)
             continue;
         struct reconcile_change *c =

@@ -14,6 +14,7 @@ struct reconcile_desired {
     const char *manifest_id;
     const char *service_name; /* rendered from SERVICE_NAME_TEMPLATE */
     const cJSON *digests;     /* digests of its rendered worker variables, or NULL: unknown */
+    bool invalid;             /* the mapping refused the row: no change, but it is present */
 };
 
 /* One row of the services table that is not removed. Strings are borrowed. */

@@ -2,6 +2,7 @@
  * queue gauges are read from the database at scrape time, so every instance reports the
  * whole queue. */
 #include "handlers/api.h"
+#include "store/reconcile.h"
 #include "store/views.h"
 #include "util/metrics.h"
 
@@ -29,6 +30,13 @@ static bool queue_gauges(PGconn *c, struct buf *out)
                          "Age of the oldest queued job (0 when none).");
     metrics_gauge_sample(out, "railhook_queue_oldest_age_seconds", "", q.oldest_queued_s);
     store_queue_stats_free(&q);
+    double age = -1;
+    if (store_reconcile_last_age(c, &age, err, sizeof(err)) != RH_OK)
+        return false;
+    metrics_gauge_header(out, "railhook_reconcile_last_pass_age_seconds",
+                         "Seconds since the newest finished reconciliation pass of any instance "
+                         "(-1 when none).");
+    metrics_gauge_sample(out, "railhook_reconcile_last_pass_age_seconds", "", age);
     return true;
 }
 

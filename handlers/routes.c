@@ -16,6 +16,7 @@ static const struct route routes[] = {
     {"POST", "/jobs/{}/retry", handle_job_retry, false, api_admit_admin},
     {"POST", "/jobs/{}/cancel", handle_job_cancel, false, api_admit_admin},
     {"GET", "/services", handle_services_list, false, NULL},
+    {"GET", "/reconcile", handle_reconcile_passes, false, NULL},
     {"GET", "/services/{}", handle_service_get, false, NULL},
     {"POST", "/webhooks/github", handle_webhook_github, true, webhook_github_admit},
     {"POST", "/webhooks/supabase", handle_webhook_supabase, true, webhook_supabase_admit},

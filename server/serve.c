@@ -6,10 +6,12 @@
 #include "server/serve.h"
 
 #include "flows/flows.h"
+#include "flows/reconcile.h"
 #include "handlers/api.h"
 #include "handlers/handlers.h"
 #include "handlers/intake.h"
 #include "handlers/longpoll.h"
+#include "handlers/mapping_reconcile.h"
 #include "handlers/webhook.h"
 #include "queue/queue.h"
 #include "railway/railway.h"
@@ -78,6 +80,9 @@ int serve_run(const struct job_handler *extra, size_t nextra)
     struct http_server *srv = NULL;
     struct app app = {.cfg = &cfg};
     struct flows *flows = NULL;
+    struct mapping_reconciler reconciler;
+    bool reconciler_ready = false;
+    struct reconcile_periodic *periodic = NULL;
 
     sigset_t sigs;
     sigemptyset(&sigs);
@@ -132,12 +137,24 @@ int serve_run(const struct job_handler *extra, size_t nextra)
         log_error("cannot start the job queue", LOG_STR("error", err));
         goto out;
     }
+    /* The periodic reconciliation needs the flows' templates and limiter: instances with
+     * workers run it, one at a time across them all. */
+    if (flows && cfg.reconcile_interval_s > 0) {
+        if (mapping_reconciler_init(&reconciler, &cfg, err, sizeof(err)) != RH_OK) {
+            log_error("cannot start reconciliation", LOG_STR("error", err));
+            goto out;
+        }
+        reconciler_ready = true;
+        periodic = reconcile_periodic_start(flows, app.store, &reconciler.mapper);
+    }
 
     int sig = 0;
     sigwait(&sigs, &sig);
     log_info("shutting down", LOG_STR("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"),
              LOG_INT("grace_s", cfg.shutdown_grace_s));
     longpoll_release_all(app.longpoll);
+    reconcile_periodic_stop(periodic);
+    periodic = NULL;
     int64_t stop_by = time_mono_ms() + (int64_t)cfg.shutdown_grace_s * 1000;
     http_server_stop(srv, cfg.shutdown_grace_s * 1000);
     srv = NULL;
@@ -147,6 +164,9 @@ int serve_run(const struct job_handler *extra, size_t nextra)
     rc = 0;
     log_info("stopped");
 out:
+    reconcile_periodic_stop(periodic);
+    if (reconciler_ready)
+        mapping_reconciler_free(&reconciler);
     longpoll_release_all(app.longpoll);
     http_server_stop(srv, 0);
     queue_stop(app.queue, 0);
