@@ -28,7 +28,6 @@
 #define MANIFESTS_PAGE       500
 #define MANIFESTS_MAX_ROWS   100000
 #define MANIFESTS_TIMEOUT_MS 10000
-#define FIRST_PASS_S         10
 
 /* The desired state: rows and what the plan needs of each. */
 struct desired_state {
@@ -412,16 +411,14 @@ static void *periodic_main(void *arg)
     const struct config *cfg = p->fl->cfg;
     bool repair = strcmp(cfg->reconcile_mode, "repair") == 0;
     const struct reconcile_options o = {.mode = cfg->reconcile_mode, .apply = repair};
-    /* The first pass soon after the start (what changed while railhook was down), then one
-     * every interval. */
-    int64_t wait_ms = (int64_t)(cfg->reconcile_interval_s < FIRST_PASS_S ? cfg->reconcile_interval_s
-                                                                         : FIRST_PASS_S) *
-                      1000;
+    /* One pass every interval, the first one interval after the start: instances restarted
+     * together do not all pass at once, and a short-lived serve (tests, one-off runs) sends
+     * Railway nothing it did not ask for. */
+    const int64_t wait_ms = (int64_t)cfg->reconcile_interval_s * 1000;
     pthread_mutex_lock(&p->lock);
     while (!p->stop) {
         struct timespec until;
         time_mono_timespec(time_mono_ms() + wait_ms, &until);
-        wait_ms = (int64_t)cfg->reconcile_interval_s * 1000;
         while (!p->stop && pthread_cond_timedwait(&p->cond, &p->lock, &until) == 0)
             ;
         if (p->stop)

@@ -467,3 +467,78 @@ Test(reconcile, without_a_manifests_database_railway_drift_is_still_found)
     assert_converged();
     free(sid);
 }
+
+Test(reconcile, the_periodic_pass_repairs_and_get_reconcile_shows_it)
+{
+    setenv("RECONCILE_INTERVAL_S", "1", 1);
+    start_with(manifests_url);
+    unsetenv("RECONCILE_INTERVAL_S");
+    manifest_insert("m-e", "epsilon");
+    struct reconcile_periodic *p = reconcile_periodic_start(fl, store, &mr.mapper);
+    cr_assert_not_null(p);
+    int64_t deadline = time_mono_ms() + 60000;
+    while (th_sim_count_services(&sim, "osp-worker-epsilon") == 0 ||
+           th_sql_long(db, "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')") > 0) {
+        cr_assert(time_mono_ms() < deadline, "the periodic pass did not repair");
+        usleep(50 * 1000);
+    }
+    reconcile_periodic_stop(p);
+    jobs_settle();
+    cr_assert_geq(th_sql_long(db, "SELECT count(*) FROM reconcile_passes WHERE mode = 'repair' "
+                                  "AND changes_enqueued = 1"),
+                  1);
+    assert_converged();
+
+    setenv("API_TOKEN", "read-tok", 1);
+    struct th_server ts;
+    th_server_start(&ts, db);
+    char *url = xasprintf("%s/reconcile?limit=2", ts.base);
+    const char *auth[] = {"Authorization: Bearer read-tok", NULL};
+    struct th_response r;
+    th_http(&r, "GET", url, NULL, NULL, 0);
+    cr_assert_eq(r.status, 401);
+    th_response_free(&r);
+    th_http(&r, "GET", url, auth, NULL, 0);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cJSON *j = cJSON_Parse(r.body);
+    const cJSON *passes = cJSON_GetObjectItem(j, "passes");
+    cr_assert_eq(cJSON_GetArraySize(passes), 2, "%s", r.body);
+    const cJSON *newest = cJSON_GetArrayItem(passes, 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(newest, "mode")->valuestring, "plan", "newest first");
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(newest, "changes")), 0);
+    const char *keys[] = {
+        "id",    "instance",         "started_at",    "finished_at",      "mode",    "ok",
+        "error", "railway_requests", "changes_found", "changes_enqueued", "refused", "changes"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        cr_assert(cJSON_HasObjectItem(newest, keys[i]), "no %s in %s", keys[i], r.body);
+    cJSON_Delete(j);
+    th_response_free(&r);
+    free(url);
+    url = xasprintf("%s/reconcile?limit=0", ts.base);
+    th_http(&r, "GET", url, auth, NULL, 0);
+    cr_assert_eq(r.status, 400);
+    th_response_free(&r);
+    free(url);
+    url = xasprintf("%s/reconcile", ts.base);
+    th_http(&r, "GET", url, auth, NULL, 0);
+    j = cJSON_Parse(r.body);
+    passes = cJSON_GetObjectItem(j, "passes");
+    cr_assert_geq(cJSON_GetArraySize(passes), 2);
+    /* The repair pass lists the change it made. */
+    bool seen = false;
+    const cJSON *ps;
+    cJSON_ArrayForEach(ps, passes)
+    {
+        const cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItem(ps, "changes"), 0);
+        seen =
+            seen || (ch && strcmp(cJSON_GetObjectItem(ch, "action")->valuestring, "create") == 0 &&
+                     strcmp(cJSON_GetObjectItem(ch, "service_name")->valuestring,
+                            "osp-worker-epsilon") == 0);
+    }
+    cr_assert(seen, "%s", r.body);
+    cJSON_Delete(j);
+    th_response_free(&r);
+    free(url);
+    th_server_stop(&ts);
+    unsetenv("API_TOKEN");
+}
