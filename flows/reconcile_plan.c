@@ -6,8 +6,9 @@
  *   (missing, or deletedAt set): create (a provision job, which re-creates a gone service and
  *   adopts one of that name only when it carries the manifest's marker);
  * - the row's name differs from the rendered one: update (rename, an update job);
- * - the variables' digests differ from those railhook applied (or, in a deep pass, those of
- *   the values Railway holds differ from them): update (an update job);
+ * - the variables' digests differ from those railhook applied: update (an update job);
+ * - in a deep pass, the digests of the values Railway holds differ from those railhook applied:
+ *   update (a provision job, which sets every variable again);
  * - the root directory, repo or branch differ from WORKER_ROOT_DIR, WORKER_REPO and
  *   WORKER_BRANCH: update (a provision job, which sets all three again on the service);
  * - the latest deployment failed, crashed or was removed (or there is none) and nothing runs:
@@ -129,7 +130,8 @@ static void plan_manifest(const struct reconcile_target *t, const struct reconci
                  "the manifest's variables changed since railhook "
                  "applied them");
     } else if (in->var_digests && o->digests && !digests_eq(in->var_digests, o->digests)) {
-        c = change_add(p, RECONCILE_UPDATE, "update", d->manifest_id, d->service_name,
+        /* update sets only what differs from railhook's record; provision sets them all. */
+        c = change_add(p, RECONCILE_UPDATE, "provision", d->manifest_id, d->service_name,
                        o->service_id);
         snprintf(c->reason, sizeof(c->reason),
                  "variables on Railway differ from those railhook "

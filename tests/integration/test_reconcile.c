@@ -9,6 +9,7 @@
 #include "flows/reconcile.h"
 #include "handlers/mapping_reconcile.h"
 #include "queue/queue.h"
+#include "railway/railway.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -541,4 +542,46 @@ Test(reconcile, the_periodic_pass_repairs_and_get_reconcile_shows_it)
     free(url);
     th_server_stop(&ts);
     unsetenv("API_TOKEN");
+}
+
+Test(reconcile, a_deep_pass_finds_variables_changed_on_railway)
+{
+    start_with(manifests_url);
+    converge_two();
+    /* Someone edits a worker's variable in the dashboard. */
+    char *sid = live_id("osp-worker-alpha");
+    cJSON *vars = cJSON_CreateObject();
+    cJSON *input = cJSON_AddObjectToObject(vars, "input");
+    cJSON_AddStringToObject(input, "projectId", cfg.railway_project_id);
+    cJSON_AddStringToObject(input, "environmentId", cfg.railway_environment_id);
+    cJSON_AddStringToObject(input, "serviceId", sid);
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(input, "variables"), "SERVICE_SCHEMA",
+                            "edited-by-hand");
+    cJSON_AddBoolToObject(input, "skipDeploys", true);
+    struct railway_limiter *lim = railway_limiter_new(100, 10000);
+    struct railway_client *rc = railway_client_new(&cfg, lim);
+    struct railway_result r;
+    cr_assert_eq(railway_call(rc, RAILWAY_OP_VARIABLE_COLLECTION_UPSERT, vars, 5000, &r), RH_OK,
+                 "%s", r.message);
+    railway_result_free(&r);
+    railway_client_free(rc);
+    railway_limiter_free(lim);
+    cJSON_Delete(vars);
+
+    assert_converged(); /* a plain pass reads no variables: it cannot see this */
+    struct reconcile_report rep;
+    const struct reconcile_options deep = {.mode = "apply", .apply = true, .deep = true};
+    cr_assert_eq(reconcile_pass(fl, store, &mr.mapper, &deep, &rep), RH_OK, "%s", rep.error);
+    cr_assert_eq(rep.plan.n, 1);
+    cr_assert_eq(rep.plan.changes[0].action, RECONCILE_UPDATE);
+    cr_assert(strstr(rep.plan.changes[0].reason, "on Railway"), "%s", rep.plan.changes[0].reason);
+    cr_assert_eq(rep.railway_requests, 3, "the snapshot and one read per owned service");
+    cr_assert_eq(rep.enqueued, 1);
+    reconcile_report_free(&rep);
+    jobs_settle();
+    const struct reconcile_options deep_plan = {.mode = "plan", .deep = true};
+    cr_assert_eq(reconcile_pass(fl, store, &mr.mapper, &deep_plan, &rep), RH_OK);
+    cr_assert_eq(rep.plan.n, 0, "the deep pass converged");
+    reconcile_report_free(&rep);
+    free(sid);
 }

@@ -109,7 +109,7 @@ Test(reconcile_plan, variables_changed_in_the_manifest_or_on_railway_update)
     cr_assert_eq(plan.n, 2);
     cr_assert_str_eq(plan.changes[0].kind, "update");
     cr_assert(strstr(plan.changes[0].reason, "manifest's variables"));
-    cr_assert_str_eq(plan.changes[1].kind, "update");
+    cr_assert_str_eq(plan.changes[1].kind, "provision", "update would set only what it changed");
     cr_assert(strstr(plan.changes[1].reason, "on Railway"));
     cJSON_Delete(applied);
     cJSON_Delete(now);
