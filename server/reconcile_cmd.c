@@ -4,6 +4,7 @@
 
 #include "flows/reconcile.h"
 #include "handlers/mapping_reconcile.h"
+#include "railway/railway.h"
 #include "server/serve.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -122,6 +123,8 @@ int reconcile_cmd(int argc, char **argv)
         snprintf(rep.error, sizeof(rep.error), "%s", err);
         goto report;
     }
+    if (railway_client_has_token(&cfg))
+        serve_token_detect(&cfg);
     s = store_open(cfg.database_url, 1, cfg.db_pool_wait_ms, cfg.queue_listen);
     const struct reconcile_options o = {
         .mode = apply ? "apply" : "plan", .apply = apply, .deep = deep};

@@ -43,10 +43,7 @@ bool serve_setup(struct config *cfg, enum config_need need)
     return true;
 }
 
-/* Learns at start which header Railway accepts the token in, so that a project token in
- * RAILWAY_TOKEN (as Railway's CLI names it) or an account token in RAILWAY_PROJECT_TOKEN is
- * sent the right way by every worker; says what it found. */
-static void token_kind_detect(struct config *cfg)
+void serve_token_detect(struct config *cfg)
 {
     struct railway_limiter *lim = railway_limiter_new(1, 10);
     struct railway_client *c = railway_client_new(cfg, lim);
@@ -119,7 +116,7 @@ int serve_run(const struct job_handler *extra, size_t nextra)
             log_warn("RAILWAY_API_TOKEN, RAILWAY_TOKEN and RAILWAY_PROJECT_TOKEN are empty: "
                      "Railway jobs will fail");
         else
-            token_kind_detect(&cfg);
+            serve_token_detect(&cfg);
         app.queue = queue_create(&cfg, app.store);
         flows_register(flows, app.queue);
         for (size_t i = 0; i < nextra; i++)
