@@ -160,7 +160,7 @@ static enum rh_status plan_apply(PGconn *c, const struct reconcile_mapper *m,
                                  char *err, size_t errlen)
 {
     struct reconcile_plan *p = &rep->plan;
-    cJSON *ids = cJSON_CreateArray(), *busy = NULL;
+    cJSON *ids = cJSON_CreateArray(), *busy = NULL, *failed = NULL;
     struct store_job_new *jobs = xcalloc(p->n ? p->n : 1, sizeof(*jobs));
     size_t *which = xcalloc(p->n ? p->n : 1, sizeof(*which));
     char **names = xcalloc(p->n ? p->n : 1, sizeof(*names));
@@ -172,7 +172,8 @@ static enum rh_status plan_apply(PGconn *c, const struct reconcile_mapper *m,
     for (size_t i = 0; i < p->n; i++)
         if (p->changes[i].kind && !p->changes[i].refused)
             cJSON_AddItemToArray(ids, cJSON_CreateString(p->changes[i].manifest_id));
-    if ((st = store_manifests_busy(c, ids, &busy, err, errlen)) != RH_OK)
+    if ((st = store_manifests_busy(c, ids, &busy, err, errlen)) != RH_OK ||
+        (st = store_manifests_reconcile_failed(c, ids, &failed, err, errlen)) != RH_OK)
         goto out;
     for (size_t i = 0; i < p->n; i++) {
         const struct reconcile_change *ch = &p->changes[i];
@@ -190,6 +191,17 @@ static enum rh_status plan_apply(PGconn *c, const struct reconcile_mapper *m,
         }
         if (is_busy) {
             held_add(rep, ch, "a job of this manifest is queued or running");
+            continue;
+        }
+        /* Never the same failure every interval: a person looks at it first. */
+        const cJSON *fj = cJSON_GetObjectItemCaseSensitive(failed, ch->manifest_id);
+        if (cJSON_IsString(fj)) {
+            char why[160];
+            snprintf(why, sizeof(why),
+                     "the job an earlier pass enqueued failed (%s): retry it (POST "
+                     "/jobs/{id}/retry) once its cause is fixed",
+                     fj->valuestring);
+            held_add(rep, ch, why);
             continue;
         }
         char *delivery = xasprintf("pass%s:%s", rep->pass_id, ch->manifest_id);
@@ -237,6 +249,7 @@ out:
     free(job_ids);
     cJSON_Delete(ids);
     cJSON_Delete(busy);
+    cJSON_Delete(failed);
     return st;
 }
 

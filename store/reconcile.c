@@ -128,6 +128,31 @@ enum rh_status store_manifests_busy(PGconn *c, const cJSON *ids, cJSON **busy, c
     return st;
 }
 
+enum rh_status store_manifests_reconcile_failed(PGconn *c, const cJSON *ids, cJSON **failed,
+                                                char *err, size_t errlen)
+{
+    PGresult *r = NULL;
+    char *text = cJSON_PrintUnformatted(ids);
+    const char *p[] = {text};
+    *failed = NULL;
+    enum rh_status st = run(c,
+                            "SELECT m, id::text FROM (SELECT DISTINCT ON (payload->>'manifest_id') "
+                            "payload->>'manifest_id' AS m, id, state, payload->>'source' AS source "
+                            "FROM jobs WHERE payload->>'manifest_id' = "
+                            "ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb))) "
+                            "ORDER BY payload->>'manifest_id', created_at DESC) newest "
+                            "WHERE state = 'failed' AND source = 'reconcile'",
+                            1, p, &r, err, errlen);
+    if (st == RH_OK) {
+        *failed = cJSON_CreateObject();
+        for (int i = 0; i < PQntuples(r); i++)
+            cJSON_AddStringToObject(*failed, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+    }
+    PQclear(r);
+    cJSON_free(text);
+    return st;
+}
+
 enum rh_status store_reconcile_pass_begin(PGconn *c, const char *instance, const char *mode,
                                           char id[24], char *err, size_t errlen)
 {

@@ -42,6 +42,13 @@ enum rh_status store_recorded_manifests(PGconn *c, cJSON **rows, char *err, size
 enum rh_status store_manifests_busy(PGconn *c, const cJSON *ids, cJSON **busy, char *err,
                                     size_t errlen);
 
+/* Which of the manifest ids (a JSON array of strings) have as their newest job one a
+ * reconciliation pass enqueued that failed: *failed, a new object manifest id -> that job's
+ * id. A pass holds such a change back rather than failing again every interval. RH_OK, or a
+ * failure status with err set (*failed NULL). */
+enum rh_status store_manifests_reconcile_failed(PGconn *c, const cJSON *ids, cJSON **failed,
+                                                char *err, size_t errlen);
+
 /* Records the start of a pass by instance in mode ("plan", "apply", "repair", "report"): its id
  * in id (a decimal string). */
 enum rh_status store_reconcile_pass_begin(PGconn *c, const char *instance, const char *mode,

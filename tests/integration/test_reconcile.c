@@ -585,3 +585,27 @@ Test(reconcile, a_deep_pass_finds_variables_changed_on_railway)
     reconcile_report_free(&rep);
     free(sid);
 }
+
+Test(reconcile, a_failed_repair_is_held_not_repeated)
+{
+    start_with(manifests_url);
+    th_sim_config(&sim, "{\"fail_builds\":\"zeta\"}");
+    manifest_insert("m-z", "zeta");
+    struct reconcile_report rep;
+    pass(true, &rep);
+    cr_assert_eq(rep.enqueued, 1);
+    char *id = xstrdup(cJSON_GetObjectItem(cJSON_GetArrayItem(rep.jobs, 0), "job_id")->valuestring);
+    reconcile_report_free(&rep);
+    char *state = tf_wait_done(db, id, 60000);
+    cr_assert_str_eq(state, "failed", "the build fails");
+    free(state);
+
+    pass(true, &rep);
+    cr_assert_eq(rep.plan.n, 1, "still differs");
+    cr_assert_eq(rep.enqueued, 0, "but the failure is not repeated");
+    const cJSON *held = cJSON_GetArrayItem(rep.held, 0);
+    cr_assert(held && strstr(cJSON_GetObjectItem(held, "reason")->valuestring, id));
+    reconcile_report_free(&rep);
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM jobs"), 1);
+    free(id);
+}
