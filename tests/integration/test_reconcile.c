@@ -396,6 +396,39 @@ Test(reconcile, two_instances_never_reconcile_at_once)
     reconcile_report_free(&rep);
 }
 
+static pthread_barrier_t both_ready;
+
+/* One pass on a thread of its own, started together with the other (the two instances). */
+static void *pass_thread(void *arg)
+{
+    struct reconcile_report *rep = arg;
+    const struct reconcile_options o = {.mode = "repair", .apply = true};
+    pthread_barrier_wait(&both_ready);
+    reconcile_pass(fl, store, &mr.mapper, &o, rep);
+    return NULL;
+}
+
+Test(reconcile, two_passes_started_together_one_skips)
+{
+    start_with(manifests_url);
+    /* Every Railway answer takes a second: the first pass holds the lock meanwhile. */
+    th_sim_config(&sim, "{\"fault_rate\":1,\"fault_kinds\":\"delay\",\"fault_delay_ms\":1000}");
+    struct reconcile_report a, b;
+    pthread_t ta, tb;
+    pthread_barrier_init(&both_ready, NULL, 2);
+    pthread_create(&ta, NULL, pass_thread, &a);
+    pthread_create(&tb, NULL, pass_thread, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    pthread_barrier_destroy(&both_ready);
+    cr_assert(a.skipped != b.skipped, "exactly one pass runs (a: %s, b: %s)",
+              a.skipped ? "skipped" : a.error, b.skipped ? "skipped" : b.error);
+    cr_assert(a.ok || b.ok);
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM reconcile_passes"), 1);
+    reconcile_report_free(&a);
+    reconcile_report_free(&b);
+}
+
 /* Runs `railhook reconcile` with args; returns its exit code and output (free()). */
 static int cli(const char *a1, const char *a2, char **out)
 {
