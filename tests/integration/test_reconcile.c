@@ -3,6 +3,7 @@
  * read-only role), with the real worker pool running the jobs a pass enqueues: every case of
  * issue 14 converges, or is refused, as the plan says. */
 #include "flows_jobs.h"
+#include "supabase_standin.h"
 #include "support/harness.h"
 
 #include "flows/flows.h"
@@ -22,47 +23,20 @@
 #include <unistd.h>
 
 static struct th_sim sim;
-static char *db;            /* railhook's database */
-static char *manifests_db;  /* the stand-in for Supabase, as its owner */
-static char *manifests_url; /* the same, as the read-only role */
-static char role[32];
+static char *db; /* railhook's database */
+static struct supabase_standin supa;
 static struct config cfg;
 static struct store *store;
 static struct queue *pool;
 static struct flows *fl;
 static struct mapping_reconciler mr;
 
-/* The manifests database: a table like Supabase's, and a role that may only read it. */
-static void manifests_create(void)
-{
-    manifests_db = th_db_create_from("template1");
-    PQclear(th_query(manifests_db, "CREATE TABLE public.manifests (id text PRIMARY KEY, "
-                                   "service_schema text NOT NULL, status text, notes text)"));
-    unsigned char rnd[6];
-    char hex[13];
-    random_bytes(rnd, sizeof(rnd));
-    hex_encode(rnd, sizeof(rnd), hex);
-    snprintf(role, sizeof(role), "reader_%s", hex);
-    char *sql = xasprintf("CREATE ROLE %s LOGIN PASSWORD 'pw-%s'", role, hex);
-    PQclear(th_query(manifests_db, sql));
-    free(sql);
-    sql = xasprintf("GRANT USAGE ON SCHEMA public TO %s", role);
-    PQclear(th_query(manifests_db, sql));
-    free(sql);
-    sql = xasprintf("GRANT SELECT ON public.manifests TO %s", role);
-    PQclear(th_query(manifests_db, sql));
-    free(sql);
-    /* postgresql://railhook@host:port/db -> postgresql://ROLE:PW@host:port/db */
-    const char *at = strchr(manifests_db, '@');
-    manifests_url = xasprintf("postgresql://%s:pw-%s%s", role, hex, at);
-}
-
 static void manifest_insert(const char *id, const char *schema)
 {
     char *sql = xasprintf("INSERT INTO manifests (id, service_schema, status) VALUES ('%s', '%s', "
                           "'pending')",
                           id, schema);
-    PQclear(th_query(manifests_db, sql));
+    PQclear(th_query(supa.owner_url, sql));
     free(sql);
 }
 
@@ -106,7 +80,7 @@ static void setup(void)
     const char *flags[] = {"--build-ms", "300", "--instance-delay-ms", "100", NULL};
     th_sim_start(&sim, flags);
     db = th_db_create();
-    manifests_create();
+    supabase_standin_create(&supa);
     unsetenv("RECONCILE_DELETE");
     unsetenv("RECONCILE_MAX_DELETE");
 }
@@ -117,16 +91,7 @@ static void teardown(void)
         stop_pool();
     th_sim_stop(&sim);
     th_db_drop(db);
-    char *sql = xasprintf("DROP OWNED BY %s", role);
-    PQclear(th_query(manifests_db, sql));
-    free(sql);
-    th_db_drop(manifests_db);
-    sql = xasprintf("DROP ROLE %s", role);
-    char *admin = xasprintf("%s/postgres", getenv("RAILHOOK_TEST_PGURL"));
-    PQclear(th_query(admin, sql));
-    free(admin);
-    free(sql);
-    free(manifests_url);
+    supabase_standin_drop(&supa);
 }
 
 TestSuite(reconcile, .init = setup, .fini = teardown, .timeout = 120);
@@ -205,7 +170,7 @@ static void converge_two(void)
 
 Test(reconcile, rows_inserted_while_stopped_get_their_services)
 {
-    start_with(manifests_url);
+    start_with(supa.reader_url);
     converge_two();
     cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM reconcile_passes WHERE ok AND "
                                  "finished_at IS NOT NULL"),
@@ -221,19 +186,26 @@ static char *live_id(const char *name)
     return id;
 }
 
-static void drift(const char *json)
+/* POSTs json to the simulator's control endpoint path; asserts it was accepted. */
+static void sim_post(const char *path, const char *json)
 {
     struct th_response r;
-    char *url = xasprintf("%s/_sim/drift", sim.base);
+    char *url = xasprintf("%s%s", sim.base, path);
     th_http(&r, "POST", url, NULL, json, strlen(json));
     cr_assert_eq(r.status, 200, "%s", r.body);
     th_response_free(&r);
     free(url);
 }
 
+/* A change made by hand in Railway's dashboard. */
+static void drift(const char *json)
+{
+    sim_post("/_sim/drift", json);
+}
+
 Test(reconcile, changes_by_hand_are_repaired)
 {
-    start_with(manifests_url);
+    start_with(supa.reader_url);
     converge_two();
     char *a = live_id("osp-worker-alpha"), *b = live_id("osp-worker-beta");
     char *body = xasprintf("{\"id\":\"%s\",\"delete\":true}", a);
@@ -263,9 +235,9 @@ Test(reconcile, changes_by_hand_are_repaired)
 
 Test(reconcile, a_deleted_row_is_reported_then_deleted_when_deletes_are_on)
 {
-    start_with(manifests_url);
+    start_with(supa.reader_url);
     converge_two();
-    PQclear(th_query(manifests_db, "DELETE FROM manifests WHERE id = 'm-b'"));
+    PQclear(th_query(supa.owner_url, "DELETE FROM manifests WHERE id = 'm-b'"));
     struct reconcile_report rep;
     pass(true, &rep);
     const struct reconcile_change *c = change_of(&rep, "osp-worker-beta");
@@ -276,7 +248,7 @@ Test(reconcile, a_deleted_row_is_reported_then_deleted_when_deletes_are_on)
     stop_pool();
 
     setenv("RECONCILE_DELETE", "on", 1);
-    start_with(manifests_url);
+    start_with(supa.reader_url);
     pass(true, &rep);
     cr_assert_eq(rep.enqueued, 1);
     cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM jobs WHERE kind = 'deprovision'"), 1);
@@ -290,9 +262,9 @@ Test(reconcile, a_deleted_row_is_reported_then_deleted_when_deletes_are_on)
 Test(reconcile, an_emptied_table_deletes_nothing)
 {
     setenv("RECONCILE_DELETE", "on", 1);
-    start_with(manifests_url);
+    start_with(supa.reader_url);
     converge_two();
-    PQclear(th_query(manifests_db, "DELETE FROM manifests"));
+    PQclear(th_query(supa.owner_url, "DELETE FROM manifests"));
     struct reconcile_report rep;
     pass(true, &rep);
     cr_assert_eq(rep.plan.n, 2);
@@ -307,14 +279,9 @@ Test(reconcile, an_emptied_table_deletes_nothing)
 
 Test(reconcile, a_foreign_service_is_reported_and_untouched)
 {
-    start_with(manifests_url);
-    char body[] = "{\"prefix\":\"osp-worker-stranger\",\"count\":1,\"repo\":\"acme/osp\"}";
-    struct th_response r;
-    char *url = xasprintf("%s/_sim/services", sim.base);
-    th_http(&r, "POST", url, NULL, body, strlen(body));
-    cr_assert_eq(r.status, 200, "%s", r.body);
-    th_response_free(&r);
-    free(url);
+    start_with(supa.reader_url);
+    sim_post("/_sim/services",
+             "{\"prefix\":\"osp-worker-stranger\",\"count\":1,\"repo\":\"acme/osp\"}");
     struct reconcile_report rep;
     pass(true, &rep);
     cr_assert_eq(rep.plan.n, 1);
@@ -346,8 +313,8 @@ Test(reconcile, an_unreachable_manifests_database_changes_nothing)
 
 Test(reconcile, a_missing_column_changes_nothing)
 {
-    PQclear(th_query(manifests_db, "ALTER TABLE manifests DROP COLUMN service_schema"));
-    start_with(manifests_url);
+    PQclear(th_query(supa.owner_url, "ALTER TABLE manifests DROP COLUMN service_schema"));
+    start_with(supa.reader_url);
     struct reconcile_report rep;
     const struct reconcile_options o = {.mode = "repair", .apply = true};
     cr_assert_neq(reconcile_pass(fl, store, &mr.mapper, &o, &rep), RH_OK);
@@ -358,15 +325,9 @@ Test(reconcile, a_missing_column_changes_nothing)
 
 Test(reconcile, five_hundred_services_within_budget)
 {
-    start_with(manifests_url);
-    char body[] = "{\"prefix\":\"osp-worker-bulk\",\"count\":500,\"repo\":\"acme/osp\","
-                  "\"root_directory\":\"/workers\"}";
-    struct th_response r;
-    char *url = xasprintf("%s/_sim/services", sim.base);
-    th_http(&r, "POST", url, NULL, body, strlen(body));
-    cr_assert_eq(r.status, 200, "%s", r.body);
-    th_response_free(&r);
-    free(url);
+    start_with(supa.reader_url);
+    sim_post("/_sim/services", "{\"prefix\":\"osp-worker-bulk\",\"count\":500,\"repo\":"
+                               "\"acme/osp\",\"root_directory\":\"/workers\"}");
     struct reconcile_report rep;
     pass(false, &rep);
     cr_assert_eq(rep.plan.n, 500, "each is foreign: railhook owns none");
@@ -377,7 +338,7 @@ Test(reconcile, five_hundred_services_within_budget)
 
 Test(reconcile, two_instances_never_reconcile_at_once)
 {
-    start_with(manifests_url);
+    start_with(supa.reader_url);
     /* Another instance holds the lock: this one skips its pass and records nothing. */
     PGconn *other = PQconnectdb(db);
     PGresult *res = PQexec(other, "SELECT pg_try_advisory_lock(hashtext('railhook_reconcile'))");
@@ -410,7 +371,7 @@ static void *pass_thread(void *arg)
 
 Test(reconcile, two_passes_started_together_one_skips)
 {
-    start_with(manifests_url);
+    start_with(supa.reader_url);
     /* Every Railway answer takes a second: the first pass holds the lock meanwhile. */
     th_sim_config(&sim, "{\"fault_rate\":1,\"fault_kinds\":\"delay\",\"fault_delay_ms\":1000}");
     struct reconcile_report a, b;
@@ -449,7 +410,7 @@ static int cli(const char *a1, const char *a2, char **out)
 
 Test(reconcile, the_command_plans_applies_and_exits_by_the_issue)
 {
-    start_with(manifests_url);
+    start_with(supa.reader_url);
     char *out = NULL;
     cr_assert_eq(cli("--json", NULL, &out), 0, "nothing differs: %s", out);
     cJSON *j = cJSON_Parse(strstr(out, "{\"ok\""));
@@ -505,7 +466,7 @@ Test(reconcile, without_a_manifests_database_railway_drift_is_still_found)
 Test(reconcile, the_periodic_pass_repairs_and_get_reconcile_shows_it)
 {
     setenv("RECONCILE_INTERVAL_S", "1", 1);
-    start_with(manifests_url);
+    start_with(supa.reader_url);
     unsetenv("RECONCILE_INTERVAL_S");
     manifest_insert("m-e", "epsilon");
     struct reconcile_periodic *p = reconcile_periodic_start(fl, store, &mr.mapper);
@@ -579,7 +540,7 @@ Test(reconcile, the_periodic_pass_repairs_and_get_reconcile_shows_it)
 
 Test(reconcile, a_deep_pass_finds_variables_changed_on_railway)
 {
-    start_with(manifests_url);
+    start_with(supa.reader_url);
     converge_two();
     /* Someone edits a worker's variable in the dashboard. */
     char *sid = live_id("osp-worker-alpha");
@@ -621,7 +582,7 @@ Test(reconcile, a_deep_pass_finds_variables_changed_on_railway)
 
 Test(reconcile, a_failed_repair_is_held_not_repeated)
 {
-    start_with(manifests_url);
+    start_with(supa.reader_url);
     th_sim_config(&sim, "{\"fail_builds\":\"zeta\"}");
     manifest_insert("m-z", "zeta");
     struct reconcile_report rep;
