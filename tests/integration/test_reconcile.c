@@ -534,6 +534,17 @@ Test(reconcile, the_periodic_pass_repairs_and_get_reconcile_shows_it)
     cJSON_Delete(j);
     th_response_free(&r);
     free(url);
+    url = xasprintf("%s/metrics", ts.base);
+    th_http(&r, "GET", url, auth, NULL, 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert(strstr(r.body, "railhook_reconcile_passes_total{outcome=\"ok\"}"), "%s", r.body);
+    cr_assert(strstr(r.body, "railhook_reconcile_changes_total{action=\"create\","
+                             "outcome=\"found\"} 1"),
+              "%s", r.body);
+    cr_assert(strstr(r.body, "railhook_reconcile_last_pass_age_seconds "), "%s", r.body);
+    cr_assert_null(strstr(r.body, "railhook_reconcile_last_pass_age_seconds -1"));
+    th_response_free(&r);
+    free(url);
     th_server_stop(&ts);
     unsetenv("API_TOKEN");
 }
