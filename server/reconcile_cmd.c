@@ -47,8 +47,7 @@ static void print_text(FILE *out, const struct reconcile_report *rep, bool apply
                 c->manifest_id, c->reason, c->refused ? "; refused: " : "",
                 c->refused ? p->refusal : "");
     }
-    if (p->n)
-        fprintf(out, "\n");
+    fprintf(out, p->n ? "\n" : "No changes: Railway matches the desired state.\n");
     fprintf(out,
             "Plan: %d to create, %d to update, %d to delete, %d to redeploy, %d foreign (left "
             "alone); %d refused. %d Railway requests.\n",
