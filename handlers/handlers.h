@@ -67,6 +67,8 @@ void handle_railway_budget(struct app *app, struct http_request *req, struct htt
 void handle_job_create(struct app *app, struct http_request *req, struct http_response *res);
 void handle_job_retry(struct app *app, struct http_request *req, struct http_response *res);
 void handle_job_cancel(struct app *app, struct http_request *req, struct http_response *res);
+/* Reconciliation passes (handlers/reconcile_api.c). */
+void handle_reconcile_passes(struct app *app, struct http_request *req, struct http_response *res);
 /* Prometheus metrics (handlers/metrics.c). */
 void handle_metrics(struct app *app, struct http_request *req, struct http_response *res);
 /* The status page (handlers/page.c). */

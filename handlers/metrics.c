@@ -3,6 +3,7 @@
  * whole queue. */
 #include "handlers/api.h"
 #include "store/notifications.h"
+#include "store/reconcile.h"
 #include "store/views.h"
 #include "util/metrics.h"
 
@@ -36,6 +37,13 @@ static bool queue_gauges(PGconn *c, struct buf *out)
     metrics_gauge_header(out, "railhook_notify_pending",
                          "Notification deliveries (URLs and write-backs) waiting to be sent.");
     metrics_gauge_sample(out, "railhook_notify_pending", "", (double)pending);
+    double age = -1;
+    if (store_reconcile_last_age(c, &age, err, sizeof(err)) != RH_OK)
+        return false;
+    metrics_gauge_header(out, "railhook_reconcile_last_pass_age_seconds",
+                         "Seconds since the newest finished reconciliation pass of any instance "
+                         "(-1 when none).");
+    metrics_gauge_sample(out, "railhook_reconcile_last_pass_age_seconds", "", age);
     return true;
 }
 

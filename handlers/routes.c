@@ -17,6 +17,7 @@ static const struct route routes[] = {
     {"POST", "/jobs/{}/retry", handle_job_retry, false, api_admit_admin},
     {"POST", "/jobs/{}/cancel", handle_job_cancel, false, api_admit_admin},
     {"GET", "/services", handle_services_list, false, NULL},
+    {"GET", "/reconcile", handle_reconcile_passes, false, NULL},
     {"GET", "/services/{}", handle_service_get, false, NULL},
     {"GET", "/notifications", handle_notifications_list, false, NULL},
     {"GET", "/railway/budget", handle_railway_budget, false, NULL},

@@ -1,7 +1,8 @@
-/* railhook's command line: serve, migrate, check, version, --help.
+/* railhook's command line: serve, migrate, check, reconcile, version, --help.
  *
  * Threading: `serve` runs on the main thread (server/serve.c), which starts the others. */
 #include "server/check.h"
+#include "server/reconcile_cmd.h"
 #include "server/serve.h"
 #include "store/store.h"
 #include "util/config.h"
@@ -22,6 +23,9 @@ static void usage(FILE *out)
             "  migrate   apply pending database migrations and exit\n"
             "  check     preflight: configuration, database, Railway token, project,\n"
             "            environment, repo, branch, schema drift (--json for scripts)\n"
+            "  reconcile compare the manifests with Railway and print the plan (exit 0: nothing\n"
+            "            differs, 2: changes, 1: error); --apply enqueues the jobs, --deep\n"
+            "            also compares variables, --json for scripts\n"
             "  version   print the version\n"
             "  --help    this text\n\n"
             "Configuration comes from the environment only.\n\n",
@@ -73,6 +77,8 @@ int main(int argc, char **argv)
         return cmd_migrate();
     if (strcmp(cmd, "check") == 0)
         return cmd_check(argc, argv);
+    if (strcmp(cmd, "reconcile") == 0)
+        return reconcile_cmd(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("railhook %s\n", RAILHOOK_VERSION);
         return 0;

@@ -6,10 +6,12 @@
 #include "server/serve.h"
 
 #include "flows/flows.h"
+#include "flows/reconcile.h"
 #include "handlers/api.h"
 #include "handlers/handlers.h"
 #include "handlers/intake.h"
 #include "handlers/longpoll.h"
+#include "handlers/mapping_reconcile.h"
 #include "handlers/webhook.h"
 #include "notify/notify.h"
 #include "queue/queue.h"
@@ -42,10 +44,7 @@ bool serve_setup(struct config *cfg, enum config_need need)
     return true;
 }
 
-/* Learns at start which header Railway accepts the token in, so that a project token in
- * RAILWAY_TOKEN (as Railway's CLI names it) or an account token in RAILWAY_PROJECT_TOKEN is
- * sent the right way by every worker; says what it found. */
-static void token_kind_detect(struct config *cfg)
+void serve_token_detect(struct config *cfg)
 {
     struct railway_limiter *lim = railway_limiter_new(1, 10);
     struct railway_client *c = railway_client_new(cfg, lim);
@@ -80,6 +79,9 @@ int serve_run(const struct job_handler *extra, size_t nextra)
     struct app app = {.cfg = &cfg};
     struct flows *flows = NULL;
     struct notify *notify = NULL;
+    struct mapping_reconciler reconciler;
+    bool reconciler_ready = false;
+    struct reconcile_periodic *periodic = NULL;
 
     sigset_t sigs;
     sigemptyset(&sigs);
@@ -120,7 +122,7 @@ int serve_run(const struct job_handler *extra, size_t nextra)
             log_warn("RAILWAY_API_TOKEN, RAILWAY_TOKEN and RAILWAY_PROJECT_TOKEN are empty: "
                      "Railway jobs will fail");
         else
-            token_kind_detect(&cfg);
+            serve_token_detect(&cfg);
         app.limiter = flows_limiter(flows);
         app.queue = queue_create(&cfg, app.store);
         flows_register(flows, app.queue);
@@ -140,12 +142,24 @@ int serve_run(const struct job_handler *extra, size_t nextra)
         goto out;
     }
     notify = notify_start(&cfg, app.store);
+    /* The periodic reconciliation needs the flows' templates and limiter: instances with
+     * workers run it, one at a time across them all. */
+    if (flows && cfg.reconcile_interval_s > 0) {
+        if (mapping_reconciler_init(&reconciler, &cfg, err, sizeof(err)) != RH_OK) {
+            log_error("cannot start reconciliation", LOG_STR("error", err));
+            goto out;
+        }
+        reconciler_ready = true;
+        periodic = reconcile_periodic_start(flows, app.store, &reconciler.mapper);
+    }
 
     int sig = 0;
     sigwait(&sigs, &sig);
     log_info("shutting down", LOG_STR("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"),
              LOG_INT("grace_s", cfg.shutdown_grace_s));
     longpoll_release_all(app.longpoll);
+    reconcile_periodic_stop(periodic);
+    periodic = NULL;
     int64_t stop_by = time_mono_ms() + (int64_t)cfg.shutdown_grace_s * 1000;
     http_server_stop(srv, cfg.shutdown_grace_s * 1000);
     srv = NULL;
@@ -157,6 +171,9 @@ int serve_run(const struct job_handler *extra, size_t nextra)
     rc = 0;
     log_info("stopped");
 out:
+    reconcile_periodic_stop(periodic);
+    if (reconciler_ready)
+        mapping_reconciler_free(&reconciler);
     longpoll_release_all(app.longpoll);
     http_server_stop(srv, 0);
     queue_stop(app.queue, 0);

@@ -76,6 +76,12 @@ struct config {
     char *railway_project_id;
     char *railway_environment_id;
     char *railway_service_id;
+    /* reconciliation */
+    int reconcile_interval_s;
+    char *reconcile_mode;
+    bool reconcile_delete;
+    int reconcile_max_delete;
+    int reconcile_budget;
     int railway_timeout_s;
     int railway_max_rps;
     int railway_hourly_budget;

@@ -47,6 +47,12 @@ static const struct metric_def defs[] = {
      "Notification attempts by sink (url, manifest: the write-back) and outcome (delivered, "
      "failed: to be retried, gave_up).",
      NULL},
+    {"railhook_reconcile_passes_total", METRIC_COUNTER,
+     "Reconciliation passes this instance ran, by outcome (ok, error, skipped).", NULL},
+    {"railhook_reconcile_changes_total", METRIC_COUNTER,
+     "Changes reconciliation passes found, enqueued and refused, by action and outcome.", NULL},
+    {"railhook_reconcile_railway_requests_total", METRIC_COUNTER,
+     "Railway requests reconciliation passes sent.", NULL},
 };
 
 #define NDEFS       (sizeof(defs) / sizeof(defs[0]))

@@ -1,6 +1,6 @@
 /* control: the control endpoints (no auth) tests use to drive and inspect the simulator:
  * /_sim/state, /_sim/config, /_sim/reset, /_sim/push (a GitHub push), /_sim/service (a
- * service's deploy triggers).
+ * service's deploy triggers), /_sim/drift (changes by hand) and /_sim/services (many services).
  *
  * Threading: runs on libmicrohttpd's connection threads; every call into the simulator holds
  * sim.lock, and the request body is parsed outside it. */
@@ -11,6 +11,29 @@
 
 /* ---- control endpoints ------------------------------------------------------------------------
  */
+
+/* /_sim/drift and /_sim/services (tools/railway-sim/snapshot.c). */
+static void control_snapshot(struct server *srv, const char *url, struct request *req,
+                             struct reply *r)
+{
+    cJSON *body = cJSON_ParseWithLength(req->body.data ? req->body.data : "", req->body.len);
+    cJSON *doc = NULL;
+    char err[256];
+    int rc;
+
+    pthread_mutex_lock(&srv->sim.lock);
+    if (strcmp(url, "/_sim/drift") == 0)
+        rc = sim_drift(&srv->sim, body, &doc, err, sizeof(err));
+    else
+        rc = sim_services_bulk(&srv->sim, body, &doc, err, sizeof(err));
+    pthread_mutex_unlock(&srv->sim.lock);
+    cJSON_Delete(body);
+    if (rc < 0) {
+        doc = cJSON_CreateObject();
+        cJSON_AddStringToObject(doc, "error", err);
+    }
+    reply_json(r, rc < 0 ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_OK, doc);
+}
 
 void control_handle(struct server *srv, const char *method, const char *url, struct request *req,
                     struct reply *r)
@@ -72,9 +95,12 @@ void control_handle(struct server *srv, const char *method, const char *url, str
             cJSON_AddStringToObject(doc, "error", err);
         }
         reply_json(r, rc < 0 ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_OK, doc);
+    } else if ((strcmp(url, "/_sim/drift") == 0 || strcmp(url, "/_sim/services") == 0) && post) {
+        control_snapshot(srv, url, req, r);
     } else if (strcmp(url, "/_sim/state") == 0 || strcmp(url, "/_sim/config") == 0 ||
                strcmp(url, "/_sim/reset") == 0 || strcmp(url, "/_sim/push") == 0 ||
-               strcmp(url, "/_sim/service") == 0) {
+               strcmp(url, "/_sim/service") == 0 || strcmp(url, "/_sim/drift") == 0 ||
+               strcmp(url, "/_sim/services") == 0) {
         r->allow = strcmp(url, "/_sim/state") == 0    ? "GET"
                    : strcmp(url, "/_sim/config") == 0 ? "GET, POST"
                                                       : "POST";

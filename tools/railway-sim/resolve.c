@@ -109,6 +109,7 @@ static int resolve_environment(struct sim *s, const cJSON *args, cJSON **out, ch
         0)
         return sim_fail(err, n, "Environment not found");
     *out = environment_json(s);
+    sim_environment_snapshot_add(s, *out);
     return 0;
 }
 

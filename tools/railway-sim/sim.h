@@ -204,6 +204,16 @@ int sim_push(struct sim *s, const cJSON *body, cJSON **out, char *err, size_t er
  * Returns 0 with *out, or -1 with a message in err. */
 int sim_service_control(struct sim *s, const cJSON *body, cJSON **out, char *err, size_t errsize);
 
+/* EnvironmentSnapshot (tools/railway-sim/snapshot.c): adds the serviceInstances and
+ * deploymentTriggers lists (one trigger per connected service) to an environment object. */
+void sim_environment_snapshot_add(struct sim *s, cJSON *env);
+/* POST /_sim/drift: {"id", "disconnect", "root_directory", "delete"}, a change made by hand in
+ * Railway's dashboard. Returns 0 with *out, or -1 with a message in err. */
+int sim_drift(struct sim *s, const cJSON *body, cJSON **out, char *err, size_t errsize);
+/* POST /_sim/services: {"prefix","count","repo","branch","root_directory"} creates count
+ * services at once (instances listed at once). Returns 0 with *out ({"ok","ids"}), or -1. */
+int sim_services_bulk(struct sim *s, const cJSON *body, cJSON **out, char *err, size_t errsize);
+
 /* Runs one root field with evaluated arguments. Returns 0 with *out (the full object the
  * schema shapes; caller frees), or -1 with a Railway-style message in err. */
 int sim_field_resolve(struct sim *s, const char *field, const cJSON *args, cJSON **out, char *err,
