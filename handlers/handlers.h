@@ -9,6 +9,7 @@
 struct intake;
 struct queue;
 struct longpoll;
+struct events;
 
 struct app {
     const struct config *cfg;
@@ -16,6 +17,7 @@ struct app {
     struct intake *intake;     /* webhook delivery writer (handlers/intake.h) */
     struct queue *queue;       /* the job queue; may be NULL (WORKERS=0, tests) */
     struct longpoll *longpoll; /* GET /jobs/{id}?wait=N; may be NULL (then no waiting) */
+    struct events *events;     /* GET /events (handlers/events.h); may be NULL (then 503) */
 };
 
 typedef void (*handler_fn)(struct app *app, struct http_request *req, struct http_response *res);
@@ -52,6 +54,9 @@ void handle_job_get(struct app *app, struct http_request *req, struct http_respo
 void handle_jobs_list(struct app *app, struct http_request *req, struct http_response *res);
 void handle_services_list(struct app *app, struct http_request *req, struct http_response *res);
 void handle_service_get(struct app *app, struct http_request *req, struct http_response *res);
+/* The live event stream (handlers/events_api.c). */
+void handle_events(struct app *app, struct http_request *req, struct http_response *res);
+void handle_events_ticket(struct app *app, struct http_request *req, struct http_response *res);
 /* Admin API (handlers/jobs_admin.c). */
 void handle_job_create(struct app *app, struct http_request *req, struct http_response *res);
 void handle_job_retry(struct app *app, struct http_request *req, struct http_response *res);

@@ -83,10 +83,7 @@ enum rh_status store_view_jobs(PGconn *c, const struct job_filter *f, char **jso
         f->state, f->kind, f->service, f->cursor ? micros : NULL, f->cursor ? id : NULL, limit};
     static const char sql[] =
         "WITH page AS ("
-        " SELECT j.id, j.kind, j.state, j.attempt, j.max_attempts, j.step, j.service_name,"
-        "  j.railway_deployment_status, j.last_error->>'code' AS error_code,"
-        "  j.created_at, j.updated_at, j.finished_at"
-        " FROM jobs j"
+        " SELECT" STORE_JOB_SUMMARY_COLUMNS " FROM jobs j"
         " WHERE ($1::text IS NULL OR j.state = $1) AND ($2::text IS NULL OR j.kind = $2)"
         "  AND ($3::text IS NULL OR j.service_name = $3)"
         "  AND ($4::bigint IS NULL OR (j.created_at, j.id) <"

@@ -1,0 +1,114 @@
+/* SQL of the live event stream: horizons over job_events' sequence and range reads. */
+#include "store/events.h"
+
+#include "store/store_int.h"
+#include "util/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static enum rh_status run(PGconn *c, const char *sql, int n, const char *const *p, PGresult **out,
+                          char *err, size_t errlen)
+{
+    const struct store_stmt st = {NULL, sql, n};
+    return store_run(c, &st, p, out, err, errlen);
+}
+
+enum rh_status store_events_mark_take(PGconn *c, struct store_events_mark *m, char *err,
+                                      size_t errlen)
+{
+    PGresult *r = NULL;
+    memset(m, 0, sizeof(*m));
+    /* Two statements, in this order: the value first, then (a new statement, a new snapshot)
+     * the snapshot that covers every transaction holding an id up to it. */
+    enum rh_status st = run(c, "SELECT coalesce(pg_sequence_last_value('job_events_id_seq'), 0)", 0,
+                            NULL, &r, err, errlen);
+    if (st != RH_OK)
+        return st;
+    m->last_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    r = NULL;
+    st = run(c,
+             "SELECT pg_snapshot_xmax(s)::text, pg_snapshot_xmin(s) = pg_snapshot_xmax(s)"
+             " FROM pg_current_snapshot() s",
+             0, NULL, &r, err, errlen);
+    if (st != RH_OK)
+        return st;
+    snprintf(m->xmax, sizeof(m->xmax), "%s", PQgetvalue(r, 0, 0));
+    m->final = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+    PQclear(r);
+    return RH_OK;
+}
+
+enum rh_status store_events_mark_check(PGconn *c, struct store_events_mark *m, char *err,
+                                       size_t errlen)
+{
+    if (m->final)
+        return RH_OK;
+    const char *p[] = {m->xmax};
+    PGresult *r = NULL;
+    enum rh_status st =
+        run(c, "SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8", 1, p, &r, err, errlen);
+    if (st != RH_OK)
+        return st;
+    m->final = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return RH_OK;
+}
+
+enum rh_status store_events_read(PGconn *c, int64_t after, int64_t upto, int limit,
+                                 struct store_event **rows, int *nrows, char *err, size_t errlen)
+{
+    char a[24], u[24], l[16];
+    snprintf(a, sizeof(a), "%lld", (long long)after);
+    snprintf(u, sizeof(u), "%lld", (long long)upto);
+    snprintf(l, sizeof(l), "%d", limit);
+    const char *p[] = {a, u, l};
+    PGresult *r = NULL;
+    *rows = NULL;
+    *nrows = 0;
+    enum rh_status st = run(c,
+                            "SELECT e.id, j.id, j.kind, j.state, row_to_json(x)::text"
+                            " FROM job_events e JOIN jobs j ON j.id = e.job_id"
+                            " CROSS JOIN LATERAL (SELECT" STORE_JOB_SUMMARY_COLUMNS ") x"
+                            " WHERE e.id > $1::bigint AND e.id <= $2::bigint"
+                            " ORDER BY e.id LIMIT $3::int",
+                            3, p, &r, err, errlen);
+    if (st != RH_OK)
+        return st;
+    int n = PQntuples(r);
+    struct store_event *out = n ? xcalloc((size_t)n, sizeof(*out)) : NULL;
+    for (int i = 0; i < n; i++) {
+        out[i].id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+        snprintf(out[i].job_id, sizeof(out[i].job_id), "%s", PQgetvalue(r, i, 1));
+        snprintf(out[i].kind, sizeof(out[i].kind), "%s", PQgetvalue(r, i, 2));
+        snprintf(out[i].state, sizeof(out[i].state), "%s", PQgetvalue(r, i, 3));
+        out[i].summary = xstrdup(PQgetvalue(r, i, 4));
+    }
+    PQclear(r);
+    *rows = out;
+    *nrows = n;
+    return RH_OK;
+}
+
+void store_events_free(struct store_event *rows, int n)
+{
+    if (!rows)
+        return;
+    for (int i = 0; i < n; i++)
+        free(rows[i].summary);
+    free(rows);
+}
+
+enum rh_status store_events_first_id(PGconn *c, int64_t *id, char *err, size_t errlen)
+{
+    PGresult *r = NULL;
+    enum rh_status st =
+        run(c, "SELECT coalesce(min(id), 0) FROM job_events", 0, NULL, &r, err, errlen);
+    if (st != RH_OK)
+        return st;
+    *id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return RH_OK;
+}

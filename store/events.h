@@ -1,0 +1,48 @@
+/* The job events the live stream (GET /events) sends: which ids are final, and the events in
+ * an id range with their job's summary. */
+#ifndef RAILHOOK_STORE_EVENTS_H
+#define RAILHOOK_STORE_EVENTS_H
+
+#include "util/status.h"
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A candidate horizon: every event id <= last_id is final (committed, or never will be) once
+ * final is true. Taken with store_events_mark_take(), confirmed with store_events_mark_check()
+ * (migration 007 says why this is exact). */
+struct store_events_mark {
+    int64_t last_id; /* the sequence's last value when taken (0: no id handed out yet) */
+    char xmax[24];   /* the snapshot's xmax taken right after */
+    bool final;
+};
+
+/* Reads the sequence's last value, then a snapshot; final already when no transaction was in
+ * progress in that snapshot. */
+enum rh_status store_events_mark_take(PGconn *c, struct store_events_mark *m, char *err,
+                                      size_t errlen);
+/* Sets m->final when every transaction that was in progress when m was taken has ended. */
+enum rh_status store_events_mark_check(PGconn *c, struct store_events_mark *m, char *err,
+                                       size_t errlen);
+
+/* One event with its job as the stream sends it. */
+struct store_event {
+    int64_t id;
+    char job_id[37];
+    char kind[32];
+    char state[16];
+    char *summary; /* the job's summary document, one line of JSON */
+};
+
+/* The events with after < id <= upto, in id order, at most limit of them (*rows: free with
+ * store_events_free()). Events of deleted jobs are gone with them. */
+enum rh_status store_events_read(PGconn *c, int64_t after, int64_t upto, int limit,
+                                 struct store_event **rows, int *nrows, char *err, size_t errlen);
+/* Frees what store_events_read() returned; NULL-safe. */
+void store_events_free(struct store_event *rows, int n);
+/* The smallest stored event id, 0 when none is stored. */
+enum rh_status store_events_first_id(PGconn *c, int64_t *id, char *err, size_t errlen);
+
+#endif

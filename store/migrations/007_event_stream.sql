@@ -1,0 +1,28 @@
+-- The live event stream (GET /events) reads job_events in id order and must never send an id
+-- before every smaller id is final (committed, or never to be). Ids come from a sequence,
+-- handed out before commit, so id 7 can become visible after id 8. The rule the reader
+-- follows (store/events.c) needs one property of the writers: a transaction holds a
+-- transaction id (xid) before it holds an event id. A plain `DEFAULT nextval(...)` breaks it
+-- (the default is computed before the row is written, and the xid is assigned only when the
+-- row is), so ids are now assigned by a BEFORE INSERT trigger that first takes the xid
+-- (pg_current_xact_id() assigns one if the transaction has none yet) and only then the id.
+--
+-- Why that suffices: the reader reads the sequence's last value S, then takes a snapshot P.
+-- Every transaction T that holds an id <= S called nextval before S was read, so it already
+-- had its xid then, which is below P's xmax; T is either finished in P or listed in P as in
+-- progress. Once a later snapshot's xmin is >= P's xmax, no transaction with an xid below
+-- P's xmax is running: every id <= S is committed or rolled back, for good. Ids above S may
+-- still be in flight and wait for the next round.
+ALTER TABLE job_events ADD COLUMN xid xid8;
+ALTER TABLE job_events ALTER COLUMN id DROP DEFAULT;
+
+CREATE FUNCTION railhook_job_events_id() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.xid := pg_current_xact_id();
+    NEW.id := nextval('job_events_id_seq');
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER job_events_id BEFORE INSERT ON job_events
+    FOR EACH ROW EXECUTE FUNCTION railhook_job_events_id();
