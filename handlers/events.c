@@ -157,14 +157,21 @@ static int64_t keepalive(struct events *ev, int64_t now)
     return next;
 }
 
+static void stream_reset(struct stream *s, int64_t at, const char *reason);
+
 /* Reads the events up to m->last_id (final) into the ring and the streams, in batches. */
 static enum rh_status catch_up(struct events *ev, PGconn *c, const struct store_events_mark *m,
                                char *err, size_t errlen)
 {
     pthread_mutex_lock(&ev->lock);
     int64_t from = ev->upto;
-    if (from < 0 || m->last_id < from || m->last_id - from > RING) {
-        /* Nobody can resume across this: start afresh. */
+    if (from < 0 || m->last_id < from || (!ev->fresh && m->last_id - from > RING)) {
+        /* The first read, an idle spell the ring cannot bridge (no stream was open), or a
+         * sequence that went back (a restored database): start afresh. */
+        for (struct stream *s = ev->streams; s; s = s->next) {
+            stream_reset(s, m->last_id, "restarted");
+            stream_kick(s);
+        }
         ring_restart(ev, m->last_id);
         from = m->last_id;
     }
@@ -354,6 +361,7 @@ static void backfill_ring(struct events *ev, struct stream *s)
         s->last_id = ev->upto;
 }
 
+/* Under lock (or before s is shared): tells the client to reload, and goes on from at. */
 static void stream_reset(struct stream *s, int64_t at, const char *reason)
 {
     char text[160];

@@ -496,3 +496,39 @@ Test(events, idle_streams_hold_no_thread_and_end_at_shutdown, .fini = stop, .tim
     }
     free(job);
 }
+
+/* The first event of a stream opened with Last-Event-ID: last_id. */
+static void expect_reset(const char *last_id, const char *reason)
+{
+    char *hdr = xasprintf(AUTH "Last-Event-ID: %s\r\n", last_id);
+    struct sse s;
+    cr_assert_eq(sse_open(&s, "/events", hdr), 200);
+    struct sse_event e;
+    cr_assert(sse_next(&s, 10000, &e, NULL), "no event after Last-Event-ID %s", last_id);
+    cr_assert_str_eq(e.type, "reset", "%s: %s", last_id, e.data);
+    cr_assert_not_null(strstr(e.data, reason), "%s", e.data);
+    cr_assert_geq(e.id, 0, "a reset carries the id to go on from");
+    free(e.data);
+    sse_close(&s);
+    free(hdr);
+}
+
+Test(events, a_client_whose_events_are_gone_or_unknown_is_told_to_reload, .init = start,
+     .fini = stop, .timeout = 60)
+{
+    char *a = insert_job("provision", "succeeded");
+    char *b = insert_job("provision", "succeeded");
+    char *c = insert_job("provision", "running");
+    /* Retention deleted the first two jobs with their events. */
+    char *sql = xasprintf("DELETE FROM jobs WHERE id IN ('%s', '%s')", a, b);
+    free(th_sql(db, sql));
+    free(sql);
+    char *first = th_sql(db, "SELECT min(id)::text FROM job_events");
+    cr_assert_gt(strtoll(first, NULL, 10), 2);
+    expect_reset("0", "events_pruned");
+    expect_reset("999999", "unknown_event_id");
+    free(first);
+    free(a);
+    free(b);
+    free(c);
+}
