@@ -20,8 +20,8 @@ enum rh_status store_events_mark_take(PGconn *c, struct store_events_mark *m, ch
 {
     PGresult *r = NULL;
     memset(m, 0, sizeof(*m));
-    /* Two statements, in this order: the value first, then (a new statement, a new snapshot)
-     * the snapshot that covers every transaction holding an id up to it. */
+    /* Three statements, three transactions, in this order: the sequence's value, then a new
+     * transaction id (greater than every id handed out before it), then the check. */
     enum rh_status st = run(c, "SELECT coalesce(pg_sequence_last_value('job_events_id_seq'), 0)", 0,
                             NULL, &r, err, errlen);
     if (st != RH_OK)
@@ -29,16 +29,11 @@ enum rh_status store_events_mark_take(PGconn *c, struct store_events_mark *m, ch
     m->last_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     r = NULL;
-    st = run(c,
-             "SELECT pg_snapshot_xmax(s)::text, pg_snapshot_xmin(s) = pg_snapshot_xmax(s)"
-             " FROM pg_current_snapshot() s",
-             0, NULL, &r, err, errlen);
-    if (st != RH_OK)
+    if ((st = run(c, "SELECT pg_current_xact_id()::text", 0, NULL, &r, err, errlen)) != RH_OK)
         return st;
-    snprintf(m->xmax, sizeof(m->xmax), "%s", PQgetvalue(r, 0, 0));
-    m->final = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+    snprintf(m->xid, sizeof(m->xid), "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
-    return RH_OK;
+    return store_events_mark_check(c, m, err, errlen);
 }
 
 enum rh_status store_events_mark_check(PGconn *c, struct store_events_mark *m, char *err,
@@ -46,10 +41,10 @@ enum rh_status store_events_mark_check(PGconn *c, struct store_events_mark *m, c
 {
     if (m->final)
         return RH_OK;
-    const char *p[] = {m->xmax};
+    const char *p[] = {m->xid};
     PGresult *r = NULL;
     enum rh_status st =
-        run(c, "SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8", 1, p, &r, err, errlen);
+        run(c, "SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::xid8", 1, p, &r, err, errlen);
     if (st != RH_OK)
         return st;
     m->final = strcmp(PQgetvalue(r, 0, 0), "t") == 0;

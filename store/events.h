@@ -15,15 +15,16 @@
  * (migration 007 says why this is exact). */
 struct store_events_mark {
     int64_t last_id; /* the sequence's last value when taken (0: no id handed out yet) */
-    char xmax[24];   /* the snapshot's xmax taken right after */
+    char xid[24];    /* a transaction id taken (and committed) right after */
     bool final;
 };
 
-/* Reads the sequence's last value, then a snapshot; final already when no transaction was in
- * progress in that snapshot. */
+/* Reads the sequence's last value, then takes a transaction id of its own, then checks once
+ * (final already when no older transaction is still running). Each call uses up one
+ * transaction id; it writes nothing. */
 enum rh_status store_events_mark_take(PGconn *c, struct store_events_mark *m, char *err,
                                       size_t errlen);
-/* Sets m->final when every transaction that was in progress when m was taken has ended. */
+/* Sets m->final when every transaction older than m's transaction id has ended. */
 enum rh_status store_events_mark_check(PGconn *c, struct store_events_mark *m, char *err,
                                        size_t errlen);
 

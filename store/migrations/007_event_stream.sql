@@ -7,12 +7,15 @@
 -- row is), so ids are now assigned by a BEFORE INSERT trigger that first takes the xid
 -- (pg_current_xact_id() assigns one if the transaction has none yet) and only then the id.
 --
--- Why that suffices: the reader reads the sequence's last value S, then takes a snapshot P.
--- Every transaction T that holds an id <= S called nextval before S was read, so it already
--- had its xid then, which is below P's xmax; T is either finished in P or listed in P as in
--- progress. Once a later snapshot's xmin is >= P's xmax, no transaction with an xid below
--- P's xmax is running: every id <= S is committed or rolled back, for good. Ids above S may
--- still be in flight and wait for the next round.
+-- Why that suffices: the reader reads the sequence's last value S, then (a new transaction)
+-- takes a transaction id X of its own with pg_current_xact_id() and commits. Transaction ids
+-- are handed out in order, so every transaction T that holds an id <= S (it called nextval
+-- before S was read, and took its xid before that) has an xid below X. Once a later
+-- snapshot's xmin is above X, no transaction with an xid below X is running: every id <= S is
+-- committed or rolled back, for good, and visible. Ids above S may still be in flight and
+-- wait for the next round. (A snapshot's xmax is not enough in place of X: it is the newest
+-- *completed* xid + 1, and a running transaction whose xid is above it is in no snapshot's
+-- list, so "xmin reached the earlier snapshot's xmax" can hold while T still runs.)
 ALTER TABLE job_events ADD COLUMN xid xid8;
 ALTER TABLE job_events ALTER COLUMN id DROP DEFAULT;
 

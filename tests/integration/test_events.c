@@ -532,3 +532,49 @@ Test(events, a_client_whose_events_are_gone_or_unknown_is_told_to_reload, .init 
     free(b);
     free(c);
 }
+
+/* The case a snapshot's xmax misses: the transaction holding the earlier event id took the
+ * newest transaction id, and the one that commits the later event id is older. */
+Test(events, a_later_id_waits_even_when_the_earlier_ones_transaction_is_the_newest, .init = start,
+     .fini = stop, .timeout = 60)
+{
+    char *job = insert_job("provision", "running");
+    struct sse s;
+    char *path = xasprintf("/events?job=%s", job);
+    cr_assert_eq(sse_open(&s, path, AUTH), 200);
+    PGconn *older = PQconnectdb(db);
+    PGconn *newer = PQconnectdb(db);
+    cr_assert_eq(PQstatus(older), CONNECTION_OK);
+    cr_assert_eq(PQstatus(newer), CONNECTION_OK);
+    char *ins = xasprintf("INSERT INTO job_events (job_id, message) VALUES ('%s', 'm')"
+                          " RETURNING id",
+                          job);
+    PQclear(PQexec(older, "BEGIN"));
+    PQclear(PQexec(older, "SELECT pg_current_xact_id()"));
+    PQclear(PQexec(newer, "BEGIN"));
+    PGresult *r1 = PQexec(newer, ins);
+    cr_assert_eq(PQresultStatus(r1), PGRES_TUPLES_OK, "%s", PQerrorMessage(newer));
+    long long id1 = strtoll(PQgetvalue(r1, 0, 0), NULL, 10);
+    PGresult *r2 = PQexec(older, ins);
+    cr_assert_eq(PQresultStatus(r2), PGRES_TUPLES_OK, "%s", PQerrorMessage(older));
+    long long id2 = strtoll(PQgetvalue(r2, 0, 0), NULL, 10);
+    PQclear(PQexec(older, "COMMIT"));
+    cr_assert_gt(id2, id1);
+    struct sse_event e;
+    cr_assert_not(sse_next(&s, 2500, &e, NULL), "sent %lld while %lld was in flight", e.id, id1);
+    PQclear(PQexec(newer, "COMMIT"));
+    cr_assert(sse_next(&s, 10000, &e, NULL));
+    cr_assert_eq(e.id, id1);
+    free(e.data);
+    cr_assert(sse_next(&s, 10000, &e, NULL));
+    cr_assert_eq(e.id, id2);
+    free(e.data);
+    PQclear(r1);
+    PQclear(r2);
+    PQfinish(older);
+    PQfinish(newer);
+    sse_close(&s);
+    free(ins);
+    free(path);
+    free(job);
+}
