@@ -64,9 +64,11 @@ enum rh_status store_events_read(PGconn *c, int64_t after, int64_t upto, int lim
     *rows = NULL;
     *nrows = 0;
     enum rh_status st = run(c,
-                            "SELECT e.id, j.id, j.kind, j.state, row_to_json(x)::text"
+                            "SELECT e.id, x.s->>'id', x.s->>'kind', x.s->>'state', x.s::text"
                             " FROM job_events e JOIN jobs j ON j.id = e.job_id"
-                            " CROSS JOIN LATERAL (SELECT" STORE_JOB_SUMMARY_COLUMNS ") x"
+                            /* Events from before migration 007 have no summary of their own. */
+                            " CROSS JOIN LATERAL"
+                            " (SELECT coalesce(e.summary, railhook_job_summary(j)) AS s) x"
                             " WHERE e.id > $1::bigint AND e.id <= $2::bigint"
                             " ORDER BY e.id LIMIT $3::int",
                             3, p, &r, err, errlen);

@@ -28,13 +28,14 @@ enum rh_status store_events_mark_take(PGconn *c, struct store_events_mark *m, ch
 enum rh_status store_events_mark_check(PGconn *c, struct store_events_mark *m, char *err,
                                        size_t errlen);
 
-/* One event with its job as the stream sends it. */
+/* One event with its job as the stream sends it: the job's summary as it was right after the
+ * change the event records. */
 struct store_event {
     int64_t id;
     char job_id[37];
     char kind[32];
     char state[16];
-    char *summary; /* the job's summary document, one line of JSON */
+    char *summary; /* the job's summary document then, one line of JSON */
 };
 
 /* The events with after < id <= upto, in id order, at most limit of them (*rows: free with

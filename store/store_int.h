@@ -30,11 +30,4 @@ enum rh_status store_settle(PGconn *c, PGresult *r, PGresult **out, char *err, s
 PGconn *store_session_open(const char *conninfo, bool prepared, enum store_session session,
                            char *err, size_t errlen);
 
-/* The columns of a job's summary (an item of GET /jobs' list and the data of a GET /events
- * event), over jobs j; row_to_json of them is the document. */
-#define STORE_JOB_SUMMARY_COLUMNS                                                                  \
-    " j.id, j.kind, j.state, j.attempt, j.max_attempts, j.step, j.service_name,"                   \
-    " j.railway_deployment_status, j.last_error->>'code' AS error_code,"                           \
-    " j.created_at, j.updated_at, j.finished_at"
-
 #endif

@@ -83,14 +83,14 @@ enum rh_status store_view_jobs(PGconn *c, const struct job_filter *f, char **jso
         f->state, f->kind, f->service, f->cursor ? micros : NULL, f->cursor ? id : NULL, limit};
     static const char sql[] =
         "WITH page AS ("
-        " SELECT" STORE_JOB_SUMMARY_COLUMNS " FROM jobs j"
+        " SELECT j.id, j.created_at, railhook_job_summary(j) AS doc FROM jobs j"
         " WHERE ($1::text IS NULL OR j.state = $1) AND ($2::text IS NULL OR j.kind = $2)"
         "  AND ($3::text IS NULL OR j.service_name = $3)"
         "  AND ($4::bigint IS NULL OR (j.created_at, j.id) <"
         "   ('epoch'::timestamptz + $4::bigint * interval '1 microsecond', $5::uuid))"
         " ORDER BY j.created_at DESC, j.id DESC LIMIT $6::int + 1)"
         "SELECT json_build_object("
-        " 'jobs', coalesce((SELECT json_agg(row_to_json(x) ORDER BY x.created_at DESC, x.id DESC)"
+        " 'jobs', coalesce((SELECT json_agg(x.doc ORDER BY x.created_at DESC, x.id DESC)"
         "   FROM (SELECT * FROM page ORDER BY created_at DESC, id DESC LIMIT $6::int) x), '[]'),"
         " 'next_cursor', CASE WHEN (SELECT count(*) FROM page) > $6::int THEN"
         "   (SELECT ((extract(epoch FROM created_at) * 1000000)::numeric)::bigint || '_' || id"

@@ -16,13 +16,27 @@
 -- wait for the next round. (A snapshot's xmax is not enough in place of X: it is the newest
 -- *completed* xid + 1, and a running transaction whose xid is above it is in no snapshot's
 -- list, so "xmin reached the earlier snapshot's xmax" can hold while T still runs.)
-ALTER TABLE job_events ADD COLUMN xid xid8;
+--
+-- Each event also keeps the job's summary as it is in the writing transaction, right after the
+-- change the event records (the trigger's query sees the changes its statement made so far,
+-- and every writer inserts an event from the row it changed): the stream sends the job as it
+-- was at that event, so a client sees queued, running, succeeded in order even when it reads
+-- them all at once. railhook_job_summary() is the one definition of that document, also used
+-- by GET /jobs' list.
+CREATE FUNCTION railhook_job_summary(j jobs) RETURNS json LANGUAGE sql STABLE AS $$
+    SELECT row_to_json(s) FROM (SELECT j.id, j.kind, j.state, j.attempt, j.max_attempts, j.step,
+        j.service_name, j.railway_deployment_status, j.last_error->>'code' AS error_code,
+        j.created_at, j.updated_at, j.finished_at) s
+$$;
+
+ALTER TABLE job_events ADD COLUMN xid xid8, ADD COLUMN summary json;
 ALTER TABLE job_events ALTER COLUMN id DROP DEFAULT;
 
 CREATE FUNCTION railhook_job_events_id() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     NEW.xid := pg_current_xact_id();
     NEW.id := nextval('job_events_id_seq');
+    NEW.summary := (SELECT railhook_job_summary(j) FROM jobs j WHERE j.id = NEW.job_id);
     RETURN NEW;
 END;
 $$;

@@ -246,6 +246,7 @@ Test(events, a_job_run_by_another_instance_is_seen_in_order_and_a_resume_loses_n
     long long last_id = 0;
     int rank = 0;
     bool done = false;
+    bool seen[3] = {false, false, false};
     while (!done) {
         cr_assert(sse_next(&live, 20000, &e, NULL), "the live stream stalled");
         cr_assert_gt(e.id, last_id, "ids must grow");
@@ -253,11 +254,15 @@ Test(events, a_job_run_by_another_instance_is_seen_in_order_and_a_resume_loses_n
         char *st = data_str(&e, "state");
         cr_assert_geq(state_rank(st), rank, "state went back to %s", st);
         rank = state_rank(st);
+        seen[rank] = true;
         done = strcmp(st, "succeeded") == 0;
         cr_assert(strcmp(st, "failed") != 0 && strcmp(st, "cancelled") != 0, "%s", e.data);
         free(st);
         free(e.data);
     }
+    /* Each event carries the job as it was then: every state shows, however late it is read. */
+    cr_assert(seen[0] && seen[1] && seen[2], "queued %d running %d succeeded %d", seen[0], seen[1],
+              seen[2]);
     sse_close(&live);
     reap(worker);
 
