@@ -14,16 +14,16 @@ static void check_pool(struct check *ck, const struct store_server *srv)
 {
     const struct config *cfg = &ck->cfg;
     int64_t max = srv->max_connections, reserved = srv->reserved_connections, used = srv->clients;
-    /* The request pool, the long-poll listener, and per worker pool: each worker, the
-     * dispatcher and the heartbeat. */
-    int needed = cfg->db_pool_size + 1 + (cfg->workers > 0 ? cfg->workers + 2 : 0);
+    /* The request pool, the long-poll listener, the event reader (while GET /events streams
+     * are open), and per worker pool: each worker, the dispatcher and the heartbeat. */
+    int needed = cfg->db_pool_size + 2 + (cfg->workers > 0 ? cfg->workers + 2 : 0);
     int64_t room = max - reserved;
     const char *hint = "lower DB_POOL_SIZE or WORKERS, or raise PostgreSQL's max_connections "
                        "(a pooler in session mode also works)";
     if (max > 0 && needed > room)
         check_item_add(
             ck, "db_pool", ITEM_FAIL, hint,
-            "railhook needs up to %d connections (DB_POOL_SIZE=%d, WORKERS=%d, 3 dedicated) "
+            "railhook needs up to %d connections (DB_POOL_SIZE=%d, WORKERS=%d, 4 dedicated) "
             "but the server allows %lld for clients (max_connections=%lld)",
             needed, cfg->db_pool_size, cfg->workers, (long long)room, (long long)max);
     else if (max > 0 && needed > room - used)
@@ -38,7 +38,7 @@ static void check_pool(struct check *ck, const struct store_server *srv)
     else
         check_item_add(
             ck, "db_pool", ITEM_OK, NULL,
-            "up to %d connections (DB_POOL_SIZE=%d, WORKERS=%d, 3 dedicated); the server "
+            "up to %d connections (DB_POOL_SIZE=%d, WORKERS=%d, 4 dedicated); the server "
             "allows %lld, %lld in use",
             needed, cfg->db_pool_size, cfg->workers, (long long)room, (long long)used);
 }

@@ -583,3 +583,27 @@ Test(events, a_later_id_waits_even_when_the_earlier_ones_transaction_is_the_newe
     free(path);
     free(job);
 }
+
+/* A stream idle for longer than HTTP_CONNECTION_TIMEOUT_S is not an idle connection: it is
+ * suspended, and still delivers the next event. */
+Test(events, a_stream_outlives_the_idle_connection_timeout, .fini = stop, .timeout = 60)
+{
+    setenv("HTTP_CONNECTION_TIMEOUT_S", "1", 1);
+    start();
+    unsetenv("HTTP_CONNECTION_TIMEOUT_S");
+    struct sse s;
+    cr_assert_eq(sse_open(&s, "/events", AUTH), 200);
+    struct sse_event e;
+    bool eof = false;
+    /* The scenario is the idle time itself: nothing may arrive, and the stream stays open. */
+    cr_assert_not(sse_next(&s, 2500, &e, &eof));
+    cr_assert_not(eof, "the idle stream was closed");
+    char *job = insert_job("provision", "queued");
+    cr_assert(sse_next(&s, 10000, &e, &eof), "no event after the idle spell (eof %d)", eof);
+    char *id = data_str(&e, "id");
+    cr_assert_str_eq(id, job);
+    free(id);
+    free(e.data);
+    sse_close(&s);
+    free(job);
+}
