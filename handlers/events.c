@@ -27,6 +27,7 @@
 #define KEEPALIVE_MS 15000     /* a comment line this often keeps proxies from closing */
 #define PENDING_MAX  (1 << 20) /* a client this far behind is cut off; it resumes */
 #define OPEN_WAIT_MS 3000      /* how long an opening stream waits for the reader */
+#define READ_GAP_MS  50        /* least time between two reads of the database */
 #define RESET_FMT    "id: %lld\nevent: reset\ndata: {\"reason\":\"%s\"}\n\n"
 
 struct entry {
@@ -202,6 +203,23 @@ static enum rh_status catch_up(struct events *ev, PGconn *c, const struct store_
     return RH_OK;
 }
 
+/* Under lock: sleeps until a wake-up or until (monotonic ms). */
+static void cond_wait_until(struct events *ev, int64_t until)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t ms = until - time_mono_ms();
+    if (ms < 0)
+        ms = 0;
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&ev->wake, &ev->lock, &ts);
+}
+
 static void *reader_main(void *arg)
 {
     struct events *ev = arg;
@@ -209,6 +227,7 @@ static void *reader_main(void *arg)
     struct store_events_mark mark;
     bool pending = false;
     bool db_down = false;
+    int64_t last_read = 0;
     pthread_mutex_lock(&ev->lock);
     while (!ev->closing) {
         int64_t now = time_mono_ms();
@@ -218,6 +237,7 @@ static void *reader_main(void *arg)
             /* Nobody listens: stop following (and let the connection go) until someone does. */
             ev->fresh = false;
             pending = false;
+            ev->woken = false;
             if (c) {
                 pthread_mutex_unlock(&ev->lock);
                 PQfinish(c);
@@ -226,24 +246,23 @@ static void *reader_main(void *arg)
                 continue;
             }
         }
-        if (!ev->woken) {
-            int64_t until = !busy ? now + 3600 * 1000 : pending ? now + 20 : now + 1000;
-            if (busy && next < until)
-                until = next;
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            int64_t ms = until - now;
-            ts.tv_sec += ms / 1000;
-            ts.tv_nsec += (ms % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&ev->wake, &ev->lock, &ts);
-        }
-        ev->woken = false;
-        if (ev->closing || !(ev->nstreams > 0 || ev->openers > 0))
+        /* Woken at once on a change, but reading at most every READ_GAP_MS: each read of a
+         * horizon uses up a transaction id. */
+        int64_t earliest = last_read + READ_GAP_MS;
+        int64_t until = ev->woken           ? earliest
+                        : !busy             ? now + 3600 * 1000
+                        : pending           ? now + 20
+                        : next < now + 1000 ? next
+                                            : now + 1000;
+        if (until < earliest)
+            until = earliest;
+        if (until > now)
+            cond_wait_until(ev, until);
+        if (ev->closing || !(ev->nstreams > 0 || ev->openers > 0) || time_mono_ms() < earliest)
             continue;
+        ev->woken = false;
+        last_read = time_mono_ms();
+        int64_t known = ev->upto;
         pthread_mutex_unlock(&ev->lock);
 
         char err[256] = "";
@@ -251,7 +270,7 @@ static void *reader_main(void *arg)
         if (!store_conn_ensure(ev->store, STORE_SESSION_DEFAULT, &c, err, sizeof(err)))
             st = RH_UNAVAILABLE;
         else if (!pending)
-            st = store_events_mark_take(c, &mark, err, sizeof(err));
+            st = store_events_mark_take(c, known, &mark, err, sizeof(err));
         else
             st = store_events_mark_check(c, &mark, err, sizeof(err));
         if (st == RH_OK) {
@@ -387,7 +406,7 @@ static enum rh_status backfill_db(struct events *ev, struct stream *s, int64_t l
     if (last_id > upto) {
         /* Ahead of this instance: fine while it is an id the database handed out. */
         struct store_events_mark m;
-        if ((st = store_events_mark_take(c, &m, err, errlen)) != RH_OK)
+        if ((st = store_events_mark_take(c, INT64_MAX, &m, err, errlen)) != RH_OK)
             goto out;
         if (last_id > m.last_id)
             stream_reset(s, upto, "unknown_event_id");

@@ -15,8 +15,8 @@ static enum rh_status run(PGconn *c, const char *sql, int n, const char *const *
     return store_run(c, &st, p, out, err, errlen);
 }
 
-enum rh_status store_events_mark_take(PGconn *c, struct store_events_mark *m, char *err,
-                                      size_t errlen)
+enum rh_status store_events_mark_take(PGconn *c, int64_t known, struct store_events_mark *m,
+                                      char *err, size_t errlen)
 {
     PGresult *r = NULL;
     memset(m, 0, sizeof(*m));
@@ -29,6 +29,11 @@ enum rh_status store_events_mark_take(PGconn *c, struct store_events_mark *m, ch
     m->last_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     r = NULL;
+    if (m->last_id <= known) {
+        /* Nothing handed out since: no transaction id needed. */
+        m->final = true;
+        return RH_OK;
+    }
     if ((st = run(c, "SELECT pg_current_xact_id()::text", 0, NULL, &r, err, errlen)) != RH_OK)
         return st;
     snprintf(m->xid, sizeof(m->xid), "%s", PQgetvalue(r, 0, 0));

@@ -19,11 +19,12 @@ struct store_events_mark {
     bool final;
 };
 
-/* Reads the sequence's last value, then takes a transaction id of its own, then checks once
- * (final already when no older transaction is still running). Each call uses up one
- * transaction id; it writes nothing. */
-enum rh_status store_events_mark_take(PGconn *c, struct store_events_mark *m, char *err,
-                                      size_t errlen);
+/* Reads the sequence's last value; when it is above known (the last id already final), takes
+ * a transaction id of its own and checks once (final already when no older transaction is
+ * still running). Each such call uses up one transaction id; it writes nothing. At or below
+ * known, the mark is final at once. */
+enum rh_status store_events_mark_take(PGconn *c, int64_t known, struct store_events_mark *m,
+                                      char *err, size_t errlen);
 /* Sets m->final when every transaction older than m's transaction id has ended. */
 enum rh_status store_events_mark_check(PGconn *c, struct store_events_mark *m, char *err,
                                        size_t errlen);
