@@ -18,8 +18,8 @@
 -- list, so "xmin reached the earlier snapshot's xmax" can hold while T still runs.)
 --
 -- Each event also keeps the job's summary as it is in the writing transaction, right after the
--- change the event records (the trigger's query sees the changes its statement made so far,
--- and every writer inserts an event from the row it changed): the stream sends the job as it
+-- change the event records (a VOLATILE function, as this trigger is, sees the changes its
+-- calling statement made so far, and every writer inserts an event from the row it changed): the stream sends the job as it
 -- was at that event, so a client sees queued, running, succeeded in order even when it reads
 -- them all at once. railhook_job_summary() is the one definition of that document, also used
 -- by GET /jobs' list.
