@@ -353,7 +353,6 @@ static enum rh_status wait_deployment(struct flow *f, const char *service_id, ch
                  node_str(node, "createdAt") ? node_str(node, "createdAt") : "");
         enum deploy_class cls = deploy_status_class(sv);
         if (strcmp(sv, last) != 0) {
-            job_set_railway(f->run, NULL, *deployment, sv);
             cJSON *d = cJSON_CreateObject();
             cJSON_AddStringToObject(d, "deployment_id", *deployment);
             cJSON_AddStringToObject(d, "status", sv);
@@ -367,7 +366,7 @@ static enum rh_status wait_deployment(struct flow *f, const char *service_id, ch
                 snprintf(msg, sizeof(msg), "deployment %s: %s", sv, deploy_pending_reason(sv));
             else
                 snprintf(msg, sizeof(msg), "deployment %s", sv);
-            job_event(f->run, "info", msg, d);
+            job_set_deployment(f->run, *deployment, sv, msg, d);
             cJSON_Delete(d);
             snprintf(last, sizeof(last), "%s", sv);
         }

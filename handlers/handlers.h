@@ -10,6 +10,7 @@ struct intake;
 struct queue;
 struct longpoll;
 struct railway_limiter;
+struct events;
 
 struct app {
     const struct config *cfg;
@@ -20,6 +21,7 @@ struct app {
 
     /* The workers' Railway limiter (GET /railway/budget); NULL without workers. */
     struct railway_limiter *limiter;
+    struct events *events; /* GET /events (handlers/events.h); may be NULL (then 503) */
 };
 
 typedef void (*handler_fn)(struct app *app, struct http_request *req, struct http_response *res);
@@ -63,6 +65,9 @@ void handle_notifications_list(struct app *app, struct http_request *req,
 /* The status page's summaries (handlers/jobs_api.c): jobs by state, the Railway budget. */
 void handle_job_counts(struct app *app, struct http_request *req, struct http_response *res);
 void handle_railway_budget(struct app *app, struct http_request *req, struct http_response *res);
+/* The live event stream (handlers/events_api.c). */
+void handle_events(struct app *app, struct http_request *req, struct http_response *res);
+void handle_events_ticket(struct app *app, struct http_request *req, struct http_response *res);
 /* Admin API (handlers/jobs_admin.c). */
 void handle_job_create(struct app *app, struct http_request *req, struct http_response *res);
 void handle_job_retry(struct app *app, struct http_request *req, struct http_response *res);

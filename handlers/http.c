@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 void http_response_init(struct http_response *res)
@@ -11,10 +12,15 @@ void http_response_init(struct http_response *res)
     res->content_type = "application/json";
     buf_init(&res->body, 0);
     res->nheaders = 0;
+    memset(&res->stream, 0, sizeof(res->stream));
 }
 
 void http_response_free(struct http_response *res)
 {
+    /* A stream the server did not take is closed here. */
+    if (res->stream.read && res->stream.close)
+        res->stream.close(res->stream.cls);
+    memset(&res->stream, 0, sizeof(res->stream));
     buf_free(&res->body);
     for (int i = 0; i < res->nheaders; i++) {
         free(res->headers[i].name);

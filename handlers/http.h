@@ -31,6 +31,22 @@ struct http_request {
     void (*park)(struct http_request *req);
     void (*resume)(void *transport);
     bool resumed;
+    /* Streamed responses: suspend(transport) takes the connection out of the server's loop
+     * from within a stream's read (see struct http_response); resume(transport) brings it
+     * back. */
+    void (*suspend)(void *transport);
+};
+
+/* A response body produced while it is sent (text/event-stream). read() runs on the
+ * connection's thread whenever the client can take more: it returns the bytes written into
+ * buf (1..max), or 0 after calling req->suspend(transport) when it has nothing yet (the server
+ * calls it again once req->resume(transport) is called, from any thread), or -1 to end the
+ * body. close() runs once, when the connection is done with the stream (ended, failed or
+ * never sent, as for HEAD). */
+struct http_stream {
+    long (*read)(void *cls, char *buf, size_t max);
+    void (*close)(void *cls);
+    void *cls;
 };
 
 struct http_header {
@@ -44,6 +60,7 @@ struct http_response {
     struct buf body;
     struct http_header headers[HTTP_MAX_HEADERS];
     int nheaders;
+    struct http_stream stream; /* read set: the body is streamed, body is ignored */
 };
 
 /* Starts a response at 500 with an empty body; free with http_response_free(). */

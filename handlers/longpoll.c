@@ -8,6 +8,7 @@
  * job's document on each one, and empties and closes the cache whenever it is not listening. */
 #include "handlers/longpoll.h"
 
+#include "handlers/events.h"
 #include "handlers/jobcache.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -53,6 +54,7 @@ struct longpoll {
     bool closing;
     int wake[2];
     struct jobcache *cache;
+    struct events *events; /* the event stream's reader, woken on each notification */
 };
 
 static void wake(struct longpoll *lp)
@@ -146,7 +148,9 @@ static void *on_listen(void *arg)
                 lp->recent_next = (lp->recent_next + 1) % RECENT;
                 snprintf(r->job_id, sizeof(r->job_id), "%s", n->extra);
                 r->at_ms = time_mono_ms();
+                struct events *ev = lp->events;
                 pthread_mutex_unlock(&lp->lock);
+                events_wake(ev);
                 jobcache_invalidate(lp->cache, n->extra);
                 resume_matching(lp, n->extra, false);
                 PQfreemem(n);
@@ -196,6 +200,13 @@ void longpoll_wait(struct longpoll *lp, const char *job_id, int64_t since_ms, in
         return;
     }
     wake(lp);
+}
+
+void longpoll_events_set(struct longpoll *lp, struct events *ev)
+{
+    pthread_mutex_lock(&lp->lock);
+    lp->events = ev;
+    pthread_mutex_unlock(&lp->lock);
 }
 
 struct jobcache *longpoll_jobcache(struct longpoll *lp)

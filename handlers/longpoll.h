@@ -9,6 +9,7 @@
 
 struct longpoll;
 struct jobcache;
+struct events;
 
 /* Starts the listener thread on its own connection of store (reconnecting as needed); store
  * must outlive it. Free with longpoll_stop(). */
@@ -18,6 +19,8 @@ struct longpoll *longpoll_start(struct store *store);
  * whichever comes first. */
 void longpoll_wait(struct longpoll *lp, const char *job_id, int64_t since_ms, int64_t deadline_ms,
                    void *transport, void (*resume)(void *transport));
+/* Wakes ev's reader (handlers/events.h) on every job change notification from now on. */
+void longpoll_events_set(struct longpoll *lp, struct events *ev);
 /* The finished-job cache the listener keeps fresh (owned by lp; NULL when lp is NULL). */
 struct jobcache *longpoll_jobcache(struct longpoll *lp);
 /* Resumes every parked request now and refuses to park more (shutdown). */

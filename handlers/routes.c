@@ -16,6 +16,8 @@ static const struct route routes[] = {
     {"GET", "/jobs/{}", handle_job_get, false, NULL},
     {"POST", "/jobs/{}/retry", handle_job_retry, false, api_admit_admin},
     {"POST", "/jobs/{}/cancel", handle_job_cancel, false, api_admit_admin},
+    {"GET", "/events", handle_events, false, NULL},
+    {"POST", "/events/ticket", handle_events_ticket, false, NULL},
     {"GET", "/services", handle_services_list, false, NULL},
     {"GET", "/reconcile", handle_reconcile_passes, false, NULL},
     {"GET", "/services/{}", handle_service_get, false, NULL},

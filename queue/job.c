@@ -143,19 +143,39 @@ void job_event(struct job_run *run, const char *level, const char *message, cons
     free(msg);
 }
 
-enum rh_status job_set_railway(struct job_run *run, const char *service_id,
-                               const char *deployment_id, const char *deployment_status)
+/* Both setters: the ids and status, with the status change's event (message and details
+ * redacted here) in the same statement. */
+static enum rh_status railway_record(struct job_run *run, const char *service_id,
+                                     const char *deployment_id, const char *deployment_status,
+                                     const char *message, const cJSON *details)
 {
     char err[256] = "";
+    char *msg = message ? redact_string(message) : NULL;
+    char *det = details ? redact_json(details) : NULL;
     enum rh_status st = store_job_railway_set(run->w->conn, &run->guard, service_id, deployment_id,
-                                              deployment_status, err, sizeof(err));
+                                              deployment_status, msg, det, err, sizeof(err));
     if (st == RH_LEASE_LOST) {
         mark_lost(run);
     } else if (st != RH_OK) {
         log_warn("cannot record Railway ids", LOG_STR("job", run->job.id), LOG_STR("error", err));
         st = RH_UNAVAILABLE;
     }
+    free(det);
+    free(msg);
     return st;
+}
+
+enum rh_status job_set_railway(struct job_run *run, const char *service_id,
+                               const char *deployment_id, const char *deployment_status)
+{
+    return railway_record(run, service_id, deployment_id, deployment_status, NULL, NULL);
+}
+
+enum rh_status job_set_deployment(struct job_run *run, const char *deployment_id,
+                                  const char *deployment_status, const char *message,
+                                  const cJSON *details)
+{
+    return railway_record(run, NULL, deployment_id, deployment_status, message, details);
 }
 
 enum rh_status job_sleep(struct job_run *run, int ms)

@@ -61,9 +61,15 @@ enum rh_status job_step_save(struct job_run *run, const char *key, const cJSON *
 /* Appends an event (level "debug|info|warn|error"); details (may be NULL) is copied and
  * redacted. Failures to write an event are logged, not returned. */
 void job_event(struct job_run *run, const char *level, const char *message, const cJSON *details);
-/* Records the Railway ids/status shown by the status API; NULL leaves a field unchanged. */
+/* Records the Railway ids/status shown by the status API; NULL leaves a field unchanged. A
+ * change of the deployment status writes its event ("deployment <status>") with it. */
 enum rh_status job_set_railway(struct job_run *run, const char *service_id,
                                const char *deployment_id, const char *deployment_status);
+/* The same for a deployment's status, with its event (message and details, copied and
+ * redacted) written in the same statement. */
+enum rh_status job_set_deployment(struct job_run *run, const char *deployment_id,
+                                  const char *deployment_status, const char *message,
+                                  const cJSON *details);
 /* Sleeps up to ms, returning early with RH_CANCELLED/RH_LEASE_LOST/RH_STOPPING like
  * job_checkpoint() (without recording a step). */
 enum rh_status job_sleep(struct job_run *run, int ms);

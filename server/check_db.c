@@ -14,18 +14,19 @@ static void check_pool(struct check *ck, const struct store_server *srv)
 {
     const struct config *cfg = &ck->cfg;
     int64_t max = srv->max_connections, reserved = srv->reserved_connections, used = srv->clients;
-    /* The request pool, the long-poll listener, per worker pool: each worker, the dispatcher
-     * and the heartbeat; and the notification senders when they run. */
+    /* The request pool, the long-poll listener, the event reader (while GET /events streams
+     * are open), per worker pool: each worker, the dispatcher and the heartbeat; and the
+     * notification senders when they run. */
     int senders =
         check_is_set(cfg->notify_urls) || cfg->nstatus_columns > 0 ? cfg->notify_senders : 0;
-    int needed = cfg->db_pool_size + 1 + (cfg->workers > 0 ? cfg->workers + 2 : 0) + senders;
+    int needed = cfg->db_pool_size + 2 + (cfg->workers > 0 ? cfg->workers + 2 : 0) + senders;
     int64_t room = max - reserved;
     const char *hint = "lower DB_POOL_SIZE or WORKERS, or raise PostgreSQL's max_connections "
                        "(a pooler in session mode also works)";
     if (max > 0 && needed > room)
         check_item_add(
             ck, "db_pool", ITEM_FAIL, hint,
-            "railhook needs up to %d connections (DB_POOL_SIZE=%d, WORKERS=%d, 3 dedicated, %d "
+            "railhook needs up to %d connections (DB_POOL_SIZE=%d, WORKERS=%d, 4 dedicated, %d "
             "notification senders) but the server allows %lld for clients (max_connections=%lld)",
             needed, cfg->db_pool_size, cfg->workers, senders, (long long)room, (long long)max);
     else if (max > 0 && needed > room - used)
@@ -40,7 +41,7 @@ static void check_pool(struct check *ck, const struct store_server *srv)
     else
         check_item_add(
             ck, "db_pool", ITEM_OK, NULL,
-            "up to %d connections (DB_POOL_SIZE=%d, WORKERS=%d, 3 dedicated, %d notification "
+            "up to %d connections (DB_POOL_SIZE=%d, WORKERS=%d, 4 dedicated, %d notification "
             "senders); the server allows %lld, %lld in use",
             needed, cfg->db_pool_size, cfg->workers, senders, (long long)room, (long long)used);
 }

@@ -11,6 +11,10 @@
  * entry leaves the table then, so the watchdog never touches a socket that is not the
  * connection's own.
  *
+ * A streamed response (GET /events, struct http_stream) is read on its connection's thread;
+ * when it has nothing to send it suspends the connection, and its producer resumes it from
+ * another thread, so an idle stream holds no thread.
+ *
  * What one client can hold: HTTP_PER_CLIENT_LIMIT connections (libmicrohttpd refuses more at
  * accept), each for HTTP_REQUEST_DEADLINE_S until its request is in, and bodies only on routes
  * that read one, within HTTP_BODY_BUDGET_BYTES shared by all connections. */
@@ -103,16 +107,46 @@ static bool request_id_ok(const char *id)
     return true;
 }
 
+/* libmicrohttpd's side of a streamed body (struct http_stream). */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    const struct http_stream *st = cls;
+    long n = st->read(st->cls, buf, max);
+    return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void stream_close(void *cls)
+{
+    struct http_stream *st = cls;
+    if (st->close)
+        st->close(st->cls);
+    free(st);
+}
+
 static enum MHD_Result send_response(struct MHD_Connection *conn, struct req_ctx *ctx,
                                      const struct http_request *req, struct http_response *res)
 {
     struct MHD_Response *r = NULL;
     bool head = strcmp(ctx->method, "HEAD") == 0;
-    r = MHD_create_response_from_buffer(head ? 0 : res->body.len,
-                                        head             ? (void *)""
-                                        : res->body.data ? res->body.data
-                                                         : "",
-                                        MHD_RESPMEM_MUST_COPY);
+    if (res->stream.read && !head) {
+        /* The stream is the response's now: closed when libmicrohttpd is done with it. */
+        struct http_stream *st = xmalloc(sizeof(*st));
+        *st = res->stream;
+        memset(&res->stream, 0, sizeof(res->stream));
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st,
+                                              stream_close);
+        if (!r) {
+            stream_close(st);
+            return MHD_NO;
+        }
+    } else {
+        r = MHD_create_response_from_buffer(head ? 0 : res->body.len,
+                                            head             ? (void *)""
+                                            : res->body.data ? res->body.data
+                                                             : "",
+                                            MHD_RESPMEM_MUST_COPY);
+    }
     if (!r)
         return MHD_NO;
     if (res->status != 204 && res->status != 304)
@@ -159,6 +193,11 @@ static void resume(void *transport)
     MHD_resume_connection(transport);
 }
 
+static void suspend(void *transport)
+{
+    MHD_suspend_connection(transport);
+}
+
 static void fill_request(struct http_request *req, struct MHD_Connection *conn, struct req_ctx *ctx)
 {
     memset(req, 0, sizeof(*req));
@@ -172,6 +211,7 @@ static void fill_request(struct http_request *req, struct MHD_Connection *conn, 
     req->transport = conn;
     req->park = park;
     req->resume = resume;
+    req->suspend = suspend;
     req->resumed = ctx->parked;
 }
 

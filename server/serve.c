@@ -8,6 +8,7 @@
 #include "flows/flows.h"
 #include "flows/reconcile.h"
 #include "handlers/api.h"
+#include "handlers/events.h"
 #include "handlers/handlers.h"
 #include "handlers/intake.h"
 #include "handlers/longpoll.h"
@@ -104,6 +105,8 @@ int serve_run(const struct job_handler *extra, size_t nextra)
     app.store =
         store_open(cfg.database_url, cfg.db_pool_size, cfg.db_pool_wait_ms, cfg.queue_listen);
     app.longpoll = longpoll_start(app.store);
+    app.events = events_start(app.store, cfg.events_max_streams);
+    longpoll_events_set(app.longpoll, app.events);
     char err[256] = "";
     webhook_config_warn(&cfg);
     app.intake = intake_start(&cfg, app.store, err, sizeof(err));
@@ -160,6 +163,7 @@ int serve_run(const struct job_handler *extra, size_t nextra)
     longpoll_release_all(app.longpoll);
     reconcile_periodic_stop(periodic);
     periodic = NULL;
+    events_close_all(app.events);
     int64_t stop_by = time_mono_ms() + (int64_t)cfg.shutdown_grace_s * 1000;
     http_server_stop(srv, cfg.shutdown_grace_s * 1000);
     srv = NULL;
@@ -175,12 +179,15 @@ out:
     if (reconciler_ready)
         mapping_reconciler_free(&reconciler);
     longpoll_release_all(app.longpoll);
+    events_close_all(app.events);
     http_server_stop(srv, 0);
     queue_stop(app.queue, 0);
     notify_stop(notify);
     flows_free(flows);
     intake_stop(app.intake);
+    longpoll_events_set(app.longpoll, NULL);
     longpoll_stop(app.longpoll);
+    events_stop(app.events);
     store_close(app.store);
     curl_global_cleanup();
     config_free(&cfg);

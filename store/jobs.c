@@ -479,27 +479,43 @@ enum rh_status store_job_step_save(PGconn *c, const struct store_job_guard *g, c
     return st;
 }
 
+/* The update and, when the deployment status changes (or the caller words an event), its
+ * event, in one statement. */
+static const char railway_set_sql[] =
+    "WITH cur AS (SELECT railway_deployment_status AS old FROM jobs WHERE id = $1),"
+    " u AS ("
+    " UPDATE jobs SET railway_service_id = coalesce($4, railway_service_id),"
+    " railway_deployment_id = coalesce($5, railway_deployment_id),"
+    " railway_deployment_status = coalesce($6, railway_deployment_status),"
+    " updated_at = now()"
+    " WHERE " GUARD " RETURNING id, step, railway_deployment_id, railway_deployment_status"
+    "), ev AS ("
+    " INSERT INTO job_events (job_id, step, level, message, details)"
+    " SELECT u.id, u.step, 'info', coalesce($7, 'deployment ' || u.railway_deployment_status),"
+    "  coalesce($8::jsonb, jsonb_build_object('deployment_id', u.railway_deployment_id,"
+    "   'status', u.railway_deployment_status))"
+    " FROM u, cur WHERE u.railway_deployment_status IS DISTINCT FROM cur.old OR $7 IS NOT NULL"
+    ")"
+    "SELECT count(*) FROM u";
+
 enum rh_status store_job_railway_set(PGconn *c, const struct store_job_guard *g,
                                      const char *service_id, const char *deployment_id,
-                                     const char *deployment_status, char *err, size_t errlen)
+                                     const char *deployment_status, const char *message,
+                                     const char *details, char *err, size_t errlen)
 {
     char attempt[16];
-    const char *p[6];
+    const char *p[8];
     guard_params(g, attempt, p);
     p[3] = service_id;
     p[4] = deployment_id;
     p[5] = deployment_status;
+    p[6] = message;
+    p[7] = details;
     PGresult *r = NULL;
-    enum rh_status st = run(c,
-                            "UPDATE jobs SET railway_service_id = coalesce($4, railway_service_id),"
-                            " railway_deployment_id = coalesce($5, railway_deployment_id),"
-                            " railway_deployment_status = coalesce($6, railway_deployment_status),"
-                            " updated_at = now()"
-                            " WHERE " GUARD,
-                            6, p, &r, err, errlen);
+    enum rh_status st = run(c, railway_set_sql, 8, p, &r, err, errlen);
     if (st != RH_OK)
         return st;
-    if (strcmp(PQcmdTuples(r), "1") != 0)
+    if (strcmp(PQgetvalue(r, 0, 0), "1") != 0)
         st = RH_LEASE_LOST;
     PQclear(r);
     return st;

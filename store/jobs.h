@@ -112,10 +112,13 @@ enum rh_status store_job_checkpoint(PGconn *c, const struct store_job_guard *g, 
  * when it no longer holds. */
 enum rh_status store_job_step_save(PGconn *c, const struct store_job_guard *g, const char *key,
                                    const char *value, char *err, size_t errlen);
-/* Sets the railway_* columns that are not NULL, under the guard. */
+/* Sets the railway_* columns that are not NULL, under the guard. When the deployment status
+ * changes, or message is given, an event is written in the same statement: message (default
+ * "deployment <status>") and details (JSON text, redacted; default {deployment_id, status}). */
 enum rh_status store_job_railway_set(PGconn *c, const struct store_job_guard *g,
                                      const char *service_id, const char *deployment_id,
-                                     const char *deployment_status, char *err, size_t errlen);
+                                     const char *deployment_status, const char *message,
+                                     const char *details, char *err, size_t errlen);
 /* Appends an event; step and details (JSON text, redacted) may be NULL. Not guarded. */
 enum rh_status store_job_event_add(PGconn *c, const char *id, const char *step, const char *level,
                                    const char *message, const char *details, char *err,

@@ -171,6 +171,8 @@ static const struct cfg_entry table[] = {
     {"API_AUTH", S(api_auth), "token", 0, 0, 0, "token|none", "none: serve the API without tokens"},
     {"CORS_ORIGINS", S(cors_origins), "", 0, 0, 0, NULL,
      "origins allowed to call the API, comma-separated"},
+    {"EVENTS_MAX_STREAMS", I(events_max_streams), "256", 1, 100000, 0, NULL,
+     "most open GET /events streams on this instance (503 beyond)"},
     {"METRICS_PUBLIC", B(metrics_public), "off", 0, 0, 0, NULL, "serve /metrics without a token"},
     {"NOTIFY_URLS", S(notify_urls), "", 0, 0, CFG_SECRET, NULL,
      "URLs that receive signed job notifications, comma-separated (https://, or http:// to "

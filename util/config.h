@@ -98,6 +98,7 @@ struct config {
     char *api_admin_token;
     char *api_auth;
     char *cors_origins;
+    int events_max_streams;
     bool metrics_public;
     /* notifications and write-back */
     char *notify_urls;

@@ -327,12 +327,13 @@ Test(check, pending_migrations)
 {
     struct run r;
     /* The newest migration is pending. */
-    int latest = store_migrations_latest();
     free(th_sql(db, "DELETE FROM schema_migrations WHERE version = "
                     "(SELECT max(version) FROM schema_migrations)"));
+    /* The version before it (numbers may have gaps while branches are merged). */
+    long at = th_sql_long(db, "SELECT max(version) FROM schema_migrations");
     run_check(&r, true, NULL);
     expect_only_failure(&r, "migrations");
-    char *want = xasprintf("1 migration pending: the database is at version %d", latest - 1);
+    char *want = xasprintf("1 migration pending: the database is at version %ld", at);
     expect_item(&r, "migrations", "fail", want);
     free(want);
     cr_assert_not_null(strstr(field(item(&r, "migrations"), "hint"), "railhook migrate"));

@@ -3,8 +3,20 @@
 #include "store/store.h"
 
 #include <criterion/criterion.h>
+#include <glob.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+
+/* How many migrations the build embeds: the files, whose numbers may have gaps while the
+ * branches that fill them are merged. */
+static long migrations_count(void)
+{
+    glob_t g;
+    cr_assert_eq(glob(RAILHOOK_SOURCE_DIR "/store/migrations/*.sql", 0, NULL, &g), 0);
+    long n = (long)g.gl_pathc;
+    globfree(&g);
+    return n;
+}
 
 Test(migrate, twice_is_a_no_op)
 {
@@ -12,13 +24,11 @@ Test(migrate, twice_is_a_no_op)
     char err[256] = "";
     int applied = -1;
     cr_assert_eq(store_migrate(db, &applied, err, sizeof(err)), RH_OK, "%s", err);
-    cr_assert_eq(applied, store_migrations_latest());
-    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM schema_migrations"),
-                 store_migrations_latest());
+    cr_assert_eq(applied, migrations_count());
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM schema_migrations"), migrations_count());
     cr_assert_eq(store_migrate(db, &applied, err, sizeof(err)), RH_OK, "%s", err);
     cr_assert_eq(applied, 0);
-    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM schema_migrations"),
-                 store_migrations_latest());
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM schema_migrations"), migrations_count());
     th_db_drop(db);
 }
 
@@ -29,7 +39,7 @@ Test(migrate, pending_counts_what_is_missing)
     struct store *s = store_open(db, 1, 1000, false);
     PGconn *c = store_conn_open(s, STORE_SESSION_DEFAULT, err, sizeof(err));
     cr_assert_not_null(c, "%s", err);
-    cr_assert_eq(store_migrations_pending(c, err, sizeof(err)), store_migrations_latest());
+    cr_assert_eq(store_migrations_pending(c, err, sizeof(err)), migrations_count());
     cr_assert_eq(store_migrations_applied(c, err, sizeof(err)), 0);
     int applied = 0;
     cr_assert_eq(store_migrate(db, &applied, err, sizeof(err)), RH_OK, "%s", err);
@@ -54,8 +64,7 @@ Test(migrate, two_processes_at_once_both_succeed, .timeout = 60)
     waitpid(b, &sb, 0);
     cr_assert(WIFEXITED(sa) && WEXITSTATUS(sa) == 0);
     cr_assert(WIFEXITED(sb) && WEXITSTATUS(sb) == 0);
-    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM schema_migrations"),
-                 store_migrations_latest());
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM schema_migrations"), migrations_count());
     th_db_drop(db);
 }
 

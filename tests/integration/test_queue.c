@@ -417,8 +417,9 @@ Test(queue_store, a_stale_owner_cannot_touch_a_rescued_job, .init = store_setup,
     cr_assert_eq(store_job_checkpoint(conn, &stale, "x", &cancel, err, sizeof(err)), RH_LEASE_LOST);
     cr_assert_eq(store_job_step_save(conn, &stale, "svc", "\"stale\"", err, sizeof(err)),
                  RH_LEASE_LOST);
-    cr_assert_eq(store_job_railway_set(conn, &stale, "svc-stale", NULL, NULL, err, sizeof(err)),
-                 RH_LEASE_LOST);
+    cr_assert_eq(
+        store_job_railway_set(conn, &stale, "svc-stale", NULL, NULL, NULL, NULL, err, sizeof(err)),
+        RH_LEASE_LOST);
     cr_assert_not(finish(conn, id, a.attempt, a.owner, STORE_JOB_FAILED, "{\"code\":\"stale\"}"));
     char *st = state_of(db, id);
     cr_assert_str_eq(st, "running");

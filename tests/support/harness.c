@@ -1,6 +1,7 @@
 /* Test support shared by the integration suites. */
 #include "support/harness.h"
 
+#include "handlers/events.h"
 #include "handlers/intake.h"
 #include "handlers/longpoll.h"
 #include "railway/railway.h"
@@ -153,6 +154,8 @@ void th_server_start(struct th_server *ts, const char *db_url)
                                ts->cfg.queue_listen);
     ts->app.longpoll = longpoll_start(ts->app.store);
     ts->app.limiter = railway_limiter_new(ts->cfg.railway_max_rps, ts->cfg.railway_hourly_budget);
+    ts->app.events = events_start(ts->app.store, ts->cfg.events_max_streams);
+    longpoll_events_set(ts->app.longpoll, ts->app.events);
     ts->app.intake = intake_start(&ts->cfg, ts->app.store, err, sizeof(err));
     if (!ts->app.intake)
         cr_assert_fail("intake: %s", err);
@@ -166,9 +169,13 @@ void th_server_start(struct th_server *ts, const char *db_url)
 void th_server_stop(struct th_server *ts)
 {
     longpoll_release_all(ts->app.longpoll);
+    events_close_all(ts->app.events);
     http_server_stop(ts->srv, 1000);
+    longpoll_events_set(ts->app.longpoll, NULL);
     longpoll_stop(ts->app.longpoll);
     ts->app.longpoll = NULL;
+    events_stop(ts->app.events);
+    ts->app.events = NULL;
     ts->srv = NULL;
     intake_stop(ts->app.intake);
     ts->app.intake = NULL;
