@@ -1,11 +1,10 @@
 /* Event stream tickets (handlers/ticket.h). */
 #include "handlers/ticket.h"
 
+#include "util/swh.h"
 #include "util/util.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,30 +22,7 @@ static void ticket_key(const struct config *cfg, unsigned char key[MAC_LEN])
         len = 0;
     }
     static const char label[] = "railhook events ticket key v1";
-    unsigned int outlen = MAC_LEN;
-    HMAC(EVP_sha256(), tok, (int)len, (const unsigned char *)label, sizeof(label) - 1, key,
-         &outlen);
-}
-
-/* base64url without padding of MAC_LEN bytes into out (at least 44 bytes). */
-static void b64url(const unsigned char *in, size_t n, char *out)
-{
-    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= in[i + 2];
-        out[o++] = abc[(v >> 18) & 63];
-        out[o++] = abc[(v >> 12) & 63];
-        if (i + 1 < n)
-            out[o++] = abc[(v >> 6) & 63];
-        if (i + 2 < n)
-            out[o++] = abc[v & 63];
-    }
-    out[o] = '\0';
+    swh_hmac_sha256(tok, len, label, sizeof(label) - 1, key);
 }
 
 /* The ticket for expiry exp under cfg's key. */
@@ -56,10 +32,9 @@ static void ticket_make(const struct config *cfg, int64_t exp, char out[TICKET_L
     ticket_key(cfg, key);
     char msg[48];
     int mlen = snprintf(msg, sizeof(msg), "%lld.events", (long long)exp);
-    unsigned int outlen = MAC_LEN;
-    HMAC(EVP_sha256(), key, MAC_LEN, (const unsigned char *)msg, (size_t)mlen, mac, &outlen);
+    swh_hmac_sha256(key, MAC_LEN, msg, (size_t)mlen, mac);
     char sig[48];
-    b64url(mac, MAC_LEN, sig);
+    swh_base64url_encode(mac, MAC_LEN, sig);
     snprintf(out, TICKET_LEN, "%lld.%s", (long long)exp, sig);
     OPENSSL_cleanse(key, sizeof(key));
 }

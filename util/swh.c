@@ -5,6 +5,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,8 @@ out:
     return st;
 }
 
-void swh_base64_encode(const unsigned char *in, size_t n, char *out)
+/* Base64 of in[0..n) with the alphabet abc, padded with '=' or not, and a NUL. */
+static void base64_encode(const unsigned char *in, size_t n, char *out, const char *abc, bool pad)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i += 3) {
@@ -60,12 +62,25 @@ void swh_base64_encode(const unsigned char *in, size_t n, char *out)
             v |= (uint32_t)in[i + 1] << 8;
         if (i + 2 < n)
             v |= in[i + 2];
-        out[o++] = b64_digits[(v >> 18) & 63];
-        out[o++] = b64_digits[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? b64_digits[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? b64_digits[v & 63] : '=';
+        out[o++] = abc[(v >> 18) & 63];
+        out[o++] = abc[(v >> 12) & 63];
+        if (i + 1 < n || pad)
+            out[o++] = i + 1 < n ? abc[(v >> 6) & 63] : '=';
+        if (i + 2 < n || pad)
+            out[o++] = i + 2 < n ? abc[v & 63] : '=';
     }
     out[o] = '\0';
+}
+
+void swh_base64_encode(const unsigned char *in, size_t n, char *out)
+{
+    base64_encode(in, n, out, b64_digits, true);
+}
+
+void swh_base64url_encode(const unsigned char *in, size_t n, char *out)
+{
+    base64_encode(in, n, out, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+                  false);
 }
 
 enum rh_status swh_key_decode(const char *secret, size_t len, unsigned char key[SWH_MAX_KEY],

@@ -22,6 +22,10 @@ enum rh_status swh_base64_decode(const char *in, size_t len, unsigned char *out,
  * 4 * ((n + 2) / 3) + 1 bytes. */
 void swh_base64_encode(const unsigned char *in, size_t n, char *out);
 
+/* Writes the unpadded base64url (RFC 4648 section 5) of in[0..n) and a NUL to out, which holds
+ * at least 4 * ((n + 2) / 3) + 1 bytes. */
+void swh_base64url_encode(const unsigned char *in, size_t n, char *out);
+
 /* Turns a Standard Webhooks secret ("whsec_<base64>", Supabase's "v1,whsec_<base64>", or bare
  * base64) of len bytes into its HMAC key; RH_INVALID for an empty key or bad base64. */
 enum rh_status swh_key_decode(const char *secret, size_t len, unsigned char key[SWH_MAX_KEY],
