@@ -37,6 +37,8 @@ void flows_register(struct flows *fl, struct queue *q)
         struct job_handler h = {k->name, k->handler->run, k->handler->compensate, fl};
         queue_register(q, &h);
     }
+    struct queue_watcher w = {flows_watch_run, fl};
+    queue_watcher_set(q, &w);
 }
 
 void flows_free(struct flows *fl)

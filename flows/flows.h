@@ -53,7 +53,8 @@ char *flows_kind_names(bool api_only);
  * free with flows_free() after the queue has stopped. */
 struct flows *flows_new(const struct config *cfg, char *err, size_t errlen);
 void flows_free(struct flows *fl);
-/* Registers a handler with the queue for each kind of the table. */
+/* Registers a handler with the queue for each kind of the table, and the deployment watcher
+ * (flows/watch.c) as the queue's watcher thread. */
 void flows_register(struct flows *fl, struct queue *q);
 
 #endif

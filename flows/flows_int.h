@@ -131,4 +131,7 @@ enum rh_status flow_deployment_await(struct flow *f, const char *service_id, con
 enum rh_status flow_deploy_and_wait(struct flow *f, const char *name, const char *service_id,
                                     const char *commit_sha, const cJSON *digests);
 
+/* The deployment watcher (flows/watch.c): the queue's watcher hook (ctx: the struct flows). */
+void flows_watch_run(void *ctx, struct queue *q);
+
 #endif
