@@ -68,6 +68,9 @@ enum rh_status flow_step_save(struct flow *f, const char *step, ...);
 /* Turns a job_* status (cancelled, lease lost, stopping) into the run's result; returns st. */
 enum rh_status flow_stop_with(struct flow *f, enum rh_status st);
 
+/* Longest wait for the shared rate limiter inside a run. */
+#define FLOW_LIMITER_WAIT_MS 30000
+
 #define FLOW_CALL_QUIET_NOT_FOUND 1u /* "not found" is an answer the caller handles */
 #define FLOW_CALL_ONCE            2u /* not idempotent: never retried inside the run */
 
@@ -130,6 +133,13 @@ enum rh_status flow_deployment_await(struct flow *f, const char *service_id, con
  * service row with digests (may be NULL). */
 enum rh_status flow_deploy_and_wait(struct flow *f, const char *name, const char *service_id,
                                     const char *commit_sha, const cJSON *digests);
+
+/* Sets the root directory of the service railhook just created and connects it to the worker
+ * repo and branch in one request (flows/configure.c), saving the "root_directory" and
+ * "connect" steps of the fields that succeeded (a connect that ran while the root directory
+ * failed is saved with before_root, so its deployment is not followed); a field that failed
+ * is left to its own step. RH_OK unless the run must stop. */
+enum rh_status flow_service_configure(struct flow *f, const char *service_id);
 
 /* The deployment watcher (flows/watch.c): the queue's watcher hook (ctx: the struct flows). */
 void flows_watch_run(void *ctx, struct queue *q);

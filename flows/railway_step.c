@@ -19,8 +19,6 @@
 
 /* Tries of one idempotent Railway call inside a run before the job is handed back. */
 #define CALL_TRIES 4
-/* Longest wait for the shared rate limiter inside a run. */
-#define LIMITER_WAIT_MS 30000
 
 static struct railway_client *thread_client(struct flows *fl)
 {
@@ -91,7 +89,7 @@ enum rh_status flow_call(struct flow *f, enum railway_op op, cJSON *vars, unsign
         *data = NULL;
     for (int attempt = 1; attempt <= CALL_TRIES; attempt++) {
         struct railway_result r;
-        st = railway_call(f->rc, op, vars, LIMITER_WAIT_MS, &r);
+        st = railway_call(f->rc, op, vars, FLOW_LIMITER_WAIT_MS, &r);
         if (st == RH_OK) {
             if (data)
                 *data = cJSON_Duplicate(r.data, 1);

@@ -197,3 +197,32 @@ Test(flows_park, a_parked_job_can_be_cancelled_and_compensates, .init = start, .
     free(state);
     free(id);
 }
+
+static void start_fast(void)
+{
+    start_with("400");
+}
+
+Test(flows_park, a_folded_configure_takes_each_field_on_its_own, .init = start_fast, .fini = stop,
+     .timeout = 60)
+{
+    /* The root directory fails inside the folded request; the connect in it still ran. */
+    th_sim_config(&sim, "{\"forced_errors\":{\"serviceInstanceUpdate\":{\"message\":"
+                        "\"ServiceInstance not found\",\"count\":1}}}");
+    char *id = tf_provision(db, "p-8", "fold");
+    char *state = tf_wait_done(db, id, 45000);
+    cr_assert_str_eq(state, "succeeded");
+    cr_assert(tf_has_event(db, id, "ServiceConfigure: rootDirectory failed%"));
+    cr_assert_eq(sim_count("by_operation", "ServiceConfigure"), 1);
+    /* The root directory got its own step; the connect was not sent again, and its build
+     * (without the root directory) was not the one followed. */
+    cr_assert_eq(sim_count("by_operation", "ServiceInstanceUpdate"), 1);
+    cr_assert_eq(sim_count("by_operation", "ServiceConnect"), 0);
+    cr_assert(!tf_has_event(db, id, "following the deployment that connecting started"));
+    cJSON *st = th_sim_state(&sim);
+    const cJSON *svc = cJSON_GetArrayItem(cJSON_GetObjectItem(st, "services"), 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(svc, "rootDirectory")->valuestring, "/workers");
+    cJSON_Delete(st);
+    free(state);
+    free(id);
+}
