@@ -33,6 +33,7 @@ struct flows *flows_new(const struct config *cfg, char *err, size_t errlen)
 
 void flows_register(struct flows *fl, struct queue *q)
 {
+    fl->q = q;
     for (const struct flows_kind *k = flows_kinds; k->name; k++) {
         struct job_handler h = {k->name, k->handler->run, k->handler->compensate, fl};
         queue_register(q, &h);

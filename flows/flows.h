@@ -48,6 +48,10 @@ const struct flows_kind *flows_kind_find(const char *name);
  * error messages: a new string the caller frees with free(). */
 char *flows_kind_names(bool api_only);
 
+/* What a job waiting for the Railway hourly budget parks on (queue_parked_list() counts them
+ * for /metrics). */
+#define FLOWS_BUDGET_WAIT "railway-budget"
+
 /* Loads the worker variable templates and makes the flows' shared state (the Railway rate
  * limiter). NULL with err set when the templates are unusable. Call before threads start;
  * free with flows_free() after the queue has stopped. */

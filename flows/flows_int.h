@@ -17,6 +17,7 @@
 struct flows {
     const struct config *cfg;
     struct railway_limiter *lim;
+    struct queue *q; /* flows_register(): where jobs waiting for budget are counted */
     cJSON *templates;
     pthread_key_t client_key;
 };
@@ -74,7 +75,10 @@ enum rh_status flow_stop_with(struct flow *f, enum rh_status st);
 #define FLOW_CALL_QUIET_NOT_FOUND 1u /* "not found" is an answer the caller handles */
 #define FLOW_CALL_ONCE            2u /* not idempotent: never retried inside the run */
 
-/* Sends one Railway operation; vars is consumed. On success *data (may be NULL) receives a
+/* Sends one Railway operation; vars is consumed. When the hourly budget cannot cover it within
+ * FLOW_LIMITER_WAIT_MS, the job parks (RH_PARKED) with the step "waiting for Railway budget"
+ * and the estimated time it starts, and runs again then (a compensation fails transiently
+ * instead). On success *data (may be NULL) receives a
  * copy of the answer's data (caller deletes). On failure the run's result is filled and an
  * event recorded; returns RH_NOT_FOUND (quietly, with FLOW_CALL_QUIET_NOT_FOUND, the message
  * in f->not_found) for Railway's "not found". */

@@ -174,6 +174,7 @@ static enum rh_status call_text(struct railway_client *c, enum railway_op op, co
     int64_t waited = railway_limiter_acquire(c->lim, max_wait_ms, &retry_in);
     if (waited > 0)
         metrics_count("railhook_railway_limiter_wait_seconds_total", "", (double)waited / 1000.0);
+    metrics_set("railhook_railway_budget_remaining", "", railway_limiter_budget_left(c->lim));
     if (waited < 0) {
         railway_result_fail(res, RH_TRANSIENT, RAILWAY_ERR_BUDGET,
                             "Railway request budget exhausted for now; waiting for it to refill");

@@ -137,3 +137,25 @@ void railway_limiter_observe(struct railway_limiter *l, long remaining, int64_t 
     }
     pthread_mutex_unlock(&l->lock);
 }
+
+double railway_limiter_budget_left(struct railway_limiter *l)
+{
+    pthread_mutex_lock(&l->lock);
+    refill(l, time_mono_ms());
+    double left = l->hour_tokens > 0 ? l->hour_tokens : 0;
+    pthread_mutex_unlock(&l->lock);
+    return left;
+}
+
+int64_t railway_limiter_budget_eta_ms(struct railway_limiter *l, int ahead)
+{
+    pthread_mutex_lock(&l->lock);
+    int64_t now = time_mono_ms();
+    refill(l, now);
+    double missing = (double)(ahead > 0 ? ahead : 0) + 1.0 - l->hour_tokens;
+    int64_t eta = missing > 0 ? (int64_t)(missing / l->per_ms_hour) + 1 : 0;
+    if (l->paused_until_ms - now > eta)
+        eta = l->paused_until_ms - now;
+    pthread_mutex_unlock(&l->lock);
+    return eta;
+}

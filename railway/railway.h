@@ -48,6 +48,12 @@ int64_t railway_limiter_acquire(struct railway_limiter *l, int64_t max_wait_ms,
 void railway_limiter_observe(struct railway_limiter *l, long remaining, int64_t reset_in_ms,
                              int retry_after_s);
 
+/* The hourly budget left now (requests; the bucket refills continuously). */
+double railway_limiter_budget_left(struct railway_limiter *l);
+/* Milliseconds until the hourly budget (and any pause Railway asked for) lets one more request
+ * go after ahead others waiting before it: the estimate a job waiting for budget shows. */
+int64_t railway_limiter_budget_eta_ms(struct railway_limiter *l, int ahead);
+
 /* ---- what a call ended with ---- */
 
 /* What kind of failure a Railway call met. Every comparison is on these; the stable string

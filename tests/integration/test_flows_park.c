@@ -226,3 +226,40 @@ Test(flows_park, a_folded_configure_takes_each_field_on_its_own, .init = start_f
     free(state);
     free(id);
 }
+
+/* Three requests an hour: a provision spends them and waits for the fourth. */
+static void start_budget(void)
+{
+    setenv("RAILWAY_HOURLY_BUDGET", "3", 1);
+    start_with("400");
+}
+
+static void stop_budget(void)
+{
+    stop();
+    unsetenv("RAILWAY_HOURLY_BUDGET");
+}
+
+Test(flows_park, an_exhausted_budget_shows_in_the_job_with_an_estimate, .init = start_budget,
+     .fini = stop_budget, .timeout = 60)
+{
+    char *id = tf_provision(db, "p-9", "budget");
+    cr_assert(wait_step(id, "waiting for Railway budget: expected to start at %", 30000),
+              "the job does not say it waits for the budget");
+    /* The estimate is the limiter's: one request refills in 20 minutes. */
+    char *sql = xasprintf("SELECT step FROM jobs WHERE id = '%s'", id);
+    char *step = th_sql(db, sql);
+    long in_s = -1;
+    const char *in = strstr(step, "(in ");
+    if (in)
+        in_s = strtol(in + 4, NULL, 10);
+    cr_assert(in_s > 600 && in_s <= 1200, "%s", step);
+    /* The job holds no worker while it waits: it stays running, parked. */
+    struct queue_stats qs;
+    queue_stats_get(pool, &qs);
+    cr_assert_eq(qs.parked, 1);
+    cr_assert_eq(qs.busy, 0);
+    free(step);
+    free(sql);
+    free(id);
+}
