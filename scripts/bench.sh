@@ -234,6 +234,9 @@ railway_round() {
         WORKER_REPO=acme/osp WORKER_BRANCH=main "$build/railhook" serve 2>"$tmp/provision$n.log" &
     railhook_pid=$!
     wait_healthy "$hport"
+    # What the instance itself sent while starting (railhook check's project look-up) is not a
+    # provision's.
+    curl -fsS "$sim_base/_sim/state" >"$tmp/base$n.json"
     local t0=$SECONDS posts=()
     for i in $(seq 1 "$n"); do
         curl -fsS -o /dev/null -H "Authorization: Bearer $bearer" \
@@ -253,10 +256,14 @@ railway_round() {
     local wall=$((SECONDS - t0)) ok per
     ok=$(psql -qtA "$pdb" -c "SELECT count(*) FROM jobs WHERE state = 'succeeded'")
     curl -fsS "$sim_base/_sim/state" >"$tmp/state$n.json"
-    per=$(node -e 'const s = JSON.parse(require("fs").readFileSync(process.argv[1])), n = +process.argv[2];
+    per=$(node -e 'const fs = require("fs"), n = +process.argv[3];
+        const s = JSON.parse(fs.readFileSync(process.argv[1])).counts;
+        const b = JSON.parse(fs.readFileSync(process.argv[2])).counts;
         const r = (v) => Math.round((v / n) * 100) / 100;
-        const ops = Object.entries(s.counts.by_operation).map(([k, v]) => `${k} ${r(v)}`).join(", ");
-        console.log(`${r(s.counts.requests)}|${ops}`)' "$tmp/state$n.json" "$n")
+        const ops = Object.entries(s.by_operation)
+            .map(([k, v]) => [k, v - (b.by_operation[k] || 0)]).filter(([, v]) => v > 0)
+            .map(([k, v]) => `${k} ${r(v)}`).join(", ");
+        console.log(`${r(s.requests - b.requests)}|${ops}`)' "$tmp/state$n.json" "$tmp/base$n.json" "$n")
     echo "railway $n at once: ${per%%|*} Railway requests per provision (${per#*|}); $ok of $n succeeded; all finished in $wall s; at most $most waiting for their deployment at once"
     kill "$railhook_pid" "$sim_pid" 2>/dev/null || true
     wait "$railhook_pid" "$sim_pid" 2>/dev/null || true

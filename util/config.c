@@ -149,7 +149,7 @@ static const struct cfg_entry table[] = {
      "wait for the deployment connecting the repo starts before starting one"},
     {"PUSH_DEPLOY_GRACE_S", I(push_deploy_grace_s), "120", 0, 7200, 0, NULL,
      "wait for Railway's own deploy of a pushed commit before starting one"},
-    {"DEPLOY_POLL_MIN_MS", I(deploy_poll_min_ms), "5000", 10, 600000, 0, NULL,
+    {"DEPLOY_POLL_MIN_MS", I(deploy_poll_min_ms), "10000", 10, 600000, 0, NULL,
      "shortest pause between two deployment watcher ticks (many deployments in flight)"},
     {"DEPLOY_POLL_MAX_MS", I(deploy_poll_max_ms), "30000", 10, 600000, 0, NULL,
      "first look at a new deployment; a lone one is read every 2x this"},
