@@ -291,12 +291,13 @@ static void run_job(struct worker *w, const struct store_job_claimed *row, int64
         rollback_open(w, run.job.id);
     }
     if (st == RH_PARKED && run.park) {
-        /* It waits elsewhere, keeping its lease: the worker takes the next job. */
-        atomic_fetch_sub(&p->running, 1);
-        queue_park_add(p, &run);
+        /* It waits elsewhere, keeping its lease: the worker takes the next job. Off the worker
+         * first, so one heartbeat never sees it twice. */
         pthread_mutex_lock(&p->mu);
         w->run = NULL;
         pthread_mutex_unlock(&p->mu);
+        atomic_fetch_sub(&p->running, 1);
+        queue_park_add(p, &run);
         goto out;
     }
     if (st == RH_PARKED)
