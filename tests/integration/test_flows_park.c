@@ -144,6 +144,8 @@ Test(flows_park, one_worker_keeps_three_builds_in_flight_and_all_succeed, .init 
         free(state);
         free(ids[i]);
     }
+    /* Parked for longer than JOB_LEASE_S (3 s), none lost its lease: the heartbeat kept them. */
+    cr_assert_eq(th_sql_long(db, "SELECT coalesce(sum(rescues), 0) FROM jobs"), 0);
     /* The watcher read them: no job polled its own deployment, and one request carried
      * several deployments. */
     long watch = sim_count("by_operation", "DeploymentsWatch");
