@@ -8,6 +8,7 @@
 #include "queue/queue.h"
 #include "store/jobs.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include "util/util.h"
 
 #include <criterion/criterion.h>
@@ -261,6 +262,18 @@ Test(flows_park, an_exhausted_budget_shows_in_the_job_with_an_estimate, .init = 
     queue_stats_get(pool, &qs);
     cr_assert_eq(qs.parked, 1);
     cr_assert_eq(qs.busy, 0);
+    /* What /metrics reports: one job waiting for budget, none left. */
+    int waiting = 0;
+    free(queue_parked_list(pool, FLOWS_BUDGET_WAIT, &waiting));
+    cr_assert_eq(waiting, 1);
+    struct buf m;
+    buf_init(&m, 0);
+    metrics_render(&m);
+    cr_assert_not_null(strstr(m.data, "# TYPE railhook_railway_budget_remaining gauge\n"));
+    const char *left = strstr(m.data, "\nrailhook_railway_budget_remaining ");
+    cr_assert_not_null(left, "%s", m.data);
+    cr_assert_lt(strtod(left + strlen("\nrailhook_railway_budget_remaining "), NULL), 1.0);
+    buf_free(&m);
     free(step);
     free(sql);
     free(id);
