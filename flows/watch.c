@@ -9,7 +9,9 @@
  * ticks while n deployments are watched is 2 x DEPLOY_POLL_MAX_MS / n, within
  * [DEPLOY_POLL_MIN_MS, 2 x DEPLOY_POLL_MAX_MS]: a lone deployment is read every minute (by
  * default), twenty every ten seconds, so a tick's cost is shared when it is frequent. A tick
- * whose request fails wakes nobody and counts as a look (the next comes one pause later).
+ * whose request fails wakes nobody and counts as a look (the next comes one pause later); a
+ * deployment Railway cannot read wakes its jobs to read it themselves, and the others of its
+ * request are read again without it.
  *
  * Threading: runs on the queue's watcher thread with its own Railway client; it spends from
  * the shared rate limiter like the flows. Its table of looked-at deployments is its own. */
@@ -138,44 +140,81 @@ static void wake(struct watch *w, const struct queue_wait *waits, int n, const c
     cJSON_free(value);
 }
 
-/* Reads deployments [from, from + n) of the table in one request and wakes their jobs. */
-static void read_chunk(struct watch *w, int from, int n, const struct queue_wait *waits, int nwaits)
+/* The index k of the alias "d<k>" (< n) the error's path starts with, or -1. */
+static int error_alias(const cJSON *err, int n)
 {
-    cJSON *vars = cJSON_CreateObject();
-    char key[16];
-    for (int i = 0; i < n; i++) {
-        snprintf(key, sizeof(key), "d%d", i);
-        cJSON_AddStringToObject(vars, key, w->items[from + i].id);
-    }
-    struct railway_result r;
-    enum rh_status st = railway_call_expanded(w->rc, RAILWAY_OP_DEPLOYMENTS_WATCH, n, vars,
-                                              WATCH_LIMITER_WAIT_MS, &r);
-    /* A deployment Railway cannot find fails its own field; with non-null fields GraphQL then
-     * drops all data: the jobs of this request read theirs themselves. */
-    const cJSON *data = cJSON_GetObjectItem(r.body, "data");
-    bool answered = st == RH_OK ||
-                    (r.http_status == 200 && cJSON_IsArray(cJSON_GetObjectItem(r.body, "errors")));
-    if (!answered) {
-        log_warn("the deployment watcher's read failed; trying again next tick",
-                 LOG_INT("deployments", n), LOG_STR("code", railway_error_name(r.error)),
-                 LOG_STR("error", r.message));
-    } else {
+    const cJSON *p = cJSON_GetArrayItem(cJSON_GetObjectItem(err, "path"), 0);
+    if (!cJSON_IsString(p) || p->valuestring[0] != 'd')
+        return -1;
+    char *end = NULL;
+    long k = strtol(p->valuestring + 1, &end, 10);
+    return end && *end == '\0' && end != p->valuestring + 1 && k >= 0 && k < n ? (int)k : -1;
+}
+
+/* Reads the deployments idx[0..n) of the table in one request and wakes their jobs. A field
+ * Railway fails (a deployment it cannot read: its job reads it itself) nulls all data of a
+ * non-null field's request, so the others are read again without it, in one more request. */
+static void read_chunk(struct watch *w, int *idx, int n, const struct queue_wait *waits, int nwaits)
+{
+    for (int attempt = 0; attempt < 2 && n > 0; attempt++) {
+        cJSON *vars = cJSON_CreateObject();
+        char key[16];
         for (int i = 0; i < n; i++) {
             snprintf(key, sizeof(key), "d%d", i);
-            const cJSON *node = cJSON_GetObjectItem(data, key);
-            wake(w, waits, nwaits, w->items[from + i].id, cJSON_IsObject(node) ? node : NULL);
+            cJSON_AddStringToObject(vars, key, w->items[idx[i]].id);
         }
+        struct railway_result r;
+        enum rh_status st = railway_call_expanded(w->rc, RAILWAY_OP_DEPLOYMENTS_WATCH, n, vars,
+                                                  WATCH_LIMITER_WAIT_MS, &r);
+        cJSON_Delete(vars);
+        const cJSON *data = cJSON_GetObjectItem(r.body, "data");
+        const cJSON *errors = cJSON_GetObjectItem(r.body, "errors");
+        int failed = 0;
+        if (st == RH_OK || (r.http_status == 200 && cJSON_IsArray(errors))) {
+            bool *bad = xcalloc((size_t)n, sizeof(*bad));
+            const cJSON *e;
+            cJSON_ArrayForEach(e, errors)
+            {
+                int k = error_alias(e, n);
+                if (k >= 0 && !bad[k]) {
+                    bad[k] = true;
+                    failed++;
+                    wake(w, waits, nwaits, w->items[idx[k]].id, NULL);
+                }
+            }
+            int kept = 0;
+            for (int i = 0; i < n; i++) {
+                snprintf(key, sizeof(key), "d%d", i);
+                const cJSON *node = cJSON_GetObjectItem(data, key);
+                if (cJSON_IsObject(node))
+                    wake(w, waits, nwaits, w->items[idx[i]].id, node);
+                else if (!bad[i])
+                    idx[kept++] = idx[i];
+            }
+            free(bad);
+            if (st != RH_OK && failed == 0)
+                log_warn("the deployment watcher's read failed; trying again next tick",
+                         LOG_INT("deployments", n), LOG_STR("error", r.message));
+            n = failed > 0 ? kept : 0;
+        } else {
+            log_warn("the deployment watcher's read failed; trying again next tick",
+                     LOG_INT("deployments", n), LOG_STR("code", railway_error_name(r.error)),
+                     LOG_STR("error", r.message));
+            n = 0;
+        }
+        railway_result_free(&r);
     }
-    railway_result_free(&r);
-    cJSON_Delete(vars);
 }
 
 static void tick(struct watch *w, const struct queue_wait *waits, int n)
 {
     int64_t now = time_mono_ms();
+    int idx[WATCH_CHUNK];
     for (int from = 0; from < w->count; from += WATCH_CHUNK) {
         int k = w->count - from < WATCH_CHUNK ? w->count - from : WATCH_CHUNK;
-        read_chunk(w, from, k, waits, n);
+        for (int i = 0; i < k; i++)
+            idx[i] = from + i;
+        read_chunk(w, idx, k, waits, n);
     }
     for (int i = 0; i < w->count; i++)
         w->items[i].looked_at = now;

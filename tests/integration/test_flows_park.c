@@ -278,3 +278,23 @@ Test(flows_park, an_exhausted_budget_shows_in_the_job_with_an_estimate, .init = 
     free(sql);
     free(id);
 }
+
+Test(flows_park, a_deployment_railway_cannot_read_costs_the_others_nothing, .init = start,
+     .fini = stop, .timeout = 90)
+{
+    char *ids[3] = {tf_provision(db, "p-10", "unreada"), tf_provision(db, "p-11", "unreadb"),
+                    tf_provision(db, "p-12", "unreadc")};
+    for (int i = 0; i < 3; i++)
+        cr_assert(wait_step(ids[i], "waiting for deployment %", 30000), "job %d never parked", i);
+    /* The next read fails one deployment's field (which nulls the request's data). */
+    th_sim_config(&sim, "{\"forced_errors\":{\"deployment\":{\"message\":\"Problem processing "
+                        "request\",\"count\":1}}}");
+    for (int i = 0; i < 3; i++) {
+        char *state = tf_wait_done(db, ids[i], 45000);
+        cr_assert_str_eq(state, "succeeded", "job %d", i);
+        free(state);
+        free(ids[i]);
+    }
+    /* Only that deployment's job read it itself; the others were read again together. */
+    cr_assert_eq(sim_count("by_operation", "Deployment"), 1);
+}
