@@ -1,7 +1,8 @@
 /* Deployments: listing a service's deployments, following the one Railway starts by itself,
- * starting one only when it will not (never two), waiting until it ends, and the build or
- * deploy log's tail of a failed one. Runs on worker threads, with nothing shared beyond the
- * struct flow of one run; waits sleep through job_sleep(), so a stop or lease loss ends them. */
+ * starting one only when it will not (never two), waiting until it ends (parked, holding no
+ * worker: the watcher of flows/watch.c wakes the job), and the build or deploy log's tail of a
+ * failed one. Runs on worker threads, with nothing shared beyond the struct flow of one run;
+ * short waits sleep through job_sleep(), so a stop or lease loss ends them. */
 #include "flows/flows_int.h"
 
 #include "util/redact.h"
@@ -320,32 +321,64 @@ static enum rh_status deployment_successor(struct flow *f, const char *service_i
     return st;
 }
 
-/* Polls the deployment saved in the "deploy" step until Railway says how it ended or the
- * deadline (from when that step was saved, so a resumed run keeps it) passes, backing off
- * from DEPLOY_POLL_MIN_MS to DEPLOY_POLL_MAX_MS with jitter. A deployment superseded by a
- * newer one of the same service hands over to that one. final receives the last status. */
+/* Parks the job until the watcher (flows/watch.c) sees the deployment's status differ from
+ * last ("" none yet) or the deadline passes: the worker is free meanwhile. */
+static enum rh_status deployment_park(struct flow *f, const char *deployment, const char *last,
+                                      int64_t deadline)
+{
+    char on[96], step[160];
+    snprintf(on, sizeof(on), "deployment:%s", deployment);
+    if (*last)
+        snprintf(step, sizeof(step), "waiting for deployment %s (%s)", deployment, last);
+    else
+        snprintf(step, sizeof(step), "waiting for deployment %s", deployment);
+    return flow_stop_with(f, job_park(f->run, on, last, step, deadline));
+}
+
+/* The deployment as the watcher woke the job with it (new object), or NULL when this run did
+ * not follow a wake about it, or the watcher could not read it (the run reads it itself). */
+static cJSON *deployment_woken(struct flow *f, const char *deployment)
+{
+    const char *woken = job_woken_with(f->run);
+    cJSON *v = woken ? cJSON_Parse(woken) : NULL;
+    const char *id = node_str(v, "id");
+    if (!id || strcmp(id, deployment) != 0 || !node_str(v, "status")) {
+        cJSON_Delete(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* Follows the deployment saved in the "deploy" step until Railway says how it ended or the
+ * deadline (from when that step was saved, so a resumed run keeps it) passes. Between looks
+ * the job parks on "deployment:<id>" (job_park()), holding no worker; the watcher wakes it
+ * with the deployment's new status, or the deadline does (then this run reads it once). A
+ * deployment superseded by a newer one of the same service hands over to that one. final
+ * receives the last status. */
 static enum rh_status wait_deployment(struct flow *f, const char *service_id, char **deployment,
                                       char *final_status, size_t final_len)
 {
     const struct config *cfg = f->fl->cfg;
-    int interval = cfg->deploy_poll_min_ms;
     char last[32] = "";
+    bool woken = job_woken_with(f->run) != NULL;
     for (;;) {
         const cJSON *at = cJSON_GetObjectItem(job_step_get(f->run, "deploy"), "at_ms");
         int64_t started = cJSON_IsNumber(at) ? (int64_t)at->valuedouble : time_wall_ms();
         int64_t deadline = started + (int64_t)cfg->deploy_timeout_s * 1000;
-        /* Sleep first: a deployment that just started is never finished yet. */
-        int jittered =
-            interval - interval / 5 + (int)random_below((uint64_t)(interval / 5 * 2 + 1));
-        enum rh_status st = flow_stop_with(f, job_sleep(f->run, jittered));
-        if (st != RH_OK)
-            return st;
-        cJSON *vars = cJSON_CreateObject();
-        cJSON_AddStringToObject(vars, "id", *deployment);
-        cJSON *data = NULL;
-        if ((st = flow_call(f, RAILWAY_OP_DEPLOYMENT, vars, 0, &data)) != RH_OK)
-            return st;
-        const cJSON *node = cJSON_GetObjectItem(data, "deployment");
+        cJSON *data = woken ? deployment_woken(f, *deployment) : NULL;
+        const cJSON *node = data;
+        enum rh_status st;
+        if (!node && !woken && time_wall_ms() <= deadline)
+            return deployment_park(f, *deployment, last, deadline);
+        woken = false;
+        if (!node) {
+            /* The deadline passed, or the watcher could not read it: look once. */
+            cJSON *vars = cJSON_CreateObject();
+            cJSON_AddStringToObject(vars, "id", *deployment);
+            if ((st = flow_call(f, RAILWAY_OP_DEPLOYMENT, vars, 0, &data)) != RH_OK)
+                return st;
+            node = cJSON_GetObjectItem(data, "deployment");
+        }
         const char *sv = node_str(node, "status") ? node_str(node, "status") : "UNKNOWN";
         snprintf(final_status, final_len, "%s", sv);
         char created[64];
@@ -392,7 +425,6 @@ static enum rh_status wait_deployment(struct flow *f, const char *service_id, ch
                          f, flow_step_save(f, "deploy", "deployment_id", newer, NULL))) != RH_OK)
                     return st;
                 last[0] = '\0';
-                interval = cfg->deploy_poll_min_ms;
                 continue;
             }
             if (strcmp(final_status, "REMOVED") == 0)
@@ -409,7 +441,6 @@ static enum rh_status wait_deployment(struct flow *f, const char *service_id, ch
                                    "is kept and a retry follows the same deployment",
                                    *deployment, final_status, cfg->deploy_timeout_s);
         }
-        interval = interval * 2 > cfg->deploy_poll_max_ms ? cfg->deploy_poll_max_ms : interval * 2;
     }
 }
 

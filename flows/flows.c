@@ -33,10 +33,13 @@ struct flows *flows_new(const struct config *cfg, char *err, size_t errlen)
 
 void flows_register(struct flows *fl, struct queue *q)
 {
+    fl->q = q;
     for (const struct flows_kind *k = flows_kinds; k->name; k++) {
         struct job_handler h = {k->name, k->handler->run, k->handler->compensate, fl};
         queue_register(q, &h);
     }
+    struct queue_watcher w = {flows_watch_run, fl};
+    queue_watcher_set(q, &w);
 }
 
 struct railway_limiter *flows_limiter(const struct flows *fl)

@@ -48,6 +48,10 @@ const struct flows_kind *flows_kind_find(const char *name);
  * error messages: a new string the caller frees with free(). */
 char *flows_kind_names(bool api_only);
 
+/* What a job waiting for the Railway hourly budget parks on (queue_parked_list() counts them
+ * for /metrics). */
+#define FLOWS_BUDGET_WAIT "railway-budget"
+
 /* Loads the worker variable templates and makes the flows' shared state (the Railway rate
  * limiter). NULL with err set when the templates are unusable. Call before threads start;
  * free with flows_free() after the queue has stopped. */
@@ -55,7 +59,8 @@ struct flows *flows_new(const struct config *cfg, char *err, size_t errlen);
 void flows_free(struct flows *fl);
 /* The Railway rate limiter the flows share (it has its own lock): owned by fl. */
 struct railway_limiter *flows_limiter(const struct flows *fl);
-/* Registers a handler with the queue for each kind of the table. */
+/* Registers a handler with the queue for each kind of the table, and the deployment watcher
+ * (flows/watch.c) as the queue's watcher thread. */
 void flows_register(struct flows *fl, struct queue *q);
 
 #endif

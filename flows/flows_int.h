@@ -17,6 +17,7 @@
 struct flows {
     const struct config *cfg;
     struct railway_limiter *lim;
+    struct queue *q; /* flows_register(): where jobs waiting for budget are counted */
     cJSON *templates;
     pthread_key_t client_key;
 };
@@ -68,10 +69,16 @@ enum rh_status flow_step_save(struct flow *f, const char *step, ...);
 /* Turns a job_* status (cancelled, lease lost, stopping) into the run's result; returns st. */
 enum rh_status flow_stop_with(struct flow *f, enum rh_status st);
 
+/* Longest wait for the shared rate limiter inside a run. */
+#define FLOW_LIMITER_WAIT_MS 30000
+
 #define FLOW_CALL_QUIET_NOT_FOUND 1u /* "not found" is an answer the caller handles */
 #define FLOW_CALL_ONCE            2u /* not idempotent: never retried inside the run */
 
-/* Sends one Railway operation; vars is consumed. On success *data (may be NULL) receives a
+/* Sends one Railway operation; vars is consumed. When the hourly budget cannot cover it within
+ * FLOW_LIMITER_WAIT_MS, the job parks (RH_PARKED) with the step "waiting for Railway budget"
+ * and the estimated time it starts, and runs again then (a compensation fails transiently
+ * instead). On success *data (may be NULL) receives a
  * copy of the answer's data (caller deletes). On failure the run's result is filled and an
  * event recorded; returns RH_NOT_FOUND (quietly, with FLOW_CALL_QUIET_NOT_FOUND, the message
  * in f->not_found) for Railway's "not found". */
@@ -132,5 +139,15 @@ enum rh_status flow_deployment_await(struct flow *f, const char *service_id, con
  * service row with digests (may be NULL). */
 enum rh_status flow_deploy_and_wait(struct flow *f, const char *name, const char *service_id,
                                     const char *commit_sha, const cJSON *digests);
+
+/* Sets the root directory of the service railhook just created and connects it to the worker
+ * repo and branch in one request (flows/configure.c), saving the "root_directory" and
+ * "connect" steps of the fields that succeeded (a connect that ran while the root directory
+ * failed is saved with before_root, so its deployment is not followed); a field that failed
+ * is left to its own step. RH_OK unless the run must stop. */
+enum rh_status flow_service_configure(struct flow *f, const char *service_id);
+
+/* The deployment watcher (flows/watch.c): the queue's watcher hook (ctx: the struct flows). */
+void flows_watch_run(void *ctx, struct queue *q);
 
 #endif

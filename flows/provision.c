@@ -1,7 +1,8 @@
 /* The provision flow: find or create the worker's Railway service (never a twin), set its
  * root directory and variables, connect the repo through the configured strategy (falling
- * back to the others), deploy and wait; its compensation deletes the service when this job
- * created it. */
+ * back to the others; a new service's root directory and connect go in one request,
+ * flows/configure.c), deploy and wait (parked, holding no worker); its compensation deletes the
+ * service when this job created it. */
 #include "flows/flows_int.h"
 
 #include "util/util.h"
@@ -218,12 +219,13 @@ static enum rh_status set_root_directory(struct flow *f, const char *service_id)
 /* serviceConnect makes Railway deploy by itself, but the deployment may be listed only
  * seconds later: look for it (backing off, up to CONNECT_DEPLOY_WAIT_S from the connect) and
  * save it as the one to follow, so railhook deploys itself only when none appeared. With
- * create-with-source the first build predates the root directory, and a deployment trigger
- * deploys nothing: both deploy anew. */
+ * create-with-source (or a folded connect whose root directory failed) the first build
+ * predates the root directory, and a deployment trigger deploys nothing: these deploy anew. */
 static enum rh_status provision_follow_connect(struct flow *f, const char *service_id)
 {
     const char *via = flow_step_str(f, "connect", "via");
-    if (flow_step_done(f, "deploy") || !via || strcmp(via, "connect") != 0)
+    if (flow_step_done(f, "deploy") || !via || strcmp(via, "connect") != 0 ||
+        flow_step_str(f, "connect", "before_root"))
         return RH_OK;
     enum rh_status st = flow_stop_with(f, job_checkpoint(f->run, "await_deploy"));
     if (st != RH_OK)
@@ -342,10 +344,23 @@ static enum rh_status provision_run(void *ctx, struct job_run *run, const struct
     if ((st = flow_db_service_upsert(f, name, service_id, "provisioning")) != RH_OK)
         goto out;
 
+    bool folded = false;
+    if (created && !flow_step_done(f, "root_directory") && !flow_step_done(f, "connect") &&
+        next_strategy(f, true) && strcmp(next_strategy(f, true), "connect") == 0) {
+        /* Root directory and repo in one request; a field that fails gets its own step. */
+        if ((st = flow_stop_with(f, job_checkpoint(run, "configure"))) != RH_OK)
+            goto out;
+        /* A new service's instance takes a moment to exist; waiting once saves a call. */
+        if ((st = flow_stop_with(f, job_sleep(run, 1000))) != RH_OK)
+            goto out;
+        if ((st = flow_service_configure(f, service_id)) != RH_OK)
+            goto out;
+        folded = true;
+    }
     if (!flow_step_done(f, "root_directory")) {
         if ((st = flow_stop_with(f, job_checkpoint(run, "set_root_directory"))) != RH_OK)
             goto out;
-        if (created) {
+        if (created && !folded) {
             /* A new service's instance takes a moment to exist; waiting once saves a call. */
             if ((st = flow_stop_with(f, job_sleep(run, 1000))) != RH_OK)
                 goto out;

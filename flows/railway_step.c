@@ -10,17 +10,17 @@
 #include "flows/flows_int.h"
 
 #include "flows/variables.h"
+#include "queue/queue.h"
 #include "util/util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Tries of one idempotent Railway call inside a run before the job is handed back. */
 #define CALL_TRIES 4
-/* Longest wait for the shared rate limiter inside a run. */
-#define LIMITER_WAIT_MS 30000
 
 static struct railway_client *thread_client(struct flows *fl)
 {
@@ -79,6 +79,31 @@ enum rh_status flow_stop_with(struct flow *f, enum rh_status st)
     return st;
 }
 
+/* Parks the job until the hourly budget should cover its next request: its place is behind
+ * the jobs of this instance already waiting. RH_PARKED (or a stop status, set as the run's
+ * result), or RH_INVALID when the job cannot park (a compensation). */
+static enum rh_status budget_park(struct flow *f)
+{
+    int ahead = 0;
+    if (!f->fl->q)
+        return RH_INVALID;
+    free(queue_parked_list(f->fl->q, FLOWS_BUDGET_WAIT, &ahead));
+    int64_t eta = railway_limiter_budget_eta_ms(f->fl->lim, ahead);
+    int64_t at = time_wall_ms() + eta;
+    char when[32], step[160];
+    time_t secs = (time_t)(at / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(step, sizeof(step),
+             "waiting for Railway budget: expected to start at %s (in %lld s, %d waiting ahead)",
+             when, (long long)((eta + 999) / 1000), ahead);
+    enum rh_status st = job_park(f->run, FLOWS_BUDGET_WAIT, "", step, at);
+    if (st != RH_INVALID)
+        flow_stop_with(f, st);
+    return st;
+}
+
 /* Sends one Railway operation; vars is consumed. On success *data (may be NULL) receives a
  * copy of the answer's data. On failure the run's result is filled and an event recorded;
  * returns RH_NOT_FOUND (quietly, with FLOW_CALL_QUIET_NOT_FOUND) for Railway's "not found". */
@@ -91,12 +116,21 @@ enum rh_status flow_call(struct flow *f, enum railway_op op, cJSON *vars, unsign
         *data = NULL;
     for (int attempt = 1; attempt <= CALL_TRIES; attempt++) {
         struct railway_result r;
-        st = railway_call(f->rc, op, vars, LIMITER_WAIT_MS, &r);
+        st = railway_call(f->rc, op, vars, FLOW_LIMITER_WAIT_MS, &r);
         if (st == RH_OK) {
             if (data)
                 *data = cJSON_Duplicate(r.data, 1);
             railway_result_free(&r);
             break;
+        }
+        if (r.error == RAILWAY_ERR_BUDGET) {
+            /* A compensation cannot park (RH_INVALID): it fails transiently below. */
+            enum rh_status parked = budget_park(f);
+            if (parked != RH_INVALID) {
+                railway_result_free(&r);
+                st = parked;
+                break;
+            }
         }
         bool not_found = r.error == RAILWAY_ERR_NOT_FOUND;
         if (not_found && (flags & FLOW_CALL_QUIET_NOT_FOUND)) {

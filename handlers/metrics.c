@@ -4,6 +4,8 @@
 #include "handlers/api.h"
 #include "store/notifications.h"
 #include "store/reconcile.h"
+#include "flows/flows.h"
+#include "queue/queue.h"
 #include "store/views.h"
 #include "util/metrics.h"
 
@@ -61,6 +63,14 @@ void handle_metrics(struct app *app, struct http_request *req, struct http_respo
     metrics_gauge_sample(&out, "railhook_db_pool_connections", "state=\"size\"", size);
     metrics_gauge_header(&out, "railhook_db_pool_waiting", "Callers waiting for a connection.");
     metrics_gauge_sample(&out, "railhook_db_pool_waiting", "", waiting);
+    if (app->queue) {
+        int waiting_budget = 0;
+        free(queue_parked_list(app->queue, FLOWS_BUDGET_WAIT, &waiting_budget));
+        metrics_gauge_header(&out, "railhook_jobs_waiting_for_budget",
+                             "Jobs of this instance parked until the Railway hourly budget "
+                             "covers their next request.");
+        metrics_gauge_sample(&out, "railhook_jobs_waiting_for_budget", "", waiting_budget);
+    }
     PGconn *c = store_conn_acquire(app->store);
     bool db_ok = c && queue_gauges(c, &out);
     if (c)

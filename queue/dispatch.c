@@ -1,4 +1,5 @@
-/* The dispatcher: LISTENs on railhook_jobs (unless QUEUE_LISTEN=off) and, whenever workers
+/* The dispatcher: hands parked jobs that were woken (or whose deadline passed) to idle
+ * workers first (park.c); LISTENs on railhook_jobs (unless QUEUE_LISTEN=off) and, whenever workers
  * are idle and a notification, a full previous claim or the QUEUE_POLL_MS timer says jobs may
  * be waiting, claims up to one job per idle worker in a single statement (FOR UPDATE SKIP
  * LOCKED) with one lease owner token per worker, and hands each job to its worker.
@@ -175,6 +176,11 @@ void *queue_dispatcher_main(void *arg)
         if (stopping)
             break;
 
+        /* Parked jobs that were woken (or whose deadline passed) go before new claims. */
+        int64_t park_due = INT64_MAX;
+        if (idle > 0 && queue_park_dispatch(p, &park_due) > 0)
+            continue;
+
         if (c && idle > 0 && (hint || now >= next_poll)) {
             int asked = 0, got = 0;
             hint = false;
@@ -204,6 +210,8 @@ void *queue_dispatcher_main(void *arg)
         int timeout = -1;
         if (c && idle > 0)
             timeout = clamp_timeout(next_poll - now);
+        if (idle > 0 && park_due != INT64_MAX && (timeout < 0 || park_due - now < timeout))
+            timeout = clamp_timeout(park_due - now);
         if (!c)
             timeout = clamp_timeout(retry_at - now);
         struct pollfd fds[2];

@@ -214,3 +214,27 @@ const char *job_lease_owner(struct job_run *run)
 {
     return run->owner;
 }
+
+enum rh_status job_park(struct job_run *run, const char *on, const char *seen, const char *step,
+                        int64_t until_wall_ms)
+{
+    struct queue *p = run->pool;
+    pthread_mutex_lock(&p->mu);
+    bool compensating = run->compensating;
+    pthread_mutex_unlock(&p->mu);
+    if (compensating)
+        return RH_INVALID;
+    enum rh_status st = job_checkpoint(run, step);
+    if (st != RH_OK)
+        return st;
+    snprintf(run->park_on, sizeof(run->park_on), "%s", on);
+    snprintf(run->park_seen, sizeof(run->park_seen), "%s", seen ? seen : "");
+    run->park_until = time_mono_ms() + (until_wall_ms - time_wall_ms());
+    run->park = true;
+    return RH_PARKED;
+}
+
+const char *job_woken_with(struct job_run *run)
+{
+    return run->woken;
+}

@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 #include <libpq-fe.h>
+#include <stdint.h>
 
 /* One claimed job as a handler sees it. Owned by the queue; valid during run/compensate. */
 struct job {
@@ -85,5 +86,22 @@ PGconn *job_db(struct job_run *run);
 
 /* The lease owner token of this run ("<instance>/w<thread>/<n>"), valid during the run. */
 const char *job_lease_owner(struct job_run *run);
+
+/* Added with parking (issue 15): a job that waits on something outside railhook (a Railway
+ * deployment) parks instead of sleeping, freeing its worker. job_park() records step (e.g.
+ * "waiting for deployment <id> (BUILDING)") as the job's current step and returns RH_PARKED,
+ * which the handler returns at once (after saving what it needs with job_step_save()). The job
+ * stays running with its lease (the heartbeat keeps it) in this instance's memory, waiting on
+ * `on` (e.g. "deployment:<id>") after having seen state `seen` ("" when it has seen none). It
+ * is run again (the handler called again, resuming from its saved steps) as soon as a worker
+ * is free after queue_parked_wake() woke it, its deadline (wall clock ms) passed, or a cancel
+ * was requested. A crash loses the parked job's memory only: its lease expires and the reaper
+ * re-queues it. Returns RH_CANCELLED/RH_LEASE_LOST/RH_STOPPING like job_checkpoint() instead
+ * when the job cannot park; never park during a compensation. */
+enum rh_status job_park(struct job_run *run, const char *on, const char *seen, const char *step,
+                        int64_t until_wall_ms);
+/* The value the parked job was woken with (queue_parked_wake()), or NULL when this run did not
+ * follow a wake (a first run, a deadline, a cancel). Valid during the run. */
+const char *job_woken_with(struct job_run *run);
 
 #endif

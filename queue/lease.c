@@ -1,5 +1,5 @@
-/* The heartbeat: extends the leases of this instance's running jobs every lease/3 and flags a
- * run as lost when its row no longer matches or the heartbeat fails; re-queues jobs whose
+/* The heartbeat: extends the leases of this instance's running and parked jobs every lease/3 and
+ * flags a run as lost when its row no longer matches or the heartbeat fails; re-queues jobs whose
  * lease expired (dead instances); prunes old finished jobs.
  *
  * Threading: one heartbeat thread owns its connection; it copies the running jobs' leases
@@ -21,11 +21,14 @@
 
 static void beat(struct queue *p, PGconn **c)
 {
-    struct lease_copy *copies = xcalloc((size_t)p->nworkers, sizeof(*copies));
-    struct store_job_lease *leases = xcalloc((size_t)p->nworkers, sizeof(*leases));
+    pthread_mutex_lock(&p->mu);
+    int cap = p->nworkers + p->nparked + 1;
+    pthread_mutex_unlock(&p->mu);
+    struct lease_copy *copies = xcalloc((size_t)cap, sizeof(*copies));
+    struct store_job_lease *leases = xcalloc((size_t)cap, sizeof(*leases));
     int n = 0;
     pthread_mutex_lock(&p->mu);
-    for (int i = 0; i < p->nworkers; i++) {
+    for (int i = 0; i < p->nworkers && n < cap; i++) {
         struct job_run *run = p->workers[i].run;
         if (!run || run->lost)
             continue;
@@ -34,6 +37,7 @@ static void beat(struct queue *p, PGconn **c)
         copies[n].attempt = run->job.attempt;
         n++;
     }
+    n += queue_park_leases(p, copies + n, cap - n);
     pthread_mutex_unlock(&p->mu);
     if (n == 0)
         goto out;
@@ -70,6 +74,9 @@ static void beat(struct queue *p, PGconn **c)
             }
         }
     }
+    for (int k = 0; k < n; k++)
+        queue_park_beat(p, copies[k].owner, st == RH_OK && leases[k].kept,
+                        leases[k].cancel_requested, t0);
     pthread_mutex_unlock(&p->mu);
 out:
     free(leases);

@@ -72,6 +72,7 @@ struct queue *queue_create(const struct config *cfg, struct store *store)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->changed, &attr);
     pthread_cond_init(&p->hb_cv, &attr);
+    pthread_cond_init(&p->watch_cv, &attr);
     p->commits = queue_commits_new(p);
     p->workers = xcalloc((size_t)(p->nworkers > 0 ? p->nworkers : 1), sizeof(*p->workers));
     for (int i = 0; i < p->nworkers; i++) {
@@ -131,6 +132,13 @@ enum rh_status queue_start(struct queue *p, char *err, size_t errlen)
         goto out;
     }
     p->heartbeat_started = true;
+    if (p->watch.run) {
+        if (pthread_create(&p->watcher, NULL, queue_watcher_main, p) != 0) {
+            snprintf(err, errlen, "cannot create the watcher thread");
+            goto out;
+        }
+        p->watcher_started = true;
+    }
     log_info("worker pool started", LOG_STR("instance", p->instance),
              LOG_INT("workers", p->nworkers), LOG_STR("listen", p->listen ? "on" : "off"),
              LOG_INT("poll_ms", p->poll_ms), LOG_INT("lease_s", p->lease_s),
@@ -231,6 +239,7 @@ static void pool_free(struct queue *p)
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->changed);
     pthread_cond_destroy(&p->hb_cv);
+    pthread_cond_destroy(&p->watch_cv);
     store_group_free(p->commits);
     free(p->workers);
     free(p->handlers);
@@ -249,13 +258,18 @@ void queue_stop(struct queue *p, int grace_ms)
     p->stopping = true;
     for (int i = 0; i < p->nworkers; i++)
         pthread_cond_signal(&p->workers[i].cv);
+    pthread_cond_broadcast(&p->watch_cv);
     pthread_mutex_unlock(&p->mu);
     if (started) {
         if (p->wake_fd >= 0)
             queue_dispatcher_wake(p);
         if (p->dispatcher_started)
             pthread_join(p->dispatcher, NULL);
+        if (p->watcher_started)
+            pthread_join(p->watcher, NULL);
         leaked = stop_workers(p, deadline);
+        /* Jobs still parked (and any a stopping worker parked) go back to the queue. */
+        queue_park_handback(p);
         pthread_mutex_lock(&p->mu);
         p->hb_stop = true;
         pthread_cond_broadcast(&p->hb_cv);
@@ -279,5 +293,6 @@ void queue_stats_get(struct queue *p, struct queue_stats *out)
     out->busy = 0;
     for (int i = 0; i < p->nworkers; i++)
         out->busy += p->workers[i].run != NULL;
+    out->parked = p->nparked;
     pthread_mutex_unlock(&p->mu);
 }

@@ -35,10 +35,42 @@ struct queue_stats {
     long claimed, succeeded, failed, cancelled, retried, handed_back, lease_lost, rescued;
     long commits;    /* group statements: outcomes recorded (and next jobs claimed) together */
     long dispatches; /* claim statements of the dispatcher, for idle workers */
+    long parks;      /* times a job parked (job_park()) */
     int workers, busy;
+    int parked; /* jobs parked in this instance now */
 };
 /* A snapshot of the queue's counters since start (for metrics and the benchmark). */
 void queue_stats_get(struct queue *q, struct queue_stats *out);
+
+/* ---- parked jobs (queue/park.c) ---- */
+
+/* What one parked job waits on. */
+struct queue_wait {
+    char job_id[37];
+    char on[96];          /* what job_park() was given, e.g. "deployment:<id>" */
+    char seen[48];        /* the state the job last saw ("" none) */
+    int64_t parked_at_ms; /* monotonic time it parked */
+};
+/* The waits of this instance's parked jobs (woken ones too, until they run) whose `on` starts
+ * with prefix: a new array (free())
+ * of *n entries (NULL when none). */
+struct queue_wait *queue_parked_list(struct queue *q, const char *prefix, int *n);
+/* Wakes the parked jobs waiting on `on` with value (copied; what job_woken_with() answers in
+ * their next run): they run again as soon as a worker is free. Returns how many it woke. */
+int queue_parked_wake(struct queue *q, const char *on, const char *value);
+
+/* A thread the queue runs beside its workers for a user of parking (the Railway flows' watcher):
+ * run() is called once on it after queue_start() and must return soon after
+ * queue_watcher_sleep() answers RH_STOPPING. */
+struct queue_watcher {
+    void (*run)(void *ctx, struct queue *q);
+    void *ctx;
+};
+/* Sets the watcher (copied; ctx must outlive the queue). Call before queue_start(). */
+void queue_watcher_set(struct queue *q, const struct queue_watcher *w);
+/* For the watcher's thread: sleeps until the monotonic time until_ms, or until a job parks
+ * (RH_OK either way), or the queue stops (RH_STOPPING). */
+enum rh_status queue_watcher_sleep(struct queue *q, int64_t until_ms);
 
 /* The ceiling of the backoff before the retry that follows attempt (1-based): base_ms doubled
  * per attempt, at most max_ms. */

@@ -27,7 +27,13 @@ struct job_run {
     struct store_job_guard guard; /* points into job.id and owner */
     cJSON *payload;
     cJSON *steps;
-    char step[64]; /* the current step, for events */
+    char step[64];     /* the current step, for events */
+    const char *woken; /* job_woken_with() (owned by the inbox copy it came with) */
+    /* job_park() asked to park: what on, seen, until (monotonic) */
+    bool park;
+    char park_on[96];
+    char park_seen[48];
+    int64_t park_until;
     /* mu */
     bool lost;           /* the lease is gone (or cannot be confirmed): stop now */
     bool cancel;         /* the API asked the job to stop */
@@ -47,6 +53,7 @@ struct worker {
     bool exited;                     /* the thread has left its loop */
     struct store_job_claimed *inbox; /* a job the dispatcher handed over */
     int64_t inbox_lease_from;        /* monotonic ms just before the claim was sent */
+    char *inbox_woken;               /* a parked job's wake value, or NULL */
     struct job_run *run;             /* the job running now, or NULL */
 };
 
@@ -60,6 +67,20 @@ struct fin_req {
     struct store_job_claimed *job; /* out: the next job, or NULL */
     int64_t lease_from;            /* out: monotonic ms before the statement was sent */
     enum rh_status st;             /* out: the statement's status */
+};
+
+/* A parked job (park.c): its row as claimed (payload and steps as of parking), kept in the
+ * queue's list under mu until it runs again, is lost or is handed back. */
+struct parked {
+    struct parked *next;
+    struct store_job_claimed row;
+    char on[96];
+    char seen[48];
+    int64_t parked_at;  /* monotonic ms */
+    int64_t until;      /* monotonic ms: the deadline */
+    int64_t lease_from; /* monotonic ms before the last statement that confirmed the lease */
+    char *woken;        /* the wake value, or NULL */
+    bool ready;         /* woken, cancelled: run it as soon as a worker is free */
 };
 
 /* A copy of a running job's lease, taken under mu to use without it. */
@@ -99,6 +120,13 @@ struct queue {
     uint64_t seq;             /* mu: lease owner token counter */
     struct queue_stats stats; /* mu */
 
+    struct parked *parked;      /* mu: this instance's parked jobs */
+    int nparked;                /* mu */
+    struct queue_watcher watch; /* the watcher hook, or run NULL */
+    pthread_t watcher;
+    bool watcher_started;
+    pthread_cond_t watch_cv; /* mu: a job parked, or the queue stops */
+
     struct store_group *commits; /* group commit of finished runs (commit.c) */
     atomic_int running;          /* jobs handed to workers whose outcome is not queued yet */
 };
@@ -114,6 +142,21 @@ void *queue_dispatcher_main(void *arg);
 void *queue_worker_main(void *arg);
 /* lease.c: the heartbeat thread (arg: the queue). */
 void *queue_heartbeat_main(void *arg);
+
+/* park.c: keeps run's job as parked (run asked job_park()); it leaves the worker. */
+void queue_park_add(struct queue *q, struct job_run *run);
+/* park.c (dispatcher): hands ready and overdue parked jobs to idle workers; returns how many.
+ * *next_due gets the monotonic ms of the earliest deadline (INT64_MAX: none). */
+int queue_park_dispatch(struct queue *q, int64_t *next_due);
+/* park.c (heartbeat, under mu): copies the parked jobs' leases into l (at most max). */
+int queue_park_leases(struct queue *q, struct lease_copy *l, int max);
+/* park.c (heartbeat, under mu): the heartbeat for the parked job owned by owner: kept (at t0),
+ * lost (dropped from the list), or kept with a cancel request (ready). */
+void queue_park_beat(struct queue *q, const char *owner, bool kept, bool cancel, int64_t t0);
+/* park.c (stop): hands every parked job back as queued and empties the list. */
+void queue_park_handback(struct queue *q);
+/* park.c: the watcher thread (arg: the queue). */
+void *queue_watcher_main(void *arg);
 
 /* commit.c: the group commit of finished runs, for queue_create() (free with
  * store_group_free()). */

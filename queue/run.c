@@ -236,7 +236,7 @@ out:
 /* Runs one job and records its outcome; *next gets the worker's next job when the recording
  * statement claimed one. */
 static void run_job(struct worker *w, const struct store_job_claimed *row, int64_t lease_from,
-                    struct store_job_claimed **next, int64_t *next_lease_from)
+                    const char *woken, struct store_job_claimed **next, int64_t *next_lease_from)
 {
     struct queue *p = w->pool;
     struct job_run run;
@@ -261,6 +261,7 @@ static void run_job(struct worker *w, const struct store_job_claimed *row, int64
     run.guard.attempt = run.job.attempt;
     run.guard.owner = run.owner;
     run.lease_until = lease_from + (int64_t)p->lease_s * 1000;
+    run.woken = woken;
     int64_t t0 = time_mono_ms();
 
     if (!store_conn_ensure(p->store, STORE_SESSION_DEFAULT, &w->conn, err, sizeof(err))) {
@@ -289,6 +290,18 @@ static void run_job(struct worker *w, const struct store_job_claimed *row, int64
         st = h->run(h->ctx, &run, &run.job, &res);
         rollback_open(w, run.job.id);
     }
+    if (st == RH_PARKED && run.park) {
+        /* It waits elsewhere, keeping its lease: the worker takes the next job. Off the worker
+         * first, so one heartbeat never sees it twice. */
+        pthread_mutex_lock(&p->mu);
+        w->run = NULL;
+        pthread_mutex_unlock(&p->mu);
+        atomic_fetch_sub(&p->running, 1);
+        queue_park_add(p, &run);
+        goto out;
+    }
+    if (st == RH_PARKED)
+        st = job_result_fail(&res, RH_TRANSIENT, "parked", "the handler parked without job_park()");
     res.status = st;
     judge(p, &run.job, st, &res, h != NULL, &v);
     if (v.compensate && h->compensate) {
@@ -319,6 +332,7 @@ void *queue_worker_main(void *arg)
     w->conn = store_conn_open(p->store, STORE_SESSION_DEFAULT, err,
                               sizeof(err)); /* retried per job when NULL */
     struct store_job_claimed *job = NULL;
+    char *woken = NULL;
     int64_t lease_from = 0;
     for (;;) {
         if (!job) {
@@ -330,7 +344,9 @@ void *queue_worker_main(void *arg)
                 pthread_cond_wait(&w->cv, &p->mu);
             job = w->inbox;
             lease_from = w->inbox_lease_from;
+            woken = w->inbox_woken;
             w->inbox = NULL;
+            w->inbox_woken = NULL;
             if (w->idle) {
                 w->idle = false;
                 p->idle_count--;
@@ -341,8 +357,10 @@ void *queue_worker_main(void *arg)
             break;
         struct store_job_claimed *next = NULL;
         int64_t next_from = 0;
-        run_job(w, job, lease_from, &next, &next_from);
+        run_job(w, job, lease_from, woken, &next, &next_from);
         store_job_claimed_free(job, 1);
+        free(woken);
+        woken = NULL;
         job = next;
         lease_from = next_from;
     }

@@ -150,8 +150,10 @@ static size_t on_header(char *ptr, size_t size, size_t n, void *ud)
     return size * n;
 }
 
-enum rh_status railway_call(struct railway_client *c, enum railway_op op, const cJSON *variables,
-                            int64_t max_wait_ms, struct railway_result *res)
+/* Sends text (op's document, or an expansion of it) with variables; railway_call()'s body. */
+static enum rh_status call_text(struct railway_client *c, enum railway_op op, const char *text,
+                                const cJSON *variables, int64_t max_wait_ms,
+                                struct railway_result *res)
 {
     memset(res, 0, sizeof(*res));
     res->rate_limit = -1;
@@ -172,6 +174,9 @@ enum rh_status railway_call(struct railway_client *c, enum railway_op op, const 
     int64_t waited = railway_limiter_acquire(c->lim, max_wait_ms, &retry_in);
     if (waited > 0)
         metrics_count("railhook_railway_limiter_wait_seconds_total", "", (double)waited / 1000.0);
+    struct railway_budget budget;
+    railway_limiter_budget(c->lim, &budget);
+    metrics_set("railhook_railway_budget_remaining", "", (double)budget.remaining);
     if (waited < 0) {
         railway_result_fail(res, RH_TRANSIENT, RAILWAY_ERR_BUDGET,
                             "Railway request budget exhausted for now; waiting for it to refill");
@@ -180,7 +185,7 @@ enum rh_status railway_call(struct railway_client *c, enum railway_op op, const 
     }
 
     req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "query", doc->text);
+    cJSON_AddStringToObject(req, "query", text);
     cJSON_AddStringToObject(req, "operationName", doc->name);
     cJSON_AddItemToObject(req, "variables",
                           variables ? cJSON_Duplicate(variables, 1) : cJSON_CreateObject());
@@ -261,6 +266,31 @@ out:
     cJSON_free(payload);
     cJSON_Delete(req);
     return res->status;
+}
+
+enum rh_status railway_call(struct railway_client *c, enum railway_op op, const cJSON *variables,
+                            int64_t max_wait_ms, struct railway_result *res)
+{
+    assert((unsigned)op < RAILWAY_OP_COUNT);
+    return call_text(c, op, railway_ops[op].text, variables, max_wait_ms, res);
+}
+
+enum rh_status railway_call_expanded(struct railway_client *c, enum railway_op op, int n,
+                                     const cJSON *variables, int64_t max_wait_ms,
+                                     struct railway_result *res)
+{
+    char *text = railway_op_expand(op, n);
+    if (!text) {
+        memset(res, 0, sizeof(*res));
+        res->rate_limit = -1;
+        res->rate_remaining = -1;
+        railway_result_fail(res, RH_PERMANENT, RAILWAY_ERR_INVALID_REQUEST,
+                            "the operation cannot be expanded");
+        return res->status;
+    }
+    enum rh_status st = call_text(c, op, text, variables, max_wait_ms, res);
+    free(text);
+    return st;
 }
 
 /* One look at whether Railway accepts c's token in its current header. */

@@ -157,3 +157,16 @@ void railway_limiter_budget(struct railway_limiter *l, struct railway_budget *ou
     out->resets_in_s = (long)((full_ms + 999) / 1000);
     pthread_mutex_unlock(&l->lock);
 }
+
+int64_t railway_limiter_budget_eta_ms(struct railway_limiter *l, int ahead)
+{
+    pthread_mutex_lock(&l->lock);
+    int64_t now = time_mono_ms();
+    refill(l, now);
+    double missing = (double)(ahead > 0 ? ahead : 0) + 1.0 - l->hour_tokens;
+    int64_t eta = missing > 0 ? (int64_t)(missing / l->per_ms_hour) + 1 : 0;
+    if (l->paused_until_ms - now > eta)
+        eta = l->paused_until_ms - now;
+    pthread_mutex_unlock(&l->lock);
+    return eta;
+}

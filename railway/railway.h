@@ -23,6 +23,12 @@
 void railway_op_each(void (*fn)(void *ud, const char *file, const char *op, const char *text),
                      void *ud);
 
+/* The document of op, whose one root field is aliased d0 with one variable $d0, expanded to n
+ * copies of that field (aliases d0..d<n-1>, variables $d0..$d<n-1>, String!): how the watcher
+ * reads n deployments in one request with RAILWAY_OP_DEPLOYMENTS_WATCH. A new string (free()),
+ * or NULL when op's document has no such shape or n < 1. */
+char *railway_op_expand(enum railway_op op, int n);
+
 /* ---- the shared rate limiter ---- */
 
 struct railway_limiter;
@@ -52,6 +58,9 @@ struct railway_budget {
 /* Fills *out from the limiter's state now, under its lock, changing nothing. The hourly
  * bucket refills continuously, so "spent in the last hour" is what it has yet to earn back. */
 void railway_limiter_budget(struct railway_limiter *l, struct railway_budget *out);
+/* Milliseconds until the hourly budget (and any pause Railway asked for) lets one more request
+ * go after ahead others waiting before it: the estimate a job waiting for budget shows. */
+int64_t railway_limiter_budget_eta_ms(struct railway_limiter *l, int ahead);
 
 /* ---- what a call ended with ---- */
 
@@ -171,6 +180,11 @@ enum rh_status railway_token_detect(struct railway_client *c, const struct confi
  * max_wait_ms; a longer wait returns RH_TRANSIENT with retry_after_ms set. */
 enum rh_status railway_call(struct railway_client *c, enum railway_op op, const cJSON *variables,
                             int64_t max_wait_ms, struct railway_result *res);
+/* railway_call() for op's document expanded to n copies of its root field
+ * (railway_op_expand()); variables hold $d0..$d<n-1>. */
+enum rh_status railway_call_expanded(struct railway_client *c, enum railway_op op, int n,
+                                     const cJSON *variables, int64_t max_wait_ms,
+                                     struct railway_result *res);
 void railway_result_free(struct railway_result *res);
 /* The result's details for a job event: {"operation" (op, the operation's name),
  * "http_status", "code", "message", "errors", "response_excerpt"} (new object, caller

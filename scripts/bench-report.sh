@@ -9,8 +9,10 @@
 #   queue    railhook's bench-queue draining BENCH_JOBS no-op jobs with 10 workers vs
 #            Graphile Worker (bench/graphile) draining as many with concurrency 10, on one
 #            durable cluster, alternating BENCH_ROUNDS rounds, best of each
-#   railway  5 provisions at once against railway-sim with 3-minute builds and railhook's
-#            default deployment polling: Railway requests per provision (target <= 15)
+#   railway  scripts/bench.sh railway: one provision, then 20 posted together, against
+#            railway-sim with 3-minute builds at railhook's defaults: Railway requests per
+#            provision (targets <= 8 alone, <= 6 at 20) and the time until the 20 finish
+#            (target <= 6 min)
 # The release preset's build (`make bench` builds it) and bench/graphile's packages
 # (scripts/deps.sh bench installs them) must be there.
 # Environment: BUILD_DIR (build/release), BENCH_SECONDS (10), BENCH_ROUNDS (3 for intake and
@@ -105,7 +107,7 @@ echo "== make bench: queue"
 pgport=$(scripts/free-port.sh)
 scripts/pg.sh start "$tmp/pg" "$pgport"
 admin=$(scripts/pg.sh url "$tmp/pg" "$pgport" postgres)
-for d in railhook graphile provision; do
+for d in railhook graphile; do
     psql -q "$admin" -c "CREATE DATABASE $d" >/dev/null
 done
 db=$(scripts/pg.sh url "$tmp/pg" "$pgport" railhook)
@@ -124,47 +126,19 @@ for round in $(seq 1 "$queue_rounds"); do
     awk -v a="$g" -v b="$g_best" 'BEGIN { exit !(a > b) }' && g_best=$g
 done
 
-# ---- Railway requests per provision with 3-minute builds
-echo "== make bench: Railway requests per provision (builds of $((build_ms / 1000)) s)"
-pdb=$(scripts/pg.sh url "$tmp/pg" "$pgport" provision)
-DATABASE_URL=$pdb LOG_LEVEL=warn "$build/railhook" migrate
-"$build/railway-sim" --port 0 --quiet --build-ms "$build_ms" >"$tmp/sim.out" 2>/dev/null &
-pids+=($!)
-for _ in $(seq 1 100); do
-    grep -q 'listening' "$tmp/sim.out" 2>/dev/null && break
-    sleep 0.1
-done
-sim_url=$(grep -oE 'http://127\.0\.0\.1:[0-9]+/graphql/v2' "$tmp/sim.out" | head -n 1)
-sim_base=${sim_url%/graphql/v2}
-hport=$(scripts/free-port.sh)
-bearer="bench-bearer-$RANDOM$RANDOM"
-env DATABASE_URL="$pdb" PORT="$hport" BIND_ADDRESS=127.0.0.1 LOG_LEVEL=warn WORKERS=5 \
-    API_AUTH=none SUPABASE_WEBHOOK_SECRET="$bearer" RAILWAY_API_URL="$sim_url" \
-    RAILWAY_TOKEN=sim-account-token RAILWAY_PROJECT_ID=proj-sim RAILWAY_ENVIRONMENT_ID=env-sim \
-    WORKER_REPO=acme/osp WORKER_BRANCH=main "$build/railhook" serve 2>"$tmp/provision.log" &
-pids+=($!)
-for _ in $(seq 1 150); do
-    curl -fsS "http://127.0.0.1:$hport/healthz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-for i in 1 2 3 4 5; do
-    curl -fsS -o /dev/null -H "Authorization: Bearer $bearer" -H 'Content-Type: application/json' \
-        --data "{\"type\":\"INSERT\",\"table\":\"manifests\",\"schema\":\"public\",\"record\":{\"id\":\"bench-$i\",\"service_schema\":\"bench_$i\"},\"old_record\":null}" \
-        "http://127.0.0.1:$hport/webhooks/supabase"
-done
-deadline=$((SECONDS + build_ms / 1000 + 600))
-while (($(psql -qtA "$pdb" -c "SELECT count(*) FROM jobs WHERE state IN ('queued','running')") > 0)); do
-    ((SECONDS < deadline)) || { echo "bench: provisions did not finish" >&2; exit 1; }
-    sleep 5
-done
-ok=$(psql -qtA "$pdb" -c "SELECT count(*) FROM jobs WHERE state = 'succeeded'")
-curl -fsS "$sim_base/_sim/state" >"$tmp/state.json"
-per=$(node -e 'const s = JSON.parse(require("fs").readFileSync(process.argv[1]));
-    const ops = Object.entries(s.counts.by_operation).map(([k, v]) => `${k} ${v / 5}`).join(", ");
-    console.log(`${s.counts.requests / 5}|${ops}`)' "$tmp/state.json")
-per_n=${per%%|*}
-per_ops=${per#*|}
-echo "provisions succeeded: $ok of 5; Railway requests per provision: $per_n ($per_ops)"
+# ---- Railway requests per provision and the time 20 take, 3-minute builds, railhook's defaults
+echo "== make bench: Railway (builds of $((build_ms / 1000)) s)"
+BENCH_PROVISION_BUILD_MS=$build_ms scripts/bench.sh railway | tee "$tmp/railway.txt"
+rw() { # n regex-with-one-group-after-the-prefix
+    field "$tmp/railway.txt" "^railway $1 at once: $2"
+}
+r1=$(rw 1 '([0-9.]+) Railway requests.*')
+r1_ops=$(rw 1 '[0-9.]+ Railway requests per provision \((.*)\); [0-9]+ of .*')
+r20=$(rw 20 '([0-9.]+) Railway requests.*')
+r20_ops=$(rw 20 '[0-9.]+ Railway requests per provision \((.*)\); [0-9]+ of .*')
+r20_ok=$(rw 20 '.*; ([0-9]+) of 20 succeeded.*')
+r20_wall=$(rw 20 '.* all finished in ([0-9]+) s.*')
+r20_most=$(rw 20 '.* at most ([0-9]+) waiting .*')
 
 # ---- the table
 cpu=$(sed -nE 's/^model name\s*:\s*(.*)/\1/p' /proc/cpuinfo | head -n 1)
@@ -180,10 +154,12 @@ pgv=$(psql -qtA "$admin" -c "SHOW server_version" | cut -d' ' -f1)
     echo "| webhook intake, same wrk script and signature | $in_rps req/s (p99 $in_p99 ms) | adnanh/webhook $wh_version (HMAC rule, runs /bin/true, stores nothing): $wh_best req/s (p99 $wh_p99 ms) | $(ratio "$in_rps" "$wh_best") |"
     echo "| job queue, drain $jobs no-op jobs, 10 workers | $q_best jobs/s | Graphile Worker $g_version, concurrency 10, same cluster: $g_best jobs/s | $(ratio "$q_best" "$g_best") |"
     echo "$api_row"
-    echo "| Railway requests per provision, 5 at once, $((build_ms / 1000)) s builds, default polling | $per_n ($ok/5 succeeded) | target <= 15 | - |"
+    echo "| Railway requests per provision, alone, $((build_ms / 1000)) s builds, defaults | $r1 | target <= 8 | - |"
+    echo "| Railway requests per provision, 20 at once, $((build_ms / 1000)) s builds, defaults (WORKERS=4) | $r20 ($r20_ok/20 succeeded) | target <= 6 | - |"
+    echo "| 20 provisions posted together, $((build_ms / 1000)) s builds, defaults: time until all finish | $r20_wall s (at most $r20_most building at once) | target <= 360 s | - |"
     echo "| peak RSS of railhook serve over the intake rounds | $rss | - | - |"
     echo
-    echo "Per provision: $per_ops."
+    echo "Railway requests per provision by operation, alone: $r1_ops; 20 at once: $r20_ops."
 } >"$report"
 echo
 echo "== bench/report.md"

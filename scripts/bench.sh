@@ -2,9 +2,10 @@
 # Benchmarks (not timed tests): each case starts a throwaway but durable PostgreSQL cluster
 # (fsync on) for the release preset's railhook (`make bench-*` builds it), measures, prints its
 # figures and cleans up.
-# Usage: scripts/bench.sh CASE      cases: intake, queue, api
+# Usage: scripts/bench.sh CASE      cases: intake, queue, api, railway
 # Environment: BUILD_DIR (default build/release), BENCH_SECONDS (default 20; intake, api: per
-# round, default 10), BENCH_ROUNDS (intake, api: default 3).
+# round, default 10), BENCH_ROUNDS (intake, api: default 3), BENCH_PROVISION_BUILD_MS
+# (railway: default 180000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case_name=${1:-}
@@ -25,11 +26,12 @@ start_cluster() {
 }
 
 railhook_pid=
+sim_pid=
 stop_all() {
-    if [[ -n "$railhook_pid" ]]; then
-        kill "$railhook_pid" 2>/dev/null || true
-        wait "$railhook_pid" 2>/dev/null || true
-    fi
+    for pid in $railhook_pid $sim_pid; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     scripts/pg.sh stop "$tmp/pg" || true
     rm -rf "$tmp"
 }
@@ -205,7 +207,82 @@ bench_api() {
         printf "ratio railhook/pgbench: %.2f (target >= 0.5: %s)\n", r, (r >= 0.5) ? "met" : "NOT met" }'
 }
 
+# n provisions posted together (Supabase INSERTs) to railhook at its defaults (WORKERS=4,
+# default deployment watching) against a fresh railway-sim whose builds take build_ms, on a
+# fresh database; prints Railway requests per provision by operation, the wall time until all
+# finish, and the most jobs waiting for their deployment at once.
+railway_round() {
+    local n=$1 build_ms=$2 dbname="provision_$1"
+    psql -q "$(scripts/pg.sh url "$tmp/pg" "$pgport" postgres)" -c "CREATE DATABASE $dbname"
+    local pdb
+    pdb=$(scripts/pg.sh url "$tmp/pg" "$pgport" "$dbname")
+    DATABASE_URL=$pdb LOG_LEVEL=warn "$build/railhook" migrate
+    "$build/railway-sim" --port 0 --quiet --build-ms "$build_ms" >"$tmp/sim$n.out" 2>/dev/null &
+    sim_pid=$!
+    for _ in $(seq 1 100); do
+        grep -q 'listening' "$tmp/sim$n.out" 2>/dev/null && break
+        sleep 0.1
+    done
+    local sim_url sim_base hport bearer
+    sim_url=$(grep -oE 'http://127\.0\.0\.1:[0-9]+/graphql/v2' "$tmp/sim$n.out" | head -n 1)
+    sim_base=${sim_url%/graphql/v2}
+    hport=$(scripts/free-port.sh)
+    bearer="bench-bearer-$RANDOM$RANDOM"
+    env DATABASE_URL="$pdb" PORT="$hport" BIND_ADDRESS=127.0.0.1 LOG_LEVEL=warn API_AUTH=none \
+        SUPABASE_WEBHOOK_SECRET="$bearer" RAILWAY_API_URL="$sim_url" \
+        RAILWAY_TOKEN=sim-account-token RAILWAY_PROJECT_ID=proj-sim RAILWAY_ENVIRONMENT_ID=env-sim \
+        WORKER_REPO=acme/osp WORKER_BRANCH=main "$build/railhook" serve 2>"$tmp/provision$n.log" &
+    railhook_pid=$!
+    wait_healthy "$hport"
+    # What the instance itself sent while starting (railhook check's project look-up) is not a
+    # provision's.
+    curl -fsS "$sim_base/_sim/state" >"$tmp/base$n.json"
+    local t0=$SECONDS posts=()
+    for i in $(seq 1 "$n"); do
+        curl -fsS -o /dev/null -H "Authorization: Bearer $bearer" \
+            -H 'Content-Type: application/json' \
+            --data "{\"type\":\"INSERT\",\"table\":\"manifests\",\"schema\":\"public\",\"record\":{\"id\":\"bench-$i\",\"service_schema\":\"bench_$i\"},\"old_record\":null}" \
+            "http://127.0.0.1:$hport/webhooks/supabase" &
+        posts+=($!)
+    done
+    wait "${posts[@]}"
+    local deadline=$((SECONDS + build_ms / 1000 + 900)) most=0 waiting
+    while (($(psql -qtA "$pdb" -c "SELECT count(*) FROM jobs WHERE state IN ('queued','running')") > 0)); do
+        ((SECONDS < deadline)) || { echo "bench: provisions did not finish" >&2; exit 1; }
+        waiting=$(psql -qtA "$pdb" -c "SELECT count(*) FROM jobs WHERE state = 'running' AND step LIKE 'waiting for deployment %'")
+        ((waiting > most)) && most=$waiting
+        sleep 1
+    done
+    local wall=$((SECONDS - t0)) ok per
+    ok=$(psql -qtA "$pdb" -c "SELECT count(*) FROM jobs WHERE state = 'succeeded'")
+    curl -fsS "$sim_base/_sim/state" >"$tmp/state$n.json"
+    per=$(node -e 'const fs = require("fs"), n = +process.argv[3];
+        const s = JSON.parse(fs.readFileSync(process.argv[1])).counts;
+        const b = JSON.parse(fs.readFileSync(process.argv[2])).counts;
+        const r = (v) => Math.round((v / n) * 100) / 100;
+        const ops = Object.entries(s.by_operation)
+            .map(([k, v]) => [k, v - (b.by_operation[k] || 0)]).filter(([, v]) => v > 0)
+            .map(([k, v]) => `${k} ${r(v)}`).join(", ");
+        console.log(`${r(s.requests - b.requests)}|${ops}`)' "$tmp/state$n.json" "$tmp/base$n.json" "$n")
+    echo "railway $n at once: ${per%%|*} Railway requests per provision (${per#*|}); $ok of $n succeeded; all finished in $wall s; at most $most waiting for their deployment at once"
+    kill "$railhook_pid" "$sim_pid" 2>/dev/null || true
+    wait "$railhook_pid" "$sim_pid" 2>/dev/null || true
+    railhook_pid= sim_pid=
+}
+
+# Railway requests per provision with BENCH_PROVISION_BUILD_MS builds (default 3 minutes), at
+# railhook's defaults: one provision alone, then 20 posted together.
+bench_railway() {
+    local build_ms=${BENCH_PROVISION_BUILD_MS:-180000}
+    start_cluster
+    railway_round 1 "$build_ms"
+    railway_round 20 "$build_ms"
+}
+
 case "$case_name" in
+railway)
+    bench_railway
+    ;;
 queue)
     bench_queue
     ;;
@@ -216,7 +293,7 @@ api)
     bench_api
     ;;
 *)
-    echo "usage: $0 intake|queue|api" >&2
+    echo "usage: $0 intake|queue|api|railway" >&2
     exit 2
     ;;
 esac

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum metric_type { METRIC_COUNTER, METRIC_HISTOGRAM };
+enum metric_type { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM };
 
 struct metric_def {
     const char *name;
@@ -53,6 +53,10 @@ static const struct metric_def defs[] = {
      "Changes reconciliation passes found, enqueued and refused, by action and outcome.", NULL},
     {"railhook_reconcile_railway_requests_total", METRIC_COUNTER,
      "Railway requests reconciliation passes sent.", NULL},
+    {"railhook_railway_budget_remaining", METRIC_GAUGE,
+     "Railway requests this instance's hourly budget (RAILWAY_HOURLY_BUDGET) has left, as of its "
+     "last request.",
+     NULL},
 };
 
 #define NDEFS       (sizeof(defs) / sizeof(defs[0]))
@@ -116,6 +120,15 @@ void metrics_count(const char *name, const char *labels, double v)
     pthread_mutex_unlock(&lock);
 }
 
+void metrics_set(const char *name, const char *labels, double v)
+{
+    pthread_mutex_lock(&lock);
+    struct series *s = get(name, labels ? labels : "");
+    if (s && s->def->type == METRIC_GAUGE)
+        s->value = v;
+    pthread_mutex_unlock(&lock);
+}
+
 void metrics_observe(const char *name, const char *labels, double v)
 {
     pthread_mutex_lock(&lock);
@@ -145,12 +158,14 @@ void metrics_render(struct buf *out)
     for (size_t d = 0; d < NDEFS; d++) {
         const struct metric_def *def = &defs[d];
         buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", def->name, def->help, def->name,
-                   def->type == METRIC_COUNTER ? "counter" : "histogram");
+                   def->type == METRIC_COUNTER ? "counter"
+                   : def->type == METRIC_GAUGE ? "gauge"
+                                               : "histogram");
         for (size_t i = 0; i < TABLE_SIZE; i++) {
             for (struct series *s = table[i]; s; s = s->next) {
                 if (s->def != def)
                     continue;
-                if (def->type == METRIC_COUNTER) {
+                if (def->type != METRIC_HISTOGRAM) {
                     sample(out, def->name, "", s->labels, NULL, s->value);
                     continue;
                 }

@@ -1,4 +1,4 @@
-/* Process-wide Prometheus metrics: counters and histograms keyed by name and label set,
+/* Process-wide Prometheus metrics: counters, gauges and histograms keyed by name and label set,
  * safe to update from any thread, rendered in the text exposition format (0.0.4). */
 #ifndef RAILHOOK_METRICS_H
 #define RAILHOOK_METRICS_H
@@ -11,6 +11,9 @@
 void metrics_count(const char *name, const char *labels, double v);
 /* Records one observation of the histogram name{labels}. */
 void metrics_observe(const char *name, const char *labels, double v);
+/* Sets the gauge name{labels} to v (a gauge of util/metrics.c's table that railhook updates as
+ * it goes, e.g. the Railway budget left). */
+void metrics_set(const char *name, const char *labels, double v);
 /* Appends every series, with HELP and TYPE lines, to out. */
 void metrics_render(struct buf *out);
 /* For gauges read at scrape time: the HELP and TYPE lines once, then one line per sample. */

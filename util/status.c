@@ -24,6 +24,8 @@ const char *rh_status_name(enum rh_status st)
         return "cancelled";
     case RH_STOPPING:
         return "stopping";
+    case RH_PARKED:
+        return "parked";
     }
     return "unknown";
 }

@@ -13,6 +13,7 @@ enum rh_status {
     RH_LEASE_LOST,  /* another worker owns the job now */
     RH_CANCELLED,   /* the job was asked to stop */
     RH_STOPPING,    /* the process is shutting down: hand the job back unfinished */
+    RH_PARKED,      /* the job waits on something outside (job_park()): it frees its worker */
 };
 
 /* A short stable name for a status ("ok", "not_found", ...). */

@@ -241,3 +241,68 @@ Test(chaos, a_service_past_the_first_page_is_found_not_duplicated, .timeout = 30
     free(url);
     th_db_drop(db);
 }
+
+/* Deployments of live services in the simulator, at most: the largest count of one service. */
+static int most_deployments_per_service(const struct th_sim *sim)
+{
+    cJSON *st = th_sim_state(sim);
+    int most = 0;
+    const cJSON *s;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItem(st, "services"))
+    {
+        int n = cJSON_GetArraySize(cJSON_GetObjectItem(s, "deployments"));
+        most = n > most ? n : most;
+    }
+    cJSON_Delete(st);
+    return most;
+}
+
+Test(chaos, a_crash_while_parked_resumes_on_another_instance_without_a_second_build, .timeout = 300)
+{
+    const int n = 3;
+    char tag[8];
+    chaos_tag(tag);
+    struct th_sim sim;
+    const char *flags[] = {"--build-ms", "8000", NULL};
+    chaos_sim_start(&sim, flags);
+    char *db = th_db_create();
+    char *url = chaos_db_url(db);
+    char *log = chaos_path("parked", "log");
+    const char *extra[] = {"WORKERS=1", NULL};
+
+    struct chaos_proc a, b;
+    chaos_serve(&a, "parker", url, &sim, log, extra);
+    chaos_post_inserts(a.port, tag, n);
+    /* All three wait for their deployment at once, with one worker: parked. */
+    int64_t deadline = time_mono_ms() + 60000;
+    long parked = 0;
+    while (parked < n && time_mono_ms() < deadline) {
+        char *v = th_sql(db, "SELECT count(*) FROM jobs WHERE state = 'running' AND step LIKE "
+                             "'waiting for deployment %'");
+        parked = strtol(v, NULL, 10);
+        free(v);
+        if (parked < n)
+            usleep(50 * 1000);
+    }
+    cr_assert_eq(parked, n, "only %ld jobs parked", parked);
+    int status = chaos_signal(&a, SIGKILL);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+    /* Another instance takes them over once their leases expire. */
+    chaos_serve(&b, "resumer", url, &sim, log, extra);
+    cr_assert(chaos_wait_terminal(db, 120000), "jobs still queued or running");
+    struct chaos_tally t;
+    chaos_tally(db, &t);
+    cr_assert_eq(t.succeeded, n, "%ld of %d provisions succeeded", t.succeeded, n);
+    cr_assert_geq(t.rescues, n, "the jobs were not rescued from the dead instance");
+    struct chaos_services s;
+    chaos_assert_services(db, &sim, &s);
+    cr_assert_eq(s.service_creates, n, "ServiceCreate was sent %d times for %d manifests",
+                 s.service_creates, n);
+    cr_assert_eq(most_deployments_per_service(&sim), 1, "a service was built twice");
+    cr_assert_eq(WEXITSTATUS(chaos_signal(&b, SIGTERM)), 0);
+    th_sim_stop(&sim);
+    free(log);
+    free(url);
+    th_db_drop(db);
+}

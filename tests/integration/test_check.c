@@ -289,7 +289,9 @@ Test(check, drifted_field_names_the_document)
     run_check(&r, true, NULL);
     expect_only_failure(&r, "schema_drift");
     expect_item(&r, "schema_drift", "fail",
-                "1 problem in railhook's documents against Railway's live schema: ServiceConnect "
+                "2 problems in railhook's documents against Railway's live schema: "
+                "ServiceConfigure (service_configure.graphql): line 6: Field \"repo\" is not "
+                "defined by type \"ServiceConnectInput\".; ServiceConnect "
                 "(service_connect.graphql): line 2: Field \"repo\" is not defined by type "
                 "\"ServiceConnectInput\".");
     run_free(&r);

@@ -222,6 +222,17 @@ Test(flows_deploy, a_failed_build_says_which_deployment_and_log, .init = start_f
     /* A failure Railway reported is rolled back. */
     cr_assert(tf_has_event(db, id, "rolled_back"));
     cr_assert_eq(th_sim_count_services(&sim, "osp-worker-broken"), 0);
+    /* The job waited parked, and the watcher's read woke it with the failure. */
+    char *parked = xasprintf("SELECT count(*) FROM job_events WHERE job_id = '%s' AND step LIKE "
+                             "'waiting for deployment %%'",
+                             id);
+    cr_assert_gt(th_sql_long(db, parked), 0, "the job never parked");
+    cJSON *st = th_sim_state(&sim);
+    const cJSON *ops = cJSON_GetObjectItem(cJSON_GetObjectItem(st, "counts"), "by_operation");
+    cr_assert_null(cJSON_GetObjectItem(ops, "Deployment"), "the job read its deployment itself");
+    cr_assert_not_null(cJSON_GetObjectItem(ops, "DeploymentsWatch"));
+    cJSON_Delete(st);
+    free(parked);
     free(row);
     free(sql);
     free(state);

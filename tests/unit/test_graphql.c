@@ -597,6 +597,33 @@ Test(graphql, embedded_documents_validate_against_railway_s_schema)
     free(shared);
 }
 
+Test(graphql, the_watchers_expanded_document_validates_against_railway_s_schema)
+{
+    char *snapshot = xasprintf("%s/railway/schema/railway-schema.json", RAILHOOK_SOURCE_DIR);
+    struct graphql_schema s;
+    cJSON *root = railway_schema_load(snapshot, &s);
+    const int sizes[] = {1, 2, 50};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        char *text = railway_op_expand(RAILWAY_OP_DEPLOYMENTS_WATCH, sizes[i]);
+        cr_assert_not_null(text);
+        struct op_check c = {.s = &s};
+        on_op(&c, "deployments_watch.graphql (expanded)", "DeploymentsWatch", text);
+        char *last = xasprintf("d%d: deployment(id: $d%d)", sizes[i] - 1, sizes[i] - 1);
+        cr_assert_not_null(strstr(text, last), "%s", text);
+        char *past = xasprintf("$d%d", sizes[i]);
+        cr_assert_null(strstr(text, past), "%s", text);
+        free(past);
+        free(last);
+        free(text);
+    }
+    /* A document without the d0 shape has no expansion. */
+    cr_assert_null(railway_op_expand(RAILWAY_OP_DEPLOYMENT, 2));
+    cr_assert_null(railway_op_expand(RAILWAY_OP_DEPLOYMENTS_WATCH, 0));
+    graphql_schema_cleanup(&s);
+    cJSON_Delete(root);
+    free(snapshot);
+}
+
 Test(graphql, snapshot_holds_names_and_types_only)
 {
     char *path = xasprintf("%s/railway/schema/railway-schema.json", RAILHOOK_SOURCE_DIR);
