@@ -421,10 +421,9 @@ void graphql_type_print(const struct graphql_type *t, char *buf, size_t size)
         snprintf(buf, size, "?");
     } else if (t->of) {
         graphql_type_print(t->of, inner, sizeof(inner));
-        /* A type deeper than the buffer is cut short: only messages print types. Keeping
-         * the length tells gcc the truncation is expected. */
-        int len = snprintf(buf, size, "[%s]%s", inner, t->non_null ? "!" : "");
-        (void)len;
+        /* A type deeper than the buffer is cut short: only messages print types. */
+        if (snprintf(buf, size, "[%s]%s", inner, t->non_null ? "!" : "") >= (int)size)
+            return;
     } else {
         snprintf(buf, size, "%s%s", t->name ? t->name : "?", t->non_null ? "!" : "");
     }
