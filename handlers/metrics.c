@@ -2,6 +2,7 @@
  * queue gauges are read from the database at scrape time, so every instance reports the
  * whole queue. */
 #include "handlers/api.h"
+#include "handlers/intake.h"
 #include "store/views.h"
 #include "util/metrics.h"
 
@@ -46,6 +47,9 @@ void handle_metrics(struct app *app, struct http_request *req, struct http_respo
     metrics_gauge_sample(&out, "railhook_db_pool_connections", "state=\"size\"", size);
     metrics_gauge_header(&out, "railhook_db_pool_waiting", "Callers waiting for a connection.");
     metrics_gauge_sample(&out, "railhook_db_pool_waiting", "", waiting);
+    metrics_gauge_header(&out, "railhook_intake_waiting",
+                         "Deliveries waiting for their commit (their connections suspended).");
+    metrics_gauge_sample(&out, "railhook_intake_waiting", "", (double)intake_waiting(app->intake));
     PGconn *c = store_conn_acquire(app->store);
     bool db_ok = c && queue_gauges(c, &out);
     if (c)

@@ -63,11 +63,8 @@ bench_intake() {
 
     local port
     port=$(scripts/free-port.sh)
-    # A request waits for its commit on its HTTP thread: give each connection its own thread
-    # (the per-thread connection limit is HTTP_CONNECTION_LIMIT / HTTP_THREADS = 1).
     env DATABASE_URL="$db_url" PORT="$port" BIND_ADDRESS=127.0.0.1 LOG_LEVEL=warn WORKERS=0 \
-        API_AUTH=none HTTP_THREADS=$((conns + 8)) HTTP_CONNECTION_LIMIT=$((conns + 8)) \
-        GITHUB_WEBHOOK_SECRET="$secret" WORKER_REPO=acme-labs/osp-workers \
+        API_AUTH=none GITHUB_WEBHOOK_SECRET="$secret" WORKER_REPO=acme-labs/osp-workers \
         WORKER_BRANCH=main WORKER_PATHS_FILTER=off \
         "$build/railhook" serve 2>"$tmp/railhook.log" &
     railhook_pid=$!

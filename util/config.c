@@ -43,7 +43,7 @@ static const struct cfg_entry table[] = {
      "address the HTTP server listens on"},
     {"PORT", I(port), "8080", 0, 65535, 0, NULL, "HTTP port (0 picks a free one)"},
     {"HTTP_THREADS", I(http_threads), "16", 1, 256, 0, NULL,
-     "HTTP server threads (a delivery waiting for its commit holds one)"},
+     "HTTP server threads (a delivery waiting for its commit holds none)"},
     {"HTTP_CONNECTION_LIMIT", I(http_connection_limit), "1024", 1, 100000, 0, NULL,
      "most open HTTP connections"},
     {"HTTP_CONNECTION_TIMEOUT_S", I(http_connection_timeout_s), "30", 1, 3600, 0, NULL,

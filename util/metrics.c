@@ -29,6 +29,8 @@ static const struct metric_def defs[] = {
      latency_buckets},
     {"railhook_http_deadline_closed_total", METRIC_COUNTER,
      "Connections closed because a request was not in within HTTP_REQUEST_DEADLINE_S.", NULL},
+    {"railhook_intake_batches_total", METRIC_COUNTER,
+     "Commits of the webhook intake (each carries every delivery waiting then).", NULL},
     {"railhook_webhook_deliveries_total", METRIC_COUNTER,
      "Webhook deliveries by source and outcome (accepted, duplicate, ignored, rejected).", NULL},
     {"railhook_jobs_finished_total", METRIC_COUNTER,
