@@ -1,10 +1,21 @@
-/* The finished-job document cache behind GET /jobs/{id}.
+/* The job document cache behind GET /jobs/{id}.
  *
  * Threading: HTTP threads read and fill the cache, the long-poll listener thread and the
  * admin handlers invalidate it; one mutex guards everything, held only to copy a document in
- * or out. A reader that misses notes the invalidation counter before it reads the database;
- * its document is stored only when no invalidation of that job (and no reset) came after, so
- * a retry that commits while the old state is being read never leaves the old state cached. */
+ * or out.
+ *
+ * Why a cached document is never stale beyond a notification's delivery, for running and
+ * queued jobs as for finished ones: a reader that misses notes the invalidation counter (seq)
+ * before it reads the database, and its document is stored only when no invalidation of that
+ * job (and no reset) came after seq. Take a change committed at time C, and a miss whose read
+ * sees the database as of time R (after seq was noted). If C < R, the document read is the new
+ * one. If C > R, the change's notification arrives at N > C > R; a put before N stores the old
+ * document and the invalidation at N drops it; a put after N finds the invalidation newer than
+ * seq and is refused. Either way the old document is gone once the notification is in, and
+ * the next read is a miss. Invalidations older than the ring (RECENT) refuse every put, and a
+ * reset (the listener lost or regained its connection, when notifications may have been
+ * missed) refuses every put read before it. Each instance keeps its own cache, fed by its own
+ * listener, so instances agree once each has the notification. */
 #include "handlers/jobcache.h"
 
 #include <pthread.h>

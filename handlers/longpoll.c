@@ -4,8 +4,9 @@
  * PGconn that LISTENs on railhook_job_changed, sleeps in poll() on that socket and on a pipe
  * (written when a waiter with an earlier deadline arrives, or at stop), and resumes waiters
  * whose job changed or whose deadline passed. A waiter is resumed exactly once. The same
- * notifications keep the finished-job cache (handlers/jobcache.h) fresh: the listener drops a
- * job's document on each one, and empties and closes the cache whenever it is not listening. */
+ * notifications keep the job cache (handlers/jobcache.h) exact: the listener drops a job's
+ * document on each one, and empties and closes the cache whenever it is not listening. One
+ * notification carries the ids a statement changed (store/migrations/008). */
 #include "handlers/longpoll.h"
 
 #include "handlers/jobcache.h"
@@ -33,7 +34,7 @@ struct waiter {
  * missed. */
 #define RECENT 256
 
-/* The finished-job cache: documents kept, the largest one kept, and how long. */
+/* The job cache: documents kept, the largest one kept, and how long. */
 #define CACHE_ENTRIES 256
 #define CACHE_MAX_DOC (64 * 1024)
 #define CACHE_TTL_MS  5000
@@ -99,6 +100,20 @@ static PGconn *listen_conn(struct longpoll *lp)
     return c;
 }
 
+/* One job changed (the listener thread): remember it, drop its cached document, wake its long
+ * polls. */
+static void job_changed(struct longpoll *lp, const char *job_id)
+{
+    pthread_mutex_lock(&lp->lock);
+    struct recent *r = &lp->recent[lp->recent_next];
+    lp->recent_next = (lp->recent_next + 1) % RECENT;
+    snprintf(r->job_id, sizeof(r->job_id), "%s", job_id);
+    r->at_ms = time_mono_ms();
+    pthread_mutex_unlock(&lp->lock);
+    jobcache_invalidate(lp->cache, job_id);
+    resume_matching(lp, job_id, false);
+}
+
 static void *on_listen(void *arg)
 {
     struct longpoll *lp = arg;
@@ -141,14 +156,10 @@ static void *on_listen(void *arg)
             }
             PGnotify *n;
             while ((n = PQnotifies(c)) != NULL) {
-                pthread_mutex_lock(&lp->lock);
-                struct recent *r = &lp->recent[lp->recent_next];
-                lp->recent_next = (lp->recent_next + 1) % RECENT;
-                snprintf(r->job_id, sizeof(r->job_id), "%s", n->extra);
-                r->at_ms = time_mono_ms();
-                pthread_mutex_unlock(&lp->lock);
-                jobcache_invalidate(lp->cache, n->extra);
-                resume_matching(lp, n->extra, false);
+                /* One notification per statement: the ids it changed, comma-separated. */
+                char *save = NULL;
+                for (char *id = strtok_r(n->extra, ",", &save); id; id = strtok_r(NULL, ",", &save))
+                    job_changed(lp, id);
                 PQfreemem(n);
             }
         }

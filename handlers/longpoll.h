@@ -18,7 +18,7 @@ struct longpoll *longpoll_start(struct store *store);
  * whichever comes first. */
 void longpoll_wait(struct longpoll *lp, const char *job_id, int64_t since_ms, int64_t deadline_ms,
                    void *transport, void (*resume)(void *transport));
-/* The finished-job cache the listener keeps fresh (owned by lp; NULL when lp is NULL). */
+/* The job cache the listener keeps exact (owned by lp; NULL when lp is NULL). */
 struct jobcache *longpoll_jobcache(struct longpoll *lp);
 /* Resumes every parked request now and refuses to park more (shutdown). */
 void longpoll_release_all(struct longpoll *lp);

@@ -29,6 +29,8 @@ static const struct metric_def defs[] = {
      latency_buckets},
     {"railhook_http_deadline_closed_total", METRIC_COUNTER,
      "Connections closed because a request was not in within HTTP_REQUEST_DEADLINE_S.", NULL},
+    {"railhook_job_reads_total", METRIC_COUNTER,
+     "GET /jobs/{id} documents by source (cache, database).", NULL},
     {"railhook_intake_batches_total", METRIC_COUNTER,
      "Commits of the webhook intake (each carries every delivery waiting then).", NULL},
     {"railhook_webhook_deliveries_total", METRIC_COUNTER,
