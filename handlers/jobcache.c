@@ -65,7 +65,11 @@ static bool key_of(const char *job_id, char key[37])
     return true;
 }
 
-static size_t slot_of(const struct jobcache *c, const char *key)
+/* A job's document may sit in any of WAYS slots from its hash's, so a few jobs whose hashes
+ * collide do not keep evicting one another. */
+#define WAYS 4
+
+static size_t set_of(const struct jobcache *c, const char *key)
 {
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
     for (const char *p = key; *p; p++) {
@@ -73,6 +77,34 @@ static size_t slot_of(const struct jobcache *c, const char *key)
         h *= 1099511628211ull;
     }
     return (size_t)(h % c->nslots);
+}
+
+/* The slot holding key, or NULL (lock held). */
+static struct entry *slot_find(struct jobcache *c, const char *key)
+{
+    size_t at = set_of(c, key);
+    for (size_t i = 0; i < WAYS; i++) {
+        struct entry *e = &c->slots[(at + i) % c->nslots];
+        if (e->json && strcmp(e->id, key) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* Where to store key: its slot, else a free one, else the oldest of its set (lock held). */
+static struct entry *slot_for(struct jobcache *c, const char *key)
+{
+    struct entry *e = slot_find(c, key);
+    size_t at = set_of(c, key);
+    for (size_t i = 0; !e && i < WAYS; i++)
+        if (!c->slots[(at + i) % c->nslots].json)
+            e = &c->slots[(at + i) % c->nslots];
+    for (size_t i = 0; !e && i < WAYS; i++) {
+        struct entry *x = &c->slots[(at + i) % c->nslots];
+        if (!e || x->stored_ms < e->stored_ms)
+            e = x;
+    }
+    return e;
 }
 
 static void entry_clear(struct entry *e)
@@ -112,8 +144,8 @@ bool jobcache_get(struct jobcache *c, const char *job_id, char etag[JOBCACHE_ETA
         return false;
     int64_t now = time_mono_ms();
     pthread_mutex_lock(&c->lock);
-    struct entry *e = &c->slots[slot_of(c, key)];
-    if (e->json && strcmp(e->id, key) == 0) {
+    struct entry *e = slot_find(c, key);
+    if (e) {
         if (now - e->stored_ms < c->ttl_ms && buf_append(body, e->json, e->len)) {
             memcpy(etag, e->etag, JOBCACHE_ETAG_LEN);
             hit = true;
@@ -164,7 +196,7 @@ void jobcache_put(struct jobcache *c, const char *job_id, const char *json, cons
     memcpy(copy, json, len + 1);
     pthread_mutex_lock(&c->lock);
     if (c->open && unchanged_since(c, key, seq)) {
-        struct entry *e = &c->slots[slot_of(c, key)];
+        struct entry *e = slot_for(c, key);
         entry_clear(e);
         memcpy(e->id, key, sizeof(e->id));
         snprintf(e->etag, sizeof(e->etag), "%s", etag);
@@ -187,8 +219,8 @@ void jobcache_invalidate(struct jobcache *c, const char *job_id)
     struct invalidation *r = &c->recent[c->seq % RECENT];
     memcpy(r->id, key, sizeof(r->id));
     r->seq = c->seq;
-    struct entry *e = &c->slots[slot_of(c, key)];
-    if (strcmp(e->id, key) == 0)
+    struct entry *e = slot_find(c, key);
+    if (e)
         entry_clear(e);
     pthread_mutex_unlock(&c->lock);
 }

@@ -35,7 +35,7 @@ struct waiter {
 #define RECENT 256
 
 /* The job cache: documents kept, the largest one kept, and how long. */
-#define CACHE_ENTRIES 256
+#define CACHE_ENTRIES 1024
 #define CACHE_MAX_DOC (64 * 1024)
 #define CACHE_TTL_MS  5000
 

@@ -1,5 +1,5 @@
 /* Unit tests for handlers/jobcache.c: hits and misses, the invalidation guard on late puts,
- * resets, the TTL, the size cap and id case folding. */
+ * resets, the TTL, the size cap, id case folding and colliding slots. */
 #include "handlers/jobcache.h"
 
 #include <criterion/criterion.h>
@@ -153,4 +153,34 @@ Test(jobcache, a_null_cache_never_hits)
     jobcache_reset(NULL, true);
     cr_assert_null(lookup(NULL, id_a, etag));
     jobcache_free(NULL);
+}
+
+Test(jobcache, jobs_whose_slots_collide_keep_their_documents)
+{
+    /* Four slots: every id's set is all four, so four jobs all fit whatever their hashes. */
+    static const char *const ids[] = {id_a, id_b, "11111111-2222-4333-8444-555555555555",
+                                      "99999999-8888-4777-8666-555555555555"};
+    struct jobcache *c = jobcache_new(4, 1024, 60000);
+    jobcache_reset(c, true);
+    char etag[JOBCACHE_ETAG_LEN];
+    for (int i = 0; i < 4; i++)
+        jobcache_put(c, ids[i], ids[i], "\"e\"", jobcache_seq(c));
+    for (int i = 0; i < 4; i++) {
+        char *doc = lookup(c, ids[i], etag);
+        cr_assert_not_null(doc, "job %d was evicted", i);
+        cr_assert_str_eq(doc, ids[i]);
+        free(doc);
+    }
+    /* A fifth takes the oldest's place; an invalidation drops only its own job. */
+    jobcache_put(c, "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", "{}", "\"e\"", jobcache_seq(c));
+    jobcache_invalidate(c, ids[3]);
+    cr_assert_null(lookup(c, ids[3], etag));
+    int kept = 0;
+    for (int i = 0; i < 3; i++) {
+        char *doc = lookup(c, ids[i], etag);
+        kept += doc != NULL;
+        free(doc);
+    }
+    cr_assert_eq(kept, 2, "one of the older three made room");
+    jobcache_free(c);
 }
