@@ -43,13 +43,16 @@ wait_healthy() {
         sleep 0.1
     done
     echo "bench: railhook did not become healthy" >&2
+    tail -n 5 "$tmp/railhook.log" >&2
     return 1
 }
 
 # Signed GitHub pushes through POST /webhooks/github at 32 connections against pgbench's
 # single-row inserts of the same payload at the same concurrency, on the same cluster. The two
 # alternate for BENCH_ROUNDS rounds (default 3) of BENCH_SECONDS each, so a burst of other load
-# on the machine hits both; every round is printed and the best of each is compared.
+# on the machine hits both; every round is printed and the best of each is compared. The
+# default workers run the redeploy job each push queues (one at a time: a push's redeploy is
+# queued once per commit) against a closed loopback port, so no request leaves the machine.
 bench_intake() {
     local rounds=${BENCH_ROUNDS:-3}
     local secs=${BENCH_SECONDS:-10}
@@ -67,8 +70,9 @@ bench_intake() {
     local port
     port=$(scripts/free-port.sh)
     env DATABASE_URL="$db_url" PORT="$port" BIND_ADDRESS=127.0.0.1 \
+        API_TOKEN="bench-read-$RANDOM$RANDOM" API_ADMIN_TOKEN="bench-admin-$RANDOM$RANDOM" \
         GITHUB_WEBHOOK_SECRET="$secret" WORKER_REPO=acme-labs/osp-workers \
-        WORKER_BRANCH=main WORKER_PATHS_FILTER=off \
+        WORKER_BRANCH=main WORKER_PATHS_FILTER=off RAILWAY_API_URL=http://127.0.0.1:9/graphql/v2 \
         "$build/railhook" serve 2>"$tmp/railhook.log" &
     railhook_pid=$!
     wait_healthy "$port"

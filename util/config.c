@@ -67,7 +67,7 @@ static const struct cfg_entry table[] = {
     {"DB_POOL_SIZE", I(db_pool_size), "16", 1, 256, 0, NULL,
      "database connections for HTTP requests (at least HTTP_THREADS)"},
     {"DB_POOL_WAIT_MS", I(db_pool_wait_ms), "5000", 1, 600000, 0, NULL,
-     "longest wait for a pooled connection"},
+     "longest wait for a pooled connection, or of a delivery in line for its commit"},
     {"DB_CONNECT_TIMEOUT_S", I(db_connect_timeout_s), "5", 2, 600, 0, NULL,
      "longest wait to connect to the database, seconds (DATABASE_URL's connect_timeout wins)"},
     {"DB_STATEMENT_TIMEOUT_MS", I(db_statement_timeout_ms), "5000", 0, 3600000, 0, NULL,
