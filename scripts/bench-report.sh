@@ -130,12 +130,16 @@ cluster_start() {
     done
 }
 
-# CPU time (1/100 s) the cluster's processes have used so far.
+# CPU time (1/100 s) the cluster's processes have used so far: the postmaster's own and its
+# ended children's (reaped backends), and the live children's.
 cluster_ticks() {
-    local pm t=0 p
+    local pm t p
     pm=$(head -n 1 "$tmp/pg/data/postmaster.pid")
-    for p in $pm $(ps -o pid= --ppid "$pm"); do
-        [[ -r /proc/$p/stat ]] && t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+    t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pm/stat")
+    for p in $(ps -o pid= --ppid "$pm"); do
+        if [[ -r /proc/$p/stat ]]; then
+            t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+        fi
     done
     echo "$t"
 }
