@@ -32,6 +32,7 @@ struct entry {
     char *json;
     size_t len;
     int64_t stored_ms;
+    bool refreshing; /* past its TTL, and one reader was sent to the database for it */
 };
 
 struct invalidation {
@@ -146,10 +147,17 @@ bool jobcache_get(struct jobcache *c, const char *job_id, char etag[JOBCACHE_ETA
     pthread_mutex_lock(&c->lock);
     struct entry *e = slot_find(c, key);
     if (e) {
-        if (now - e->stored_ms < c->ttl_ms && buf_append(body, e->json, e->len)) {
+        /* Past its TTL, the first reader misses and refreshes it, and the others still get it
+         * meanwhile (only a pruned job changes unannounced), for one more TTL at most: a
+         * document read by many at once is not read from the database by all of them. */
+        int64_t age = now - e->stored_ms;
+        bool serve = age < c->ttl_ms || (e->refreshing && age < 2 * c->ttl_ms);
+        if (age >= c->ttl_ms)
+            e->refreshing = true;
+        if (serve && buf_append(body, e->json, e->len)) {
             memcpy(etag, e->etag, JOBCACHE_ETAG_LEN);
             hit = true;
-        } else if (now - e->stored_ms >= c->ttl_ms) {
+        } else if (age >= 2 * c->ttl_ms) {
             entry_clear(e);
         }
     }

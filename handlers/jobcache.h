@@ -3,7 +3,9 @@
  * Every change of a job's document (its row, or a new event) moves jobs.updated_at, and the
  * database announces each on railhook_job_changed at commit (store/migrations/008); entries
  * are dropped on each notification about their job, and expire after a short TTL (which also
- * covers pruned jobs and a queued job's next_poll_ms hint). Only a miss reads PostgreSQL.
+ * covers pruned jobs and a queued job's next_poll_ms hint): past it, one reader refreshes the
+ * document while the others are still served it, for one more TTL at most. Only a miss reads
+ * PostgreSQL.
  * Every call accepts a NULL cache, which stores nothing and never hits. */
 #ifndef RAILHOOK_JOBCACHE_H
 #define RAILHOOK_JOBCACHE_H
@@ -26,7 +28,8 @@ struct jobcache *jobcache_new(int entries, size_t max_doc, int64_t ttl_ms);
 /* Frees the cache and every document in it. */
 void jobcache_free(struct jobcache *c);
 
-/* On a hit, appends the document to body, copies its ETag into etag and returns true. */
+/* On a hit, appends the document to body, copies its ETag into etag and returns true. The first
+ * reader after the TTL misses (it refreshes the document with jobcache_put()). */
 bool jobcache_get(struct jobcache *c, const char *job_id, char etag[JOBCACHE_ETAG_LEN],
                   struct buf *body);
 /* The invalidation counter to pass to jobcache_put(): read it before reading the job. */

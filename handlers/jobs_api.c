@@ -103,6 +103,7 @@ void handle_job_get(struct app *app, struct http_request *req, struct http_respo
     enum rh_status st = store_view_job(c, id, &json, &terminal, err, sizeof(err));
     store_conn_release(app->store, c);
     if (st == RH_NOT_FOUND) {
+        jobcache_invalidate(cache, id); /* pruned: no notification says so */
         http_response_error(res, req, 404, "not_found", "no job with id %s", id);
     } else if (st != RH_OK) {
         api_database_error(req, res, err);

@@ -107,14 +107,24 @@ Test(jobcache, invalidate_and_reset_drop_documents)
 
 Test(jobcache, documents_expire_after_the_ttl)
 {
-    struct jobcache *c = open_cache(100);
+    struct jobcache *c = open_cache(400);
     char etag[JOBCACHE_ETAG_LEN];
     jobcache_put(c, id_a, "{}", "\"e\"", jobcache_seq(c));
     char *doc = lookup(c, id_a, etag);
     cr_assert_not_null(doc);
     free(doc);
-    usleep(150 * 1000);
-    cr_assert_null(lookup(c, id_a, etag), "an expired document was served");
+    usleep(450 * 1000);
+    cr_assert_null(lookup(c, id_a, etag), "an expired document was served to the first reader");
+    /* While that reader refreshes it, the others still get it, for one more TTL at most. */
+    doc = lookup(c, id_a, etag);
+    cr_assert_not_null(doc, "a second reader also went to the database");
+    free(doc);
+    usleep(400 * 1000);
+    cr_assert_null(lookup(c, id_a, etag), "served past twice the TTL");
+    jobcache_put(c, id_a, "{\"b\":1}", "\"e2\"", jobcache_seq(c));
+    doc = lookup(c, id_a, etag);
+    cr_assert_str_eq(doc, "{\"b\":1}", "the refreshed document");
+    free(doc);
     jobcache_free(c);
 }
 
