@@ -131,17 +131,23 @@ cluster_start() {
 }
 
 # CPU time (1/100 s) the cluster's processes have used so far: the postmaster's own and its
-# ended children's (reaped backends), and the live children's.
+# ended children's (reaped backends), and the live children's (one that ends meanwhile counts 0).
 cluster_ticks() {
     local pm t p
     pm=$(head -n 1 "$tmp/pg/data/postmaster.pid")
     t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pm/stat")
     for p in $(ps -o pid= --ppid "$pm"); do
-        if [[ -r /proc/$p/stat ]]; then
-            t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
-        fi
+        t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
     done
     echo "$t"
+}
+
+# "X s own + Y s PostgreSQL" per 1000 jobs from CPU ticks; PostgreSQL's is n/a when its count
+# went wrong (a backend ended and was not reaped in between).
+cpu_per_1000() {
+    awk -v o="$1" -v p="$2" -v n="$jobs" 'BEGIN {
+        printf "%.2f s own + ", o / n * 10
+        if (p >= 0) printf "%.2f s PostgreSQL", p / n * 10; else printf "n/a PostgreSQL" }'
 }
 
 # ---- the queue: railhook's bench-queue vs Graphile Worker, alternating, with the CPU each
@@ -173,11 +179,11 @@ row_queue() {
         echo "round $round: railhook $q jobs/s (load $q_load; CPU s: own $((q_own / 100)), PostgreSQL $((q_pg / 100))) | graphile-worker $g jobs/s (load $g_load; CPU s: own $((g_own / 100)), PostgreSQL $((g_pg / 100)))"
         if awk -v a="$q" -v b="$q_best" 'BEGIN { exit !(a > b) }'; then
             q_best=$q
-            q_cpu=$(awk -v o="$q_own" -v p="$q_pg" -v n="$jobs" 'BEGIN { printf "%.2f s own + %.2f s PostgreSQL", o / n * 10, p / n * 10 }')
+            q_cpu=$(cpu_per_1000 "$q_own" "$q_pg")
         fi
         if awk -v a="$g" -v b="$g_best" 'BEGIN { exit !(a > b) }'; then
             g_best=$g
-            g_cpu=$(awk -v o="$g_own" -v p="$g_pg" -v n="$jobs" 'BEGIN { printf "%.2f s own + %.2f s PostgreSQL", o / n * 10, p / n * 10 }')
+            g_cpu=$(cpu_per_1000 "$g_own" "$g_pg")
         fi
     done
     echo "| job queue, drain $jobs no-op jobs, 10 workers | $q_best jobs/s | Graphile Worker $g_version, concurrency 10, same cluster: $g_best jobs/s | $(ratio "$q_best" "$g_best") (goal >= 2.0) | $q_load / $g_load |" >>"$rows"
