@@ -65,14 +65,16 @@ bench-queue:
 	scripts/bench.sh queue
 
 # Signed pushes through POST /webhooks/github at c=32 (wrk) against pgbench's single-row
-# inserts of the same payload, on one durable cluster (BENCH_SECONDS=...).
+# inserts of the same payload, on one durable cluster, railhook at its defaults
+# (BENCH_SECONDS=...).
 bench-intake:
 	scripts/deps.sh bench
 	$(call preset,release)
 	scripts/bench.sh intake
 
-# GET /jobs/{id} of a finished job at c=16 (wrk) against pgbench's prepared primary-key reads
-# at c=16, on one durable cluster (BENCH_SECONDS=..., BENCH_ROUNDS=...).
+# GET /jobs/{id} of 8 running and 8 finished jobs at c=16 (wrk) against pgbench's prepared
+# primary-key reads at c=16, on one durable cluster, railhook at its defaults
+# (BENCH_SECONDS=..., BENCH_ROUNDS=...).
 bench-api:
 	scripts/deps.sh bench
 	$(call preset,release)

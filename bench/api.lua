@@ -1,6 +1,11 @@
--- wrk script for `scripts/bench.sh api`: GETs one job document with the read token from
--- BENCH_TOKEN, counts answers other than 200, and prints one machine-readable summary line.
+-- wrk script for `scripts/bench.sh api`: GETs the job documents named in BENCH_IDS
+-- (comma-separated, each connection going round them from its own start) with the read token
+-- from BENCH_TOKEN, counts answers other than 200, and prints one machine-readable summary line.
 local token = os.getenv("BENCH_TOKEN")
+local ids = {}
+for id in string.gmatch(os.getenv("BENCH_IDS"), "[^,]+") do
+    table.insert(ids, id)
+end
 
 local threads = {}
 
@@ -13,6 +18,12 @@ function init(args)
     wrk.headers["Authorization"] = "Bearer " .. token
     wrk.headers["Accept"] = "application/json"
     other = 0
+    next_id = math.random(#ids)
+end
+
+function request()
+    next_id = next_id % #ids + 1
+    return wrk.format(nil, "/jobs/" .. ids[next_id])
 end
 
 function response(status, headers, body)

@@ -41,6 +41,9 @@ struct route {
 /* Finds the route for req (filling req->params and req->route) and runs it; answers 404 for
  * an unknown path and 405 (with Allow) for a known path with another method. */
 void handlers_dispatch(struct app *app, struct http_request *req, struct http_response *res);
+/* Shutdown: resumes every parked request (long polls, deliveries waiting for their commit) so
+ * that each is answered, and any parked later is resumed at once. */
+void handlers_release_parked(struct app *app);
 /* Decides from req's request line and headers (no body yet; has_body says whether one
  * follows) whether its body may be read. True with *body_cap the most bytes the route reads
  * (0: it takes none). False with the answer in res, to send before any body byte is read: a

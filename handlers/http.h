@@ -12,6 +12,20 @@
 #define HTTP_MAX_HEADERS 16
 #define HTTP_MAX_PARAMS  4
 
+struct app;
+struct http_request;
+struct http_response;
+
+/* What a parked handler keeps for its request until it is answered (the server holds one per
+ * request, empty to begin with). */
+struct http_hold {
+    void *data;
+    /* When set, the resumed request is answered by this instead of its route's handler. */
+    void (*answer)(struct app *app, struct http_request *req, struct http_response *res,
+                   void *data);
+    void (*free)(void *data); /* when set, called with data once the request ends */
+};
+
 struct http_request {
     const char *method;
     const char *path;
@@ -31,6 +45,7 @@ struct http_request {
     void (*park)(struct http_request *req);
     void (*resume)(void *transport);
     bool resumed;
+    struct http_hold *hold; /* the request's, across parks */
     /* Streamed responses: suspend(transport) takes the connection out of the server's loop
      * from within a stream's read (see struct http_response); resume(transport) brings it
      * back. */

@@ -1,36 +1,40 @@
 /* The webhook intake's group commit.
  *
- * Threading: request threads (libmicrohttpd's pool) call intake_submit(), which hands the
- * delivery to the store's group commit (store/group.h) and waits. The group's writer thread
- * owns the intake's connection: it takes every queued delivery at once (capped in count and
- * bytes; a delivery whose key is in the batch already waits for the next one), and writes
- * their delivery rows and jobs with one statement of the store's enqueue path
- * (store/enqueue.h: one transaction, one WAL flush). While a batch commits, newcomers queue up
- * and form the next one, so concurrent deliveries share commits. A writer thread rather than
- * a leading request thread (as the queue has): no request holds its answer back to write
- * others' deliveries, and the next batch starts the moment one commits, with no thread to
- * wake first, which under load kept about a fifth more deliveries per second. A requester that
- * gives up waiting (DB_POOL_WAIT_MS) leaves its entry to the group, which frees it (entry_free())
- * once it is no longer in a batch. The mapping rules are read-only after intake_start(), so request
- * threads read them without a lock. */
+ * Threading: request threads (libmicrohttpd's pool) call intake_post(), which posts the
+ * delivery to the store's group commit (store/group.h) and returns at once: the request's
+ * connection stays suspended meanwhile, so a waiting delivery holds no thread and any number
+ * of them can share a commit. The group's writer thread owns the intake's connection: it takes
+ * every queued delivery at once (capped in count and bytes; a delivery whose key is in the
+ * batch already waits for the next one), writes their delivery rows and jobs with one statement
+ * of the store's enqueue path (store/enqueue.h: one transaction, one WAL flush), and then, for
+ * each, wakes its request (the wake callback, which resumes the connection). While a batch
+ * commits, newcomers queue up and form the next one. A delivery is shared between its request
+ * and the group (refs, under the intake's lock): whichever lets go last frees it, so a request
+ * that ends first (shutdown, intake_release_all()) never leaves the writer a dangling entry,
+ * and the writer never wakes a request that has ended. The mapping rules are read-only after
+ * intake_start(), so request threads read them without a lock. */
 #include "handlers/intake.h"
 
 #include "store/enqueue.h"
 #include "store/group.h"
 #include "store/services.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include "util/util.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-/* A delivery waiting for its commit. Only its batch's leader touches it between submit and
- * the batch's end. */
+/* A delivery waiting for its commit (the struct intake_wait its request holds). Only the
+ * writer touches its data between post and the batch's end; the fields after the data are the
+ * intake's lock's. */
 struct entry {
     struct store_group_item item; /* first: the group's items are entries */
+    struct intake *in;
     char *source;
     char *delivery_id;
     char *event;
@@ -40,6 +44,15 @@ struct entry {
     struct intake_outcome out;
     bool inserted;
     bool failed;
+    int64_t deadline_ms; /* still queued then: answered unavailable, not written */
+    /* under in->lock */
+    int refs;      /* the request's and the group's */
+    bool finished; /* status and out are final */
+    bool woken;    /* wake() was called (once at most) */
+    bool gone;     /* the request ended */
+    void (*wake)(void *transport);
+    void *transport;
+    struct entry *prev, *next; /* in->waiting while not woken */
 };
 
 struct intake {
@@ -47,7 +60,11 @@ struct intake {
     struct store *store;
     struct mapping_rules rules;
     struct store_group *group;
-    PGconn *conn; /* the group's writer thread only */
+    PGconn *conn;          /* the group's writer thread only */
+    pthread_mutex_t lock;  /* entries' refs and wake-up state, and the two below */
+    struct entry *waiting; /* posted, not woken yet */
+    size_t nwaiting;
+    bool closing; /* intake_release_all() was called: no more waiting */
     /* The key hashes of the batch being formed (open addressing, 0: free), so admitting a
      * delivery costs the same whatever the batch holds; only the group's writer touches it. */
     uint64_t batch_keys[INTAKE_MAX_BATCH * 2];
@@ -230,6 +247,13 @@ static void write_batch(struct intake *in, struct entry **entries, size_t n)
     size_t nnames = 0;
     bool fanout = false;
 
+    int64_t now = time_mono_ms();
+    for (size_t i = 0; i < n; i++) {
+        if (entries[i]->deadline_ms < now) {
+            entries[i]->failed = true;
+            entries[i]->status = RH_UNAVAILABLE;
+        }
+    }
     if (conn_broken(in->conn)) {
         writer_reset(in);
         in->conn = writer_connect(in);
@@ -338,6 +362,7 @@ static void on_write(void *ctx, void *writer, struct store_group_item **batch, s
         entries[i] = (struct entry *)batch[i];
     write_batch(ctx, entries, n);
     free(entries);
+    metrics_count("railhook_intake_batches_total", "", 1);
 }
 
 /* A delivery arriving twice at once waits for the next batch, where it is a duplicate. The
@@ -363,16 +388,52 @@ static bool on_admit(void *ctx, struct store_group_item *const *batch, size_t n,
     return true;
 }
 
-static void on_release(void *ctx, struct store_group_item *item)
+/* Drops one hold on e and frees it with the last (in->lock held). */
+static void entry_unref(struct entry *e)
 {
-    (void)ctx;
-    entry_free((struct entry *)item);
+    if (--e->refs == 0)
+        entry_free(e);
+}
+
+/* Takes e off the waiting list for good (in->lock held); true when it was on it. */
+static bool entry_unlink(struct intake *in, struct entry *e)
+{
+    if (e->woken || e->gone)
+        return false;
+    e->woken = true;
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        in->waiting = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    e->prev = e->next = NULL;
+    in->nwaiting--;
+    return true;
+}
+
+/* Wakes e's request unless it was woken or has ended (in->lock held). */
+static void entry_wake(struct intake *in, struct entry *e)
+{
+    if (entry_unlink(in, e))
+        e->wake(e->transport);
+}
+
+static void on_done(void *ctx, struct store_group_item *item)
+{
+    struct intake *in = ctx;
+    struct entry *e = (struct entry *)item;
+    pthread_mutex_lock(&in->lock);
+    e->finished = true;
+    entry_wake(in, e);
+    entry_unref(e);
+    pthread_mutex_unlock(&in->lock);
 }
 
 struct intake *intake_start(const struct config *cfg, struct store *store, char *err, size_t errlen)
 {
     static const struct store_group_ops ops = {
-        .write = on_write, .admit = on_admit, .release = on_release};
+        .write = on_write, .admit = on_admit, .done = on_done};
     static const struct store_group_limits limits = {
         .max_items = INTAKE_MAX_BATCH, .max_bytes = INTAKE_MAX_BATCH_BYTES, .writer_thread = true};
     struct intake *in = xcalloc(1, sizeof(*in));
@@ -382,10 +443,12 @@ struct intake *intake_start(const struct config *cfg, struct store *store, char 
         free(in);
         return NULL;
     }
+    pthread_mutex_init(&in->lock, NULL);
     in->group = store_group_new(&ops, &limits, in);
     if (!in->group) {
         snprintf(err, errlen, "cannot start the intake writer thread");
         mapping_rules_free(&in->rules);
+        pthread_mutex_destroy(&in->lock);
         free(in);
         in = NULL;
     }
@@ -399,15 +462,16 @@ void intake_stop(struct intake *in)
     store_group_free(in->group);
     writer_reset(in);
     mapping_rules_free(&in->rules);
+    pthread_mutex_destroy(&in->lock);
     free(in);
 }
 
-enum rh_status intake_submit(struct intake *in, const char *source, const char *delivery_id,
-                             const char *event, struct mapping_result *mapped, size_t size_hint,
-                             struct intake_outcome *out)
+struct intake_wait *intake_post(struct intake *in, const char *source, const char *delivery_id,
+                                const char *event, struct mapping_result *mapped, size_t size_hint,
+                                void (*wake)(void *transport), void *transport)
 {
     struct entry *e = xcalloc(1, sizeof(*e));
-    memset(out, 0, sizeof(*out));
+    e->in = in;
     e->source = xstrdup(source);
     e->delivery_id = xstrdup(delivery_id);
     e->key_hash = key_hash(source, delivery_id);
@@ -416,17 +480,73 @@ enum rh_status intake_submit(struct intake *in, const char *source, const char *
     mapping_result_init(mapped);
     e->item.size = size_hint;
     e->status = RH_UNAVAILABLE;
-    enum rh_status st =
-        store_group_submit(in->group, &e->item, NULL, time_mono_ms() + in->cfg->db_pool_wait_ms);
-    /* Otherwise it gave up and the group frees the entry: it may still be committed, but it
-     * was never answered 202. */
-    if (st == RH_OK) {
-        st = e->status;
-        if (st == RH_OK) {
-            *out = e->out;
-            memset(&e->out, 0, sizeof(e->out));
-        }
-        entry_free(e);
+    e->deadline_ms = time_mono_ms() + in->cfg->db_pool_wait_ms;
+    e->wake = wake;
+    e->transport = transport;
+    pthread_mutex_lock(&in->lock);
+    bool closing = in->closing;
+    e->refs = closing ? 1 : 2;
+    if (closing) {
+        e->finished = e->woken = true;
+    } else {
+        e->next = in->waiting;
+        if (in->waiting)
+            in->waiting->prev = e;
+        in->waiting = e;
+        in->nwaiting++;
     }
+    pthread_mutex_unlock(&in->lock);
+    if (closing)
+        wake(transport);
+    else
+        store_group_post(in->group, &e->item);
+    return (struct intake_wait *)e;
+}
+
+enum rh_status intake_wait_result(struct intake_wait *w, struct intake_outcome *out)
+{
+    struct entry *e = (struct entry *)w;
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&e->in->lock);
+    enum rh_status st = e->finished ? e->status : RH_UNAVAILABLE;
+    if (e->finished && st == RH_OK) {
+        *out = e->out;
+        memset(&e->out, 0, sizeof(e->out));
+    }
+    pthread_mutex_unlock(&e->in->lock);
     return st;
+}
+
+void intake_wait_free(struct intake_wait *w)
+{
+    struct entry *e = (struct entry *)w;
+    if (!e)
+        return;
+    struct intake *in = e->in;
+    pthread_mutex_lock(&in->lock);
+    entry_unlink(in, e);
+    e->gone = true;
+    entry_unref(e);
+    pthread_mutex_unlock(&in->lock);
+}
+
+void intake_release_all(struct intake *in)
+{
+    if (!in)
+        return;
+    pthread_mutex_lock(&in->lock);
+    in->closing = true;
+    while (in->waiting)
+        entry_wake(in, in->waiting);
+    pthread_mutex_unlock(&in->lock);
+}
+
+size_t intake_waiting(struct intake *in)
+{
+    if (!in)
+        return 0;
+    pthread_mutex_lock(&in->lock);
+    size_t n = in->nwaiting;
+    pthread_mutex_unlock(&in->lock);
+    return n;
 }

@@ -1,10 +1,21 @@
-/* The finished-job document cache behind GET /jobs/{id}.
+/* The job document cache behind GET /jobs/{id}.
  *
  * Threading: HTTP threads read and fill the cache, the long-poll listener thread and the
  * admin handlers invalidate it; one mutex guards everything, held only to copy a document in
- * or out. A reader that misses notes the invalidation counter before it reads the database;
- * its document is stored only when no invalidation of that job (and no reset) came after, so
- * a retry that commits while the old state is being read never leaves the old state cached. */
+ * or out.
+ *
+ * Why a cached document is never stale beyond a notification's delivery, for running and
+ * queued jobs as for finished ones: a reader that misses notes the invalidation counter (seq)
+ * before it reads the database, and its document is stored only when no invalidation of that
+ * job (and no reset) came after seq. Take a change committed at time C, and a miss whose read
+ * sees the database as of time R (after seq was noted). If C < R, the document read is the new
+ * one. If C > R, the change's notification arrives at N > C > R; a put before N stores the old
+ * document and the invalidation at N drops it; a put after N finds the invalidation newer than
+ * seq and is refused. Either way the old document is gone once the notification is in, and
+ * the next read is a miss. Invalidations older than the ring (RECENT) refuse every put, and a
+ * reset (the listener lost or regained its connection, when notifications may have been
+ * missed) refuses every put read before it. Each instance keeps its own cache, fed by its own
+ * listener, so instances agree once each has the notification. */
 #include "handlers/jobcache.h"
 
 #include <pthread.h>
@@ -21,6 +32,7 @@ struct entry {
     char *json;
     size_t len;
     int64_t stored_ms;
+    bool refreshing; /* past its TTL, and one reader was sent to the database for it */
 };
 
 struct invalidation {
@@ -54,7 +66,11 @@ static bool key_of(const char *job_id, char key[37])
     return true;
 }
 
-static size_t slot_of(const struct jobcache *c, const char *key)
+/* A job's document may sit in any of WAYS slots from its hash's, so a few jobs whose hashes
+ * collide do not keep evicting one another. */
+#define WAYS 4
+
+static size_t set_of(const struct jobcache *c, const char *key)
 {
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
     for (const char *p = key; *p; p++) {
@@ -62,6 +78,34 @@ static size_t slot_of(const struct jobcache *c, const char *key)
         h *= 1099511628211ull;
     }
     return (size_t)(h % c->nslots);
+}
+
+/* The slot holding key, or NULL (lock held). */
+static struct entry *slot_find(struct jobcache *c, const char *key)
+{
+    size_t at = set_of(c, key);
+    for (size_t i = 0; i < WAYS; i++) {
+        struct entry *e = &c->slots[(at + i) % c->nslots];
+        if (e->json && strcmp(e->id, key) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* Where to store key: its slot, else a free one, else the oldest of its set (lock held). */
+static struct entry *slot_for(struct jobcache *c, const char *key)
+{
+    struct entry *e = slot_find(c, key);
+    size_t at = set_of(c, key);
+    for (size_t i = 0; !e && i < WAYS; i++)
+        if (!c->slots[(at + i) % c->nslots].json)
+            e = &c->slots[(at + i) % c->nslots];
+    for (size_t i = 0; !e && i < WAYS; i++) {
+        struct entry *x = &c->slots[(at + i) % c->nslots];
+        if (!e || x->stored_ms < e->stored_ms)
+            e = x;
+    }
+    return e;
 }
 
 static void entry_clear(struct entry *e)
@@ -101,12 +145,19 @@ bool jobcache_get(struct jobcache *c, const char *job_id, char etag[JOBCACHE_ETA
         return false;
     int64_t now = time_mono_ms();
     pthread_mutex_lock(&c->lock);
-    struct entry *e = &c->slots[slot_of(c, key)];
-    if (e->json && strcmp(e->id, key) == 0) {
-        if (now - e->stored_ms < c->ttl_ms && buf_append(body, e->json, e->len)) {
+    struct entry *e = slot_find(c, key);
+    if (e) {
+        /* Past its TTL, the first reader misses and refreshes it, and the others still get it
+         * meanwhile (only a pruned job changes unannounced), for one more TTL at most: a
+         * document read by many at once is not read from the database by all of them. */
+        int64_t age = now - e->stored_ms;
+        bool serve = age < c->ttl_ms || (e->refreshing && age < 2 * c->ttl_ms);
+        if (age >= c->ttl_ms)
+            e->refreshing = true;
+        if (serve && buf_append(body, e->json, e->len)) {
             memcpy(etag, e->etag, JOBCACHE_ETAG_LEN);
             hit = true;
-        } else if (now - e->stored_ms >= c->ttl_ms) {
+        } else if (age >= 2 * c->ttl_ms) {
             entry_clear(e);
         }
     }
@@ -153,7 +204,7 @@ void jobcache_put(struct jobcache *c, const char *job_id, const char *json, cons
     memcpy(copy, json, len + 1);
     pthread_mutex_lock(&c->lock);
     if (c->open && unchanged_since(c, key, seq)) {
-        struct entry *e = &c->slots[slot_of(c, key)];
+        struct entry *e = slot_for(c, key);
         entry_clear(e);
         memcpy(e->id, key, sizeof(e->id));
         snprintf(e->etag, sizeof(e->etag), "%s", etag);
@@ -176,8 +227,8 @@ void jobcache_invalidate(struct jobcache *c, const char *job_id)
     struct invalidation *r = &c->recent[c->seq % RECENT];
     memcpy(r->id, key, sizeof(r->id));
     r->seq = c->seq;
-    struct entry *e = &c->slots[slot_of(c, key)];
-    if (strcmp(e->id, key) == 0)
+    struct entry *e = slot_find(c, key);
+    if (e)
         entry_clear(e);
     pthread_mutex_unlock(&c->lock);
 }

@@ -1,8 +1,11 @@
-/* A small in-memory cache of finished jobs' JSON documents and ETags for GET /jobs/{id}.
+/* A small in-memory cache of job documents (JSON and ETag) for GET /jobs/{id}, every state.
  *
- * A finished job (succeeded, failed, cancelled) changes only through a retry, which the
- * database announces on railhook_job_changed, or disappears through pruning; entries are
- * therefore dropped on each notification about their job and expire after a short TTL.
+ * Every change of a job's document (its row, or a new event) moves jobs.updated_at, and the
+ * database announces each on railhook_job_changed at commit (store/migrations/008); entries
+ * are dropped on each notification about their job, and expire after a short TTL (which also
+ * covers pruned jobs and a queued job's next_poll_ms hint): past it, one reader refreshes the
+ * document while the others are still served it, for one more TTL at most. Only a miss reads
+ * PostgreSQL.
  * Every call accepts a NULL cache, which stores nothing and never hits. */
 #ifndef RAILHOOK_JOBCACHE_H
 #define RAILHOOK_JOBCACHE_H
@@ -25,13 +28,14 @@ struct jobcache *jobcache_new(int entries, size_t max_doc, int64_t ttl_ms);
 /* Frees the cache and every document in it. */
 void jobcache_free(struct jobcache *c);
 
-/* On a hit, appends the document to body, copies its ETag into etag and returns true. */
+/* On a hit, appends the document to body, copies its ETag into etag and returns true. The first
+ * reader after the TTL misses (it refreshes the document with jobcache_put()). */
 bool jobcache_get(struct jobcache *c, const char *job_id, char etag[JOBCACHE_ETAG_LEN],
                   struct buf *body);
 /* The invalidation counter to pass to jobcache_put(): read it before reading the job. */
 uint64_t jobcache_seq(struct jobcache *c);
-/* Stores a copy of a finished job's document unless the cache is closed, the document is too
- * large, or the job may have changed since seq was read (a notification came in between). */
+/* Stores a copy of a job's document unless the cache is closed, the document is too large, or
+ * the job may have changed since seq was read (a notification came in between). */
 void jobcache_put(struct jobcache *c, const char *job_id, const char *json, const char *etag,
                   uint64_t seq);
 /* Drops the job's document: the database said it changed (or this process changed it). */

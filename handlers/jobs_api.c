@@ -7,6 +7,7 @@
 #include "store/notifications.h"
 #include "railway/railway.h"
 #include "store/views.h"
+#include "util/metrics.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -81,15 +82,20 @@ void handle_job_get(struct app *app, struct http_request *req, struct http_respo
         http_response_error(res, req, 400, "invalid_wait", "wait must be seconds from 0 to 60");
         return;
     }
-    /* A finished job's document is immutable until a retry, which the cache hears of through
-     * LISTEN; QUEUE_LISTEN=off says notifications cannot be relied on (transaction pooler). */
+    /* Every change of a job's document is announced on railhook_job_changed, which keeps the
+     * cache exact (handlers/jobcache.c); QUEUE_LISTEN=off says notifications cannot be relied
+     * on (transaction pooler), and then every read goes to the database. */
     struct jobcache *cache = app->cfg->queue_listen ? longpoll_jobcache(app->longpoll) : NULL;
     char etag[ETAG_LEN];
     buf_reset(&res->body);
-    if (jobcache_get(cache, id, etag, &res->body)) {
+    /* A long poll's first read goes to the database: it may have to wait for the next change. */
+    bool long_poll = wait_s > 0 && !req->resumed;
+    if (!long_poll && jobcache_get(cache, id, etag, &res->body)) {
+        metrics_count("railhook_job_reads_total", "source=\"cache\"", 1);
         send_body(req, res, etag);
         return;
     }
+    metrics_count("railhook_job_reads_total", "source=\"database\"", 1);
     uint64_t seq = jobcache_seq(cache);
     int64_t read_at = time_mono_ms();
     PGconn *c = acquire(app, req, res);
@@ -100,6 +106,7 @@ void handle_job_get(struct app *app, struct http_request *req, struct http_respo
     enum rh_status st = store_view_job(c, id, &json, &terminal, err, sizeof(err));
     store_conn_release(app->store, c);
     if (st == RH_NOT_FOUND) {
+        jobcache_invalidate(cache, id); /* pruned: no notification says so */
         http_response_error(res, req, 404, "not_found", "no job with id %s", id);
     } else if (st != RH_OK) {
         api_database_error(req, res, err);
@@ -118,8 +125,7 @@ void handle_job_get(struct app *app, struct http_request *req, struct http_respo
         }
     } else {
         etag_of(json, etag);
-        if (terminal)
-            jobcache_put(cache, id, json, etag, seq);
+        jobcache_put(cache, id, json, etag, seq);
         buf_puts(&res->body, json);
         send_body(req, res, etag);
     }

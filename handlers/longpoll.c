@@ -4,8 +4,9 @@
  * PGconn that LISTENs on railhook_job_changed, sleeps in poll() on that socket and on a pipe
  * (written when a waiter with an earlier deadline arrives, or at stop), and resumes waiters
  * whose job changed or whose deadline passed. A waiter is resumed exactly once. The same
- * notifications keep the finished-job cache (handlers/jobcache.h) fresh: the listener drops a
- * job's document on each one, and empties and closes the cache whenever it is not listening. */
+ * notifications keep the job cache (handlers/jobcache.h) exact: the listener drops a job's
+ * document on each one, and empties and closes the cache whenever it is not listening. One
+ * notification carries the ids a statement changed (store/migrations/008). */
 #include "handlers/longpoll.h"
 
 #include "handlers/events.h"
@@ -34,8 +35,8 @@ struct waiter {
  * missed. */
 #define RECENT 256
 
-/* The finished-job cache: documents kept, the largest one kept, and how long. */
-#define CACHE_ENTRIES 256
+/* The job cache: documents kept, the largest one kept, and how long. */
+#define CACHE_ENTRIES 1024
 #define CACHE_MAX_DOC (64 * 1024)
 #define CACHE_TTL_MS  5000
 
@@ -101,6 +102,20 @@ static PGconn *listen_conn(struct longpoll *lp)
     return c;
 }
 
+/* One job changed (the listener thread): remember it, drop its cached document, wake its long
+ * polls. */
+static void job_changed(struct longpoll *lp, const char *job_id)
+{
+    pthread_mutex_lock(&lp->lock);
+    struct recent *r = &lp->recent[lp->recent_next];
+    lp->recent_next = (lp->recent_next + 1) % RECENT;
+    snprintf(r->job_id, sizeof(r->job_id), "%s", job_id);
+    r->at_ms = time_mono_ms();
+    pthread_mutex_unlock(&lp->lock);
+    jobcache_invalidate(lp->cache, job_id);
+    resume_matching(lp, job_id, false);
+}
+
 static void *on_listen(void *arg)
 {
     struct longpoll *lp = arg;
@@ -143,16 +158,14 @@ static void *on_listen(void *arg)
             }
             PGnotify *n;
             while ((n = PQnotifies(c)) != NULL) {
+                /* One notification per statement: the ids it changed, comma-separated. */
+                char *save = NULL;
+                for (char *id = strtok_r(n->extra, ",", &save); id; id = strtok_r(NULL, ",", &save))
+                    job_changed(lp, id);
                 pthread_mutex_lock(&lp->lock);
-                struct recent *r = &lp->recent[lp->recent_next];
-                lp->recent_next = (lp->recent_next + 1) % RECENT;
-                snprintf(r->job_id, sizeof(r->job_id), "%s", n->extra);
-                r->at_ms = time_mono_ms();
                 struct events *ev = lp->events;
                 pthread_mutex_unlock(&lp->lock);
                 events_wake(ev);
-                jobcache_invalidate(lp->cache, n->extra);
-                resume_matching(lp, n->extra, false);
                 PQfreemem(n);
             }
         }

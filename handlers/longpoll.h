@@ -21,7 +21,7 @@ void longpoll_wait(struct longpoll *lp, const char *job_id, int64_t since_ms, in
                    void *transport, void (*resume)(void *transport));
 /* Wakes ev's reader (handlers/events.h) on every job change notification from now on. */
 void longpoll_events_set(struct longpoll *lp, struct events *ev);
-/* The finished-job cache the listener keeps fresh (owned by lp; NULL when lp is NULL). */
+/* The job cache the listener keeps exact (owned by lp; NULL when lp is NULL). */
 struct jobcache *longpoll_jobcache(struct longpoll *lp);
 /* Resumes every parked request now and refuses to park more (shutdown). */
 void longpoll_release_all(struct longpoll *lp);

@@ -6,6 +6,7 @@
 #include "store/reconcile.h"
 #include "flows/flows.h"
 #include "queue/queue.h"
+#include "handlers/intake.h"
 #include "store/views.h"
 #include "util/metrics.h"
 
@@ -71,6 +72,9 @@ void handle_metrics(struct app *app, struct http_request *req, struct http_respo
                              "covers their next request.");
         metrics_gauge_sample(&out, "railhook_jobs_waiting_for_budget", "", waiting_budget);
     }
+    metrics_gauge_header(&out, "railhook_intake_waiting",
+                         "Deliveries waiting for their commit (their connections suspended).");
+    metrics_gauge_sample(&out, "railhook_intake_waiting", "", (double)intake_waiting(app->intake));
     PGconn *c = store_conn_acquire(app->store);
     bool db_ok = c && queue_gauges(c, &out);
     if (c)

@@ -1,6 +1,8 @@
 /* The route table: every endpoint railhook serves, matched by method and path pattern. */
 #include "handlers/api.h"
 #include "handlers/handlers.h"
+#include "handlers/intake.h"
+#include "handlers/longpoll.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +93,10 @@ void handlers_dispatch(struct app *app, struct http_request *req, struct http_re
     const struct route *r = route_find(req, scratch, &path_match, allow, sizeof(allow));
     if (r) {
         req->route = r->pattern;
-        r->fn(app, req, res);
+        if (req->resumed && req->hold && req->hold->answer)
+            req->hold->answer(app, req, res, req->hold->data);
+        else
+            r->fn(app, req, res);
         api_cors(app, req, res);
     }
     /* Params point into scratch, which no handler needs any more. */
@@ -120,6 +125,12 @@ void handlers_dispatch(struct app *app, struct http_request *req, struct http_re
     }
     req->route = "unmatched";
     http_response_error(res, req, 404, "not_found", "no such endpoint: %s", req->path);
+}
+
+void handlers_release_parked(struct app *app)
+{
+    intake_release_all(app->intake);
+    longpoll_release_all(app->longpoll);
 }
 
 bool handlers_admit(struct app *app, struct http_request *req, bool has_body, size_t *body_cap,

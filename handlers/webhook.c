@@ -198,58 +198,98 @@ void webhook_count(const char *source, const char *outcome)
     metrics_count("railhook_webhook_deliveries_total", labels, 1);
 }
 
-void webhook_deliver(struct app *app, const struct http_request *req, struct http_response *res,
-                     const char *source, const char *delivery_id, const char *event,
-                     struct mapping_result *mapped)
-{
-    struct intake_outcome out = {0};
-    char *id = log_capped(delivery_id);
-    char *ev = log_capped(event);
-    const char *outcome = "error";
-    enum rh_status st = RH_OK;
+/* A delivery parked until its commit: what its answer and log line need. */
+struct parked {
+    struct intake_wait *wait;
+    const char *source; /* static */
+    char *id;           /* capped for the log */
+    char *ev;
+};
 
-    switch (mapped->outcome) {
-    case MAPPING_IGNORED:
-        reply_ids(res, 200, NULL, mapped->reason);
-        outcome = "ignored";
-        break;
-    case MAPPING_INVALID:
-        webhook_error(res, req, 422, "invalid_field", mapped->field, mapped->message);
-        outcome = "invalid";
-        break;
-    case MAPPING_JOBS:
-    case MAPPING_FANOUT:
-        st = intake_submit(app->intake, source, delivery_id, event, mapped, req->body_len, &out);
-        if (st == RH_OK && out.ignored) {
-            reply_ids(res, 200, NULL, out.reason);
-            outcome = "ignored";
-        } else if (st == RH_OK && out.duplicate) {
-            reply_ids(res, 200, &out, NULL);
-            outcome = "duplicate";
-        } else if (st == RH_OK) {
-            reply_ids(res, 202, &out, NULL);
-            outcome = "accepted";
-        } else if (st == RH_UNAVAILABLE) {
-            http_response_header(res, "Retry-After", "5");
-            http_response_error(res, req, 503, "database_unavailable",
-                                "the delivery could not be recorded now; retry later");
-            outcome = "unavailable";
-        } else {
-            http_response_error(res, req, 500, "storage_rejected",
-                                "the database refused the delivery");
-        }
-        break;
-    }
+static void parked_free(void *data)
+{
+    struct parked *p = data;
+    intake_wait_free(p->wait);
+    free(p->id);
+    free(p->ev);
+    free(p);
+}
+
+/* Counts and logs a delivery's outcome once (reason: why it was ignored or refused). */
+static void answer(const struct http_request *req, const char *source, const char *id,
+                   const char *ev, const char *outcome, enum rh_status st,
+                   const struct intake_outcome *out, const char *reason)
+{
     webhook_count(source, strcmp(outcome, "invalid") == 0 ? "rejected" : outcome);
     enum log_level level = st == RH_OK ? LOG_INFO : LOG_ERROR;
     log_at(level, "webhook", LOG_STR("source", source), LOG_STR("event", ev),
            LOG_STR("delivery", id), LOG_STR("outcome", outcome),
-           LOG_INT("jobs", (long long)out.njobs),
-           LOG_STR("reason", mapped->outcome == MAPPING_INVALID
-                                 ? mapped->field
-                                 : (out.ignored ? out.reason : mapped->reason)),
+           LOG_INT("jobs", (long long)(out ? out->njobs : 0)), LOG_STR("reason", reason),
            LOG_STR("request_id", req->request_id));
+}
+
+/* The resumed request of a parked delivery: its commit is over (or the server is stopping). */
+static void answer_committed(struct app *app, struct http_request *req, struct http_response *res,
+                             void *data)
+{
+    (void)app;
+    struct parked *p = data;
+    struct intake_outcome out = {0};
+    const char *outcome = "error";
+    enum rh_status st = intake_wait_result(p->wait, &out);
+    if (st == RH_OK && out.ignored) {
+        reply_ids(res, 200, NULL, out.reason);
+        outcome = "ignored";
+    } else if (st == RH_OK && out.duplicate) {
+        reply_ids(res, 200, &out, NULL);
+        outcome = "duplicate";
+    } else if (st == RH_OK) {
+        reply_ids(res, 202, &out, NULL);
+        outcome = "accepted";
+    } else if (st == RH_UNAVAILABLE) {
+        http_response_header(res, "Retry-After", "5");
+        http_response_error(res, req, 503, "database_unavailable",
+                            "the delivery could not be recorded now; retry later");
+        outcome = "unavailable";
+    } else {
+        http_response_error(res, req, 500, "storage_rejected", "the database refused the delivery");
+    }
+    answer(req, p->source, p->id, p->ev, outcome, st, &out, out.ignored ? out.reason : "");
     intake_outcome_free(&out);
+}
+
+void webhook_deliver(struct app *app, struct http_request *req, struct http_response *res,
+                     const char *source, const char *delivery_id, const char *event,
+                     struct mapping_result *mapped)
+{
+    char *id = log_capped(delivery_id);
+    char *ev = log_capped(event);
+
+    switch (mapped->outcome) {
+    case MAPPING_IGNORED:
+        reply_ids(res, 200, NULL, mapped->reason);
+        answer(req, source, id, ev, "ignored", RH_OK, NULL, mapped->reason);
+        break;
+    case MAPPING_INVALID:
+        webhook_error(res, req, 422, "invalid_field", mapped->field, mapped->message);
+        answer(req, source, id, ev, "invalid", RH_OK, NULL, mapped->field);
+        break;
+    case MAPPING_JOBS:
+    case MAPPING_FANOUT: {
+        /* Parked until the commit: the connection holds no thread meanwhile. */
+        struct parked *p = xcalloc(1, sizeof(*p));
+        p->source = source;
+        p->id = id;
+        p->ev = ev;
+        id = ev = NULL;
+        *req->hold = (struct http_hold){.data = p, .answer = answer_committed, .free = parked_free};
+        req->park(req);
+        p->wait = intake_post(app->intake, source, delivery_id, event, mapped, req->body_len,
+                              req->resume, req->transport);
+        res->status = 0;
+        break;
+    }
+    }
     mapping_result_free(mapped);
     free(id);
     free(ev);

@@ -43,10 +43,11 @@ enum rh_status webhook_parse_json(const struct http_request *req, struct http_re
 void webhook_count(const char *source, const char *outcome);
 
 /* Answers a mapped delivery: IGNORED 200 {"job_ids":[],"ignored":reason}, INVALID 422 naming
- * the field, JOBS and FANOUT through the intake: 202 {"job_ids":[...]} once committed, 200 with
- * "duplicate":true and the earlier job ids for a redelivery, 503 with Retry-After when the
- * database is unreachable. Takes over mapped. Logs the outcome once. */
-void webhook_deliver(struct app *app, const struct http_request *req, struct http_response *res,
+ * the field, JOBS and FANOUT through the intake: the request parks (res->status 0) and, resumed
+ * after the commit, answers 202 {"job_ids":[...]}, 200 with "duplicate":true and the earlier job
+ * ids for a redelivery, or 503 with Retry-After when the database is unreachable. Takes over
+ * mapped. Logs the outcome once. */
+void webhook_deliver(struct app *app, struct http_request *req, struct http_response *res,
                      const char *source, const char *delivery_id, const char *event,
                      struct mapping_result *mapped);
 

@@ -104,6 +104,6 @@ struct store_group *queue_commits_new(struct queue *q)
 
 enum rh_status queue_outcome_commit(struct worker *w, struct fin_req *req)
 {
-    store_group_submit(w->pool->commits, &req->item, w, 0);
+    store_group_submit(w->pool->commits, &req->item, w);
     return req->st;
 }

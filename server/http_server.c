@@ -73,7 +73,9 @@ struct req_ctx {
     bool too_big;
     size_t discarded;
     bool answered;
-    bool parked; /* suspended for a long poll; dispatched again when resumed */
+    bool parked; /* suspended (a long poll, a delivery waiting for its commit); dispatched
+                  * again when resumed */
+    struct http_hold hold;
     int status;
     int64_t start_ms;
     const char *route;
@@ -213,6 +215,7 @@ static void fill_request(struct http_request *req, struct MHD_Connection *conn, 
     req->resume = resume;
     req->suspend = suspend;
     req->resumed = ctx->parked;
+    req->hold = &ctx->hold;
 }
 
 /* Sends res before the body (if any) is read; the connection closes after it. */
@@ -378,6 +381,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
              LOG_INT("duration_ms", time_mono_ms() - ctx->start_ms),
              LOG_INT("bytes_in", (long long)ctx->body.len), LOG_STR("request_id", ctx->request_id),
              LOG_BOOL("aborted", toe != MHD_REQUEST_TERMINATED_COMPLETED_OK));
+    if (ctx->hold.free)
+        ctx->hold.free(ctx->hold.data);
     buf_free(&ctx->body);
     atomic_fetch_sub(&srv->body_reserved, ctx->reserved);
     if (ctx->conn) {
@@ -564,6 +569,11 @@ void http_server_stop(struct http_server *s, int grace_ms)
     /* The listening socket is ours to close once the daemon's threads are gone. */
     MHD_socket fd = MHD_quiesce_daemon(s->daemon);
     int64_t deadline = time_mono_ms() + grace_ms;
+    while (atomic_load(&s->inflight) > 0 && time_mono_ms() < deadline)
+        usleep(10 * 1000);
+    /* libmicrohttpd must not stop with a connection suspended: answer the parked ones now. */
+    handlers_release_parked(s->app);
+    deadline = time_mono_ms() + 1000;
     while (atomic_load(&s->inflight) > 0 && time_mono_ms() < deadline)
         usleep(10 * 1000);
     if (atomic_load(&s->inflight) > 0)

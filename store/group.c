@@ -8,13 +8,13 @@
  * item not leading already is woken to lead (hand_over()). A leader lingers while
  * expect_more() says so (each newcomer wakes it), takes queued items from the head in order
  * within the limits, and writes them with the mutex released; then it marks them done and
- * wakes their threads. write, admit and release run without the mutex; expect_more runs with
- * it held, so it must be quick and take no lock. */
+ * wakes their threads, and hands posted items (store_group_post(), nobody waits on them) to
+ * ops->done. write, admit and done run without the mutex; expect_more runs with it held, so it
+ * must be quick and take no lock. */
 #include "store/group.h"
 
 #include "util/util.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -116,23 +116,6 @@ static void hand_over(struct store_group *g)
     }
 }
 
-static void unlink_item(struct store_group *g, struct store_group_item *item)
-{
-    struct store_group_item *prev = NULL;
-    for (struct store_group_item *it = g->head; it; prev = it, it = it->next) {
-        if (it != item)
-            continue;
-        if (prev)
-            prev->next = it->next;
-        else
-            g->head = it->next;
-        if (g->tail == it)
-            g->tail = prev;
-        it->next = NULL;
-        return;
-    }
-}
-
 /* Moves queued items into batch, in order, within the limits and as admit() allows (mu
  * held); returns how many. Items left out stay queued in their order. */
 static size_t take(struct store_group *g, struct store_group_item **batch)
@@ -168,7 +151,7 @@ static size_t take(struct store_group *g, struct store_group_item **batch)
 static void lead(struct store_group *g, struct store_group_item *me, void *writer)
 {
     struct store_group_item **batch = xcalloc(g->lim.max_items, sizeof(*batch));
-    struct store_group_item *released = NULL;
+    struct store_group_item *posted = NULL;
     g->writers++;
     g->forming = true;
     if (me)
@@ -192,9 +175,9 @@ static void lead(struct store_group *g, struct store_group_item *me, void *write
     pthread_mutex_lock(&g->mu);
     for (size_t i = 0; i < n; i++) {
         struct store_group_item *it = batch[i];
-        if (it->abandoned) {
-            it->next = released;
-            released = it;
+        if (it->posted) {
+            it->next = posted;
+            posted = it;
             continue;
         }
         it->done = true;
@@ -204,32 +187,23 @@ static void lead(struct store_group *g, struct store_group_item *me, void *write
         me->leading = false;
     g->writers--;
     hand_over(g);
-    if (released) {
+    if (posted) {
         pthread_mutex_unlock(&g->mu);
-        while (released) {
-            struct store_group_item *it = released;
-            released = it->next;
-            pthread_cond_destroy(&it->cond);
-            g->ops.release(g->ctx, it);
+        while (posted) {
+            struct store_group_item *it = posted;
+            posted = it->next; /* done() may free it */
+            it->next = NULL;
+            g->ops.done(g->ctx, it);
         }
         pthread_mutex_lock(&g->mu);
     }
     free(batch);
 }
 
-enum rh_status store_group_submit(struct store_group *g, struct store_group_item *item,
-                                  void *writer, int64_t deadline_ms)
+/* Queues item at the tail and wakes whoever must know (mu held). */
+static void enqueue(struct store_group *g, struct store_group_item *item)
 {
-    enum rh_status st = RH_OK;
-    bool withdrawn = false;
-    struct timespec until;
-    if (deadline_ms > 0)
-        time_mono_timespec(deadline_ms, &until);
     item->next = NULL;
-    item->taken = item->leading = item->done = item->abandoned = false;
-    pthread_cond_init(&item->cond, &g->monotonic);
-
-    pthread_mutex_lock(&g->mu);
     if (g->tail)
         g->tail->next = item;
     else
@@ -239,30 +213,29 @@ enum rh_status store_group_submit(struct store_group *g, struct store_group_item
         pthread_cond_signal(&g->more);
     if (g->lim.writer_thread)
         hand_over(g);
+}
+
+void store_group_submit(struct store_group *g, struct store_group_item *item, void *writer)
+{
+    item->taken = item->leading = item->done = item->posted = false;
+    pthread_cond_init(&item->cond, &g->monotonic);
+    pthread_mutex_lock(&g->mu);
+    enqueue(g, item);
     while (!item->done) {
-        if (!item->taken && !g->lim.writer_thread && can_lead(g)) {
+        if (!item->taken && !g->lim.writer_thread && can_lead(g))
             lead(g, item, writer);
-            continue;
-        }
-        int rc = deadline_ms > 0 ? pthread_cond_timedwait(&item->cond, &g->mu, &until)
-                                 : pthread_cond_wait(&item->cond, &g->mu);
-        if (rc != ETIMEDOUT || item->done)
-            continue;
-        /* Gave up. A taken item may still commit, but its submitter never hears of it. */
-        st = RH_UNAVAILABLE;
-        if (item->taken) {
-            item->abandoned = true;
-        } else {
-            unlink_item(g, item);
-            withdrawn = true;
-            hand_over(g); /* it may have been the one woken to lead */
-        }
-        break;
+        else
+            pthread_cond_wait(&item->cond, &g->mu);
     }
     pthread_mutex_unlock(&g->mu);
-    if (st == RH_OK || withdrawn)
-        pthread_cond_destroy(&item->cond);
-    if (withdrawn)
-        g->ops.release(g->ctx, item);
-    return st;
+    pthread_cond_destroy(&item->cond);
+}
+
+void store_group_post(struct store_group *g, struct store_group_item *item)
+{
+    item->taken = item->leading = item->done = false;
+    item->posted = true;
+    pthread_mutex_lock(&g->mu);
+    enqueue(g, item);
+    pthread_mutex_unlock(&g->mu);
 }

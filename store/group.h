@@ -1,15 +1,15 @@
 /* Group commit, the one way railhook shares a commit among writers: the webhook intake
  * (deliveries and their jobs) and the queue (finished runs and the next claims). A thread
- * submits an item and waits until the batch holding it is written; a leader takes every item
- * queued meanwhile and writes them, through a callback, in one statement and transaction, so
- * a commit (a WAL flush, and a NOTIFY, which PostgreSQL serialises across the cluster) carries
- * them all. Who leads is the user's choice:
+ * submits an item and waits until the batch holding it is written, or posts it and hears of it
+ * through a callback; a leader takes every item queued meanwhile and writes them, through a
+ * callback, in one statement and transaction, so a commit (a WAL flush, and a NOTIFY, which
+ * PostgreSQL serialises across the cluster) carries them all. Who leads is the user's choice:
  * - the submitters themselves (the queue): a waiting worker leads each batch on its own
  *   connection, whose next job the same statement claims, and two batches may be written at
  *   once (one commits while the next forms);
- * - a writer thread of the group (the intake): its own connection, and a request thread never
- *   holds its answer back to write the batch after its own; the thread takes the next batch
- *   the moment one commits, with no other thread to wake first. */
+ * - a writer thread of the group (the intake): its own connection; items are posted, so no
+ *   thread waits for them (a waiting delivery holds no HTTP thread), and the writer takes
+ *   whatever has arrived the moment the previous batch commits. */
 #ifndef RAILHOOK_STORE_GROUP_H
 #define RAILHOOK_STORE_GROUP_H
 
@@ -27,10 +27,10 @@ struct store_group_item {
     /* the group's */
     struct store_group_item *next;
     pthread_cond_t cond;
-    bool taken;     /* in a batch being written */
-    bool leading;   /* its thread leads a batch right now */
-    bool done;      /* its batch was written */
-    bool abandoned; /* its submitter gave up after it was taken */
+    bool taken;   /* in a batch being written */
+    bool leading; /* its thread leads a batch right now */
+    bool done;    /* its batch was written */
+    bool posted;  /* nobody waits: ops->done hears of it */
 };
 
 struct store_group_ops {
@@ -44,8 +44,9 @@ struct store_group_ops {
     /* Optional: true while more items are expected at once (e.g. handlers still running); a
      * forming batch then waits for them, at most linger_us. */
     bool (*expect_more)(void *ctx);
-    /* Frees an item whose submitter gave up waiting (required when submitters have deadlines). */
-    void (*release)(void *ctx, struct store_group_item *item);
+    /* Posted items (store_group_post()): called on the writer thread once the batch holding
+     * item is written; the item is the caller's again (it may free it). */
+    void (*done)(void *ctx, struct store_group_item *item);
 };
 
 struct store_group_limits {
@@ -64,13 +65,13 @@ struct store_group *store_group_new(const struct store_group_ops *ops,
 /* Writes what is still queued, stops the writer thread and frees the group; NULL-safe. Call
  * when no submitter is left. */
 void store_group_free(struct store_group *g);
-/* Queues item and returns once the batch holding it is written (RH_OK; its result is where
+/* Queues item and returns once the batch holding it is written (its result is where
  * ops->write put it), leading batches on writer meanwhile when nobody else does (unless the
- * group has a writer thread).
- * RH_UNAVAILABLE when deadline_ms (monotonic; 0: none) passed first: the item then belongs to
- * the group, which hands it to ops->release (at once, or after the batch it joined, which
- * may still commit). */
-enum rh_status store_group_submit(struct store_group *g, struct store_group_item *item,
-                                  void *writer, int64_t deadline_ms);
+ * group has a writer thread). */
+void store_group_submit(struct store_group *g, struct store_group_item *item, void *writer);
+/* Queues item and returns at once (groups with a writer thread and ops->done only): the writer
+ * thread writes it with the next batch and then calls ops->done(ctx, item). A posted item is
+ * written even when store_group_free() is called meanwhile. */
+void store_group_post(struct store_group *g, struct store_group_item *item);
 
 #endif

@@ -527,10 +527,13 @@ enum rh_status store_job_event_add(PGconn *c, const char *id, const char *step, 
 {
     const char *p[] = {id, step, level, message, details};
     PGresult *r = NULL;
-    enum rh_status st = run(c,
-                            "INSERT INTO job_events (job_id, step, level, message, details)"
-                            " VALUES ($1, $2, $3, $4, $5::jsonb)",
-                            5, p, &r, err, errlen);
+    /* An event changes the job's document: updated_at moves, so the change is announced. */
+    enum rh_status st =
+        run(c,
+            "WITH e AS (INSERT INTO job_events (job_id, step, level, message, details)"
+            " VALUES ($1, $2, $3, $4, $5::jsonb) RETURNING job_id)"
+            " UPDATE jobs SET updated_at = now() WHERE id = (SELECT job_id FROM e)",
+            5, p, &r, err, errlen);
     PQclear(r);
     return st;
 }

@@ -119,7 +119,9 @@ enum rh_status store_job_railway_set(PGconn *c, const struct store_job_guard *g,
                                      const char *service_id, const char *deployment_id,
                                      const char *deployment_status, const char *message,
                                      const char *details, char *err, size_t errlen);
-/* Appends an event; step and details (JSON text, redacted) may be NULL. Not guarded. */
+/* Appends an event and moves the job's updated_at (its document changed, which
+ * railhook_job_changed announces); step and details (JSON text, redacted) may be NULL. Not
+ * guarded. */
 enum rh_status store_job_event_add(PGconn *c, const char *id, const char *step, const char *level,
                                    const char *message, const char *details, char *err,
                                    size_t errlen);

@@ -69,7 +69,8 @@ bool store_conn_rollback(PGconn *c);
 /* What the schema notifies (its triggers call pg_notify at commit). */
 enum store_channel {
     STORE_CHANNEL_JOBS,        /* railhook_jobs: a job became runnable */
-    STORE_CHANNEL_JOB_CHANGED, /* railhook_job_changed: a job changed; the payload is its id */
+    STORE_CHANNEL_JOB_CHANGED, /* railhook_job_changed: jobs changed; the payload is their ids,
+                                * comma-separated (one notification per statement) */
 };
 
 /* Subscribes c's session to channel (LISTEN); notifications then arrive through

@@ -1,7 +1,8 @@
-/* GET /jobs/{id} with the finished-job cache, against the real server and database: finished
- * jobs are served from memory, a retry (here or from another instance) is seen at once,
- * running jobs are always read afresh, deleted jobs go after the TTL, and QUEUE_LISTEN=off
- * (a transaction pooler, no reliable notifications) turns the cache off. */
+/* GET /jobs/{id} with the job cache, against the real server and database: jobs in every state
+ * are served from memory, each change (here or from another instance, a step, an event, a
+ * retry) is seen at once, deleted jobs go after the TTL, and QUEUE_LISTEN=off (a transaction
+ * pooler, no reliable notifications) turns the cache off. */
+#include "store/jobs.h"
 #include "support/harness.h"
 
 #include <criterion/criterion.h>
@@ -158,15 +159,86 @@ Test(jobcache_api, a_retry_by_another_instance_arrives_through_the_notification,
     free(id);
 }
 
-Test(jobcache_api, a_running_job_is_read_afresh_every_time, .init = start, .fini = stop)
+/* railhook_job_reads_total{source=...} of the server srv. */
+static double reads(const struct th_server *srv, const char *source)
 {
+    char url[128], key[96];
+    snprintf(url, sizeof(url), "%s/metrics", srv->base);
+    struct th_response r;
+    th_http(&r, "GET", url, read_auth, NULL, 0);
+    cr_assert_eq(r.status, 200);
+    snprintf(key, sizeof(key), "\nrailhook_job_reads_total{source=\"%s\"} ", source);
+    const char *line = strstr(r.body, key);
+    double v = line ? strtod(line + strlen(key), NULL) : 0;
+    th_response_free(&r);
+    return v;
+}
+
+/* Reads the job from srv until its document holds want, well inside the 5 s TTL: the
+ * notification, not the expiry, must drop the old one. */
+static void read_until(const struct th_server *srv, const char *id, const char *want)
+{
+    char url[192];
+    snprintf(url, sizeof(url), "%s/jobs/%s", srv->base, id);
+    int64_t t0 = time_mono_ms();
+    for (;;) {
+        struct th_response r;
+        th_http(&r, "GET", url, read_auth, NULL, 0);
+        cr_assert_eq(r.status, 200);
+        bool found = strstr(r.body, want) != NULL;
+        if (!found)
+            cr_assert_lt(time_mono_ms() - t0, 2500, "no %s after 2.5 s: %s", want, r.body);
+        th_response_free(&r);
+        if (found)
+            break;
+        usleep(20 * 1000);
+    }
+}
+
+/* Updates the job: UPDATE jobs SET <set> WHERE id = <id>. */
+static void update_job(const char *set, const char *id)
+{
+    char *sql = xasprintf("UPDATE jobs SET %s WHERE id = '%s'", set, id);
+    free(th_sql(db, sql));
+    free(sql);
+}
+
+Test(jobcache_api, a_running_job_is_served_from_memory_and_exact_after_each_change_in_two_instances,
+     .init = start, .fini = stop, .timeout = 60)
+{
+    struct th_server other;
+    th_server_start(&other, db);
+    const struct th_server *both[] = {&ts, &other};
     char *id = insert_job("running");
-    char *first = get_job(id, read_auth, 200, NULL);
-    change_quietly(id, "deploy");
-    char *second = get_job(id, read_auth, 200, NULL);
-    cr_assert_not_null(strstr(second, "\"step\" : \"deploy\""), "%s", second);
-    free(first);
-    free(second);
+    for (int i = 0; i < 2; i++)
+        read_until(both[i], id, "\"step\" : \"connect\"");
+    /* Served from memory: a change no notification announces is not seen, and no read
+     * reaches the database. */
+    change_quietly(id, "quietly_changed");
+    for (int i = 0; i < 2; i++) {
+        double db_reads = reads(both[i], "database"), cached = reads(both[i], "cache");
+        for (int k = 0; k < 5; k++)
+            read_until(both[i], id, "\"step\" : \"connect\"");
+        cr_assert_eq(reads(both[i], "database"), db_reads, "instance %d read the database", i);
+        cr_assert_eq(reads(both[i], "cache") - cached, 5);
+    }
+    /* Each change the way railhook makes them reaches both instances: a step, an event (the
+     * store's own call), the end. */
+    update_job("step = 'deploy', updated_at = now()", id);
+    for (int i = 0; i < 2; i++)
+        read_until(both[i], id, "\"step\" : \"deploy\"");
+    PGconn *c = PQconnectdb(db);
+    char err[256] = "";
+    cr_assert_eq(
+        store_job_event_add(c, id, "deploy", "info", "build 42 started", NULL, err, sizeof(err)),
+        RH_OK, "%s", err);
+    PQfinish(c);
+    for (int i = 0; i < 2; i++)
+        read_until(both[i], id, "build 42 started");
+    update_job("state = 'succeeded', finished_at = now(), updated_at = now()", id);
+    for (int i = 0; i < 2; i++)
+        read_until(both[i], id, "\"state\" : \"succeeded\"");
+    th_server_stop(&other);
     free(id);
 }
 

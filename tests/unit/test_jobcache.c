@@ -1,5 +1,5 @@
 /* Unit tests for handlers/jobcache.c: hits and misses, the invalidation guard on late puts,
- * resets, the TTL, the size cap and id case folding. */
+ * resets, the TTL, the size cap, id case folding and colliding slots. */
 #include "handlers/jobcache.h"
 
 #include <criterion/criterion.h>
@@ -107,14 +107,24 @@ Test(jobcache, invalidate_and_reset_drop_documents)
 
 Test(jobcache, documents_expire_after_the_ttl)
 {
-    struct jobcache *c = open_cache(100);
+    struct jobcache *c = open_cache(400);
     char etag[JOBCACHE_ETAG_LEN];
     jobcache_put(c, id_a, "{}", "\"e\"", jobcache_seq(c));
     char *doc = lookup(c, id_a, etag);
     cr_assert_not_null(doc);
     free(doc);
-    usleep(150 * 1000);
-    cr_assert_null(lookup(c, id_a, etag), "an expired document was served");
+    usleep(450 * 1000);
+    cr_assert_null(lookup(c, id_a, etag), "an expired document was served to the first reader");
+    /* While that reader refreshes it, the others still get it, for one more TTL at most. */
+    doc = lookup(c, id_a, etag);
+    cr_assert_not_null(doc, "a second reader also went to the database");
+    free(doc);
+    usleep(400 * 1000);
+    cr_assert_null(lookup(c, id_a, etag), "served past twice the TTL");
+    jobcache_put(c, id_a, "{\"b\":1}", "\"e2\"", jobcache_seq(c));
+    doc = lookup(c, id_a, etag);
+    cr_assert_str_eq(doc, "{\"b\":1}", "the refreshed document");
+    free(doc);
     jobcache_free(c);
 }
 
@@ -153,4 +163,34 @@ Test(jobcache, a_null_cache_never_hits)
     jobcache_reset(NULL, true);
     cr_assert_null(lookup(NULL, id_a, etag));
     jobcache_free(NULL);
+}
+
+Test(jobcache, jobs_whose_slots_collide_keep_their_documents)
+{
+    /* Four slots: every id's set is all four, so four jobs all fit whatever their hashes. */
+    static const char *const ids[] = {id_a, id_b, "11111111-2222-4333-8444-555555555555",
+                                      "99999999-8888-4777-8666-555555555555"};
+    struct jobcache *c = jobcache_new(4, 1024, 60000);
+    jobcache_reset(c, true);
+    char etag[JOBCACHE_ETAG_LEN];
+    for (int i = 0; i < 4; i++)
+        jobcache_put(c, ids[i], ids[i], "\"e\"", jobcache_seq(c));
+    for (int i = 0; i < 4; i++) {
+        char *doc = lookup(c, ids[i], etag);
+        cr_assert_not_null(doc, "job %d was evicted", i);
+        cr_assert_str_eq(doc, ids[i]);
+        free(doc);
+    }
+    /* A fifth takes the oldest's place; an invalidation drops only its own job. */
+    jobcache_put(c, "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", "{}", "\"e\"", jobcache_seq(c));
+    jobcache_invalidate(c, ids[3]);
+    cr_assert_null(lookup(c, ids[3], etag));
+    int kept = 0;
+    for (int i = 0; i < 3; i++) {
+        char *doc = lookup(c, ids[i], etag);
+        kept += doc != NULL;
+        free(doc);
+    }
+    cr_assert_eq(kept, 2, "one of the older three made room");
+    jobcache_free(c);
 }
