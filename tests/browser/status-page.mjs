@@ -380,7 +380,7 @@ async function main() {
     await openJob(provisionId);
     await page.locator('#detail-state', { hasText: 'succeeded' }).waitFor({ timeout: 60000 });
     const events = await page.locator('#detail ol.timeline li').allTextContents();
-    for (const step of ['validate', 'create_service', 'set_root_directory', 'connect', 'wait_deploy']) {
+    for (const step of ['validate', 'create_service', 'configure', 'wait_deploy']) {
       assert(events.some((e) => e.includes(step + ':')), `no ${step} event in ${JSON.stringify(events)}`);
     }
     assert(events.some((e) => e.includes('provisioned')), 'no "provisioned" event');
