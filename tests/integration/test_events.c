@@ -122,7 +122,9 @@ static bool sse_next(struct sse *s, int timeout_ms, struct sse_event *e, bool *e
             memset(e, 0, sizeof(*e));
             e->id = -1;
             bool any = false;
-            for (char *line = strtok(block, "\n"); line; line = strtok(NULL, "\n")) {
+            char *save = NULL;
+            for (char *line = strtok_r(block, "\n", &save); line;
+                 line = strtok_r(NULL, "\n", &save)) {
                 if (strncmp(line, "id: ", 4) == 0)
                     e->id = strtoll(line + 4, NULL, 10);
                 else if (strncmp(line, "event: ", 7) == 0)
