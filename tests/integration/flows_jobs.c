@@ -1,9 +1,14 @@
 /* Jobs for the flows suites (tests/integration/flows_jobs.h). */
 #include "flows_jobs.h"
 
+#include "flows/flows.h"
+#include "queue/queue.h"
+#include "store/store.h"
 #include "support/harness.h"
+#include "util/log.h"
 #include "util/util.h"
 
+#include <criterion/criterion.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,4 +67,27 @@ bool tf_has_event(const char *db, const char *id, const char *like)
     long n = th_sql_long(db, sql);
     free(sql);
     return n > 0;
+}
+
+void tf_pool_start(struct tf_pool *p, int store_size)
+{
+    char err[256];
+    cr_assert(config_load(&p->cfg, CONFIG_NEED_DATABASE, err, sizeof(err)), "%s", err);
+    log_setup(LOG_ERROR, false, 2);
+    p->store =
+        store_open(p->cfg.database_url, store_size, p->cfg.db_pool_wait_ms, p->cfg.queue_listen);
+    p->pool = queue_create(&p->cfg, p->store);
+    p->fl = flows_new(&p->cfg, err, sizeof(err));
+    cr_assert_not_null(p->fl, "%s", err);
+    flows_register(p->fl, p->pool);
+    cr_assert_eq(queue_start(p->pool, err, sizeof(err)), RH_OK, "%s", err);
+}
+
+void tf_pool_stop(struct tf_pool *p)
+{
+    queue_stop(p->pool, 2000);
+    p->pool = NULL;
+    store_close(p->store);
+    flows_free(p->fl);
+    config_free(&p->cfg);
 }

@@ -14,10 +14,7 @@
 struct th_sim rc_sim;
 char *rc_db; /* railhook's database */
 struct supabase_standin rc_supa;
-struct config rc_cfg;
-struct store *rc_store;
-struct queue *rc_pool;
-struct flows *rc_fl;
+struct tf_pool rc_tp;
 struct mapping_reconciler rc_mr;
 
 void rc_manifest_insert(const char *id, const char *schema)
@@ -42,26 +39,15 @@ void rc_start(const char *manifests)
     setenv("LOG_LEVEL", "error", 1);
     setenv("MANIFESTS_DATABASE_URL", manifests ? manifests : "", 1);
     setenv("DATABASE_URL", rc_db, 1);
+    tf_pool_start(&rc_tp, 2);
     char err[256];
-    cr_assert(config_load(&rc_cfg, CONFIG_NEED_DATABASE, err, sizeof(err)), "%s", err);
-    log_setup(LOG_ERROR, false, 2);
-    rc_store = store_open(rc_cfg.database_url, 2, rc_cfg.db_pool_wait_ms, rc_cfg.queue_listen);
-    rc_pool = queue_create(&rc_cfg, rc_store);
-    rc_fl = flows_new(&rc_cfg, err, sizeof(err));
-    cr_assert_not_null(rc_fl, "%s", err);
-    flows_register(rc_fl, rc_pool);
-    cr_assert_eq(mapping_reconciler_init(&rc_mr, &rc_cfg, err, sizeof(err)), RH_OK, "%s", err);
-    cr_assert_eq(queue_start(rc_pool, err, sizeof(err)), RH_OK, "%s", err);
+    cr_assert_eq(mapping_reconciler_init(&rc_mr, &rc_tp.cfg, err, sizeof(err)), RH_OK, "%s", err);
 }
 
 void rc_stop_pool(void)
 {
-    queue_stop(rc_pool, 2000);
+    tf_pool_stop(&rc_tp);
     mapping_reconciler_free(&rc_mr);
-    store_close(rc_store);
-    flows_free(rc_fl);
-    config_free(&rc_cfg);
-    rc_pool = NULL;
 }
 
 void rc_setup(void)
@@ -76,7 +62,7 @@ void rc_setup(void)
 
 void rc_teardown(void)
 {
-    if (rc_pool)
+    if (rc_tp.pool)
         rc_stop_pool();
     th_sim_stop(&rc_sim);
     th_db_drop(rc_db);
@@ -87,7 +73,8 @@ void rc_teardown(void)
 void rc_pass(bool apply, struct reconcile_report *rep)
 {
     const struct reconcile_options o = {.mode = apply ? "apply" : "plan", .apply = apply};
-    cr_assert_eq(reconcile_pass(rc_fl, rc_store, &rc_mr.mapper, &o, rep), RH_OK, "%s", rep->error);
+    cr_assert_eq(reconcile_pass(rc_tp.fl, rc_tp.store, &rc_mr.mapper, &o, rep), RH_OK, "%s",
+                 rep->error);
     cr_assert(rep->ok, "pass failed: %s", rep->error);
 }
 

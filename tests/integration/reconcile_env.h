@@ -4,6 +4,7 @@
 #ifndef RAILHOOK_TESTS_RECONCILE_ENV_H
 #define RAILHOOK_TESTS_RECONCILE_ENV_H
 
+#include "flows_jobs.h"
 #include "supabase_standin.h"
 #include "support/harness.h"
 
@@ -16,10 +17,7 @@
 extern struct th_sim rc_sim;
 extern char *rc_db; /* railhook's database */
 extern struct supabase_standin rc_supa;
-extern struct config rc_cfg;
-extern struct store *rc_store;
-extern struct queue *rc_pool; /* NULL when stopped */
-extern struct flows *rc_fl;
+extern struct tf_pool rc_tp; /* rc_tp.pool is NULL when stopped */
 extern struct mapping_reconciler rc_mr;
 
 /* The suite's .init and .fini: the simulator and both databases. */

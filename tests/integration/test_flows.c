@@ -18,10 +18,7 @@
 
 static struct th_sim sim;
 static char *db;
-static struct config cfg;
-static struct store *store;
-static struct queue *pool;
-static struct flows *fl;
+static struct tf_pool tp;
 
 /* Fast timings for tests: short polls, short backoffs. */
 static void test_env(void)
@@ -42,15 +39,7 @@ static void start_with(const char *const *sim_flags)
     th_sim_start(&sim, sim_flags);
     db = th_db_create();
     setenv("DATABASE_URL", db, 1);
-    char err[256];
-    cr_assert(config_load(&cfg, CONFIG_NEED_DATABASE, err, sizeof(err)), "%s", err);
-    log_setup(LOG_ERROR, false, 2);
-    store = store_open(cfg.database_url, 1, cfg.db_pool_wait_ms, cfg.queue_listen);
-    pool = queue_create(&cfg, store);
-    fl = flows_new(&cfg, err, sizeof(err));
-    cr_assert_not_null(fl, "%s", err);
-    flows_register(fl, pool);
-    cr_assert_eq(queue_start(pool, err, sizeof(err)), RH_OK, "%s", err);
+    tf_pool_start(&tp, 1);
 }
 
 static void start(void)
@@ -68,10 +57,7 @@ static void start_failing(void)
 
 static void stop(void)
 {
-    queue_stop(pool, 2000);
-    store_close(store);
-    flows_free(fl);
-    config_free(&cfg);
+    tf_pool_stop(&tp);
     th_sim_stop(&sim);
     th_db_drop(db);
 }
@@ -228,11 +214,11 @@ Test(flows, a_service_railhook_did_not_create_is_never_adopted, .init = start, .
      .timeout = 90)
 {
     struct railway_limiter *lim = railway_limiter_new(100, 10000);
-    struct railway_client *rc = railway_client_new(&cfg, lim);
+    struct railway_client *rc = railway_client_new(&tp.cfg, lim);
     cJSON *vars = cJSON_Parse("{\"input\":{\"name\":\"osp-worker-foreign\"}}");
     cJSON *input = cJSON_GetObjectItem(vars, "input");
-    cJSON_AddStringToObject(input, "projectId", cfg.railway_project_id);
-    cJSON_AddStringToObject(input, "environmentId", cfg.railway_environment_id);
+    cJSON_AddStringToObject(input, "projectId", tp.cfg.railway_project_id);
+    cJSON_AddStringToObject(input, "environmentId", tp.cfg.railway_environment_id);
     struct railway_result r;
     cr_assert_eq(railway_call(rc, RAILWAY_OP_SERVICE_CREATE, vars, 5000, &r), RH_OK, "%s",
                  r.message);
@@ -485,12 +471,12 @@ Test(flows, twenty_concurrent_provisions_never_earn_a_429, .timeout = 180)
     db = th_db_create();
     setenv("DATABASE_URL", db, 1);
     char err[256];
-    cr_assert(config_load(&cfg, CONFIG_NEED_DATABASE, err, sizeof(err)), "%s", err);
+    cr_assert(config_load(&tp.cfg, CONFIG_NEED_DATABASE, err, sizeof(err)), "%s", err);
     log_setup(LOG_ERROR, false, 2);
-    store = store_open(cfg.database_url, 1, cfg.db_pool_wait_ms, cfg.queue_listen);
-    pool = queue_create(&cfg, store);
-    fl = flows_new(&cfg, err, sizeof(err));
-    flows_register(fl, pool);
+    tp.store = store_open(tp.cfg.database_url, 1, tp.cfg.db_pool_wait_ms, tp.cfg.queue_listen);
+    tp.pool = queue_create(&tp.cfg, tp.store);
+    tp.fl = flows_new(&tp.cfg, err, sizeof(err));
+    flows_register(tp.fl, tp.pool);
     char *ids[20];
     for (int i = 0; i < 20; i++) {
         char manifest[16], schema[16];
@@ -498,7 +484,7 @@ Test(flows, twenty_concurrent_provisions_never_earn_a_429, .timeout = 180)
         snprintf(schema, sizeof(schema), "rate%d", i);
         ids[i] = tf_provision(db, manifest, schema);
     }
-    cr_assert_eq(queue_start(pool, err, sizeof(err)), RH_OK, "%s", err);
+    cr_assert_eq(queue_start(tp.pool, err, sizeof(err)), RH_OK, "%s", err);
     for (int i = 0; i < 20; i++) {
         char *s = tf_wait_done(db, ids[i], 150000);
         cr_assert_str_eq(s, "succeeded", "job %d", i);

@@ -18,10 +18,7 @@
 
 static struct th_sim sim;
 static char *db;
-static struct config cfg;
-static struct store *store;
-static struct queue *pool;
-static struct flows *fl;
+static struct tf_pool tp;
 
 #define SHA "5b0e1c4a9f3d2e8b7a6c5d4e3f2a1b0c9d8e7f6a"
 
@@ -42,15 +39,7 @@ static void start_opts(const char *connect_wait_s, const char *grace_s, const ch
     th_sim_start(&sim, sim_flags);
     db = th_db_create();
     setenv("DATABASE_URL", db, 1);
-    char err[256];
-    cr_assert(config_load(&cfg, CONFIG_NEED_DATABASE, err, sizeof(err)), "%s", err);
-    log_setup(LOG_ERROR, false, 2);
-    store = store_open(cfg.database_url, 1, cfg.db_pool_wait_ms, cfg.queue_listen);
-    pool = queue_create(&cfg, store);
-    fl = flows_new(&cfg, err, sizeof(err));
-    cr_assert_not_null(fl, "%s", err);
-    flows_register(fl, pool);
-    cr_assert_eq(queue_start(pool, err, sizeof(err)), RH_OK, "%s", err);
+    tf_pool_start(&tp, 1);
 }
 
 #define SIM_FLAGS(...) ((const char *const[]){"--instance-delay-ms", "200", __VA_ARGS__, NULL})
@@ -79,10 +68,7 @@ static void start_failing(void)
 
 static void stop(void)
 {
-    queue_stop(pool, 2000);
-    store_close(store);
-    flows_free(fl);
-    config_free(&cfg);
+    tf_pool_stop(&tp);
     th_sim_stop(&sim);
     th_db_drop(db);
 }

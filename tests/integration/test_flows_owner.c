@@ -17,10 +17,7 @@
 
 static struct th_sim sim;
 static char *db;
-static struct config cfg;
-static struct store *store;
-static struct queue *pool;
-static struct flows *fl;
+static struct tf_pool tp;
 
 /* Starts the simulator (deleted services still listed) and the pool with fast timings. */
 static void start(void)
@@ -38,23 +35,12 @@ static void start(void)
     th_sim_start(&sim, flags);
     db = th_db_create();
     setenv("DATABASE_URL", db, 1);
-    char err[256];
-    cr_assert(config_load(&cfg, CONFIG_NEED_DATABASE, err, sizeof(err)), "%s", err);
-    log_setup(LOG_ERROR, false, 2);
-    store = store_open(cfg.database_url, 1, cfg.db_pool_wait_ms, cfg.queue_listen);
-    pool = queue_create(&cfg, store);
-    fl = flows_new(&cfg, err, sizeof(err));
-    cr_assert_not_null(fl, "%s", err);
-    flows_register(fl, pool);
-    cr_assert_eq(queue_start(pool, err, sizeof(err)), RH_OK, "%s", err);
+    tf_pool_start(&tp, 1);
 }
 
 static void stop(void)
 {
-    queue_stop(pool, 2000);
-    store_close(store);
-    flows_free(fl);
-    config_free(&cfg);
+    tf_pool_stop(&tp);
     th_sim_stop(&sim);
     th_db_drop(db);
 }
@@ -110,7 +96,7 @@ static bool sim_service_deleted(const char *id)
 static cJSON *railway_as_user(enum railway_op op, cJSON *vars)
 {
     struct railway_limiter *lim = railway_limiter_new(100, 10000);
-    struct railway_client *rc = railway_client_new(&cfg, lim);
+    struct railway_client *rc = railway_client_new(&tp.cfg, lim);
     struct railway_result r;
     cr_assert_eq(railway_call(rc, op, vars, 5000, &r), RH_OK, "%s", r.message);
     cJSON *data = cJSON_Duplicate(r.data, 1);
@@ -127,8 +113,8 @@ static char *user_service_create(const char *name)
     cJSON *vars = cJSON_CreateObject();
     cJSON *input = cJSON_AddObjectToObject(vars, "input");
     cJSON_AddStringToObject(input, "name", name);
-    cJSON_AddStringToObject(input, "projectId", cfg.railway_project_id);
-    cJSON_AddStringToObject(input, "environmentId", cfg.railway_environment_id);
+    cJSON_AddStringToObject(input, "projectId", tp.cfg.railway_project_id);
+    cJSON_AddStringToObject(input, "environmentId", tp.cfg.railway_environment_id);
     cJSON *data = railway_as_user(RAILWAY_OP_SERVICE_CREATE, vars);
     const cJSON *id = cJSON_GetObjectItem(cJSON_GetObjectItem(data, "serviceCreate"), "id");
     cr_assert(cJSON_IsString(id));
@@ -142,7 +128,7 @@ static void user_service_delete(const char *id)
 {
     cJSON *vars = cJSON_CreateObject();
     cJSON_AddStringToObject(vars, "id", id);
-    cJSON_AddStringToObject(vars, "environmentId", cfg.railway_environment_id);
+    cJSON_AddStringToObject(vars, "environmentId", tp.cfg.railway_environment_id);
     cJSON_Delete(railway_as_user(RAILWAY_OP_SERVICE_DELETE, vars));
 }
 
@@ -150,7 +136,7 @@ static void user_service_delete(const char *id)
 static bool listed_as_deleted(const char *id)
 {
     cJSON *vars = cJSON_CreateObject();
-    cJSON_AddStringToObject(vars, "projectId", cfg.railway_project_id);
+    cJSON_AddStringToObject(vars, "projectId", tp.cfg.railway_project_id);
     cJSON *data = railway_as_user(RAILWAY_OP_PROJECT_SERVICES, vars);
     bool listed = false;
     const cJSON *services = cJSON_GetObjectItem(cJSON_GetObjectItem(data, "project"), "services");
@@ -276,8 +262,8 @@ Test(flows_owner, railhooks_own_service_is_never_touched, .init = start, .fini =
      .timeout = 120)
 {
     char *own = user_service_create("osp-worker-self");
-    free(cfg.railway_service_id);
-    cfg.railway_service_id = xstrdup(own);
+    free(tp.cfg.railway_service_id);
+    tp.cfg.railway_service_id = xstrdup(own);
 
     /* Found by name: neither adopted nor reported as merely taken. */
     char *a = tf_provision(db, "m-self-1", "self");

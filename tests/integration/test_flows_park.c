@@ -19,10 +19,7 @@
 
 static struct th_sim sim;
 static char *db;
-static struct config cfg;
-static struct store *store;
-static struct queue *pool;
-static struct flows *fl;
+static struct tf_pool tp;
 
 /* One worker, builds of build_ms, the watcher's first look after 300 ms and ticks of 200 ms
  * or more. */
@@ -43,15 +40,7 @@ static void start_with(const char *build_ms)
     th_sim_start(&sim, flags);
     db = th_db_create();
     setenv("DATABASE_URL", db, 1);
-    char err[256];
-    cr_assert(config_load(&cfg, CONFIG_NEED_DATABASE, err, sizeof(err)), "%s", err);
-    log_setup(LOG_ERROR, false, 2);
-    store = store_open(cfg.database_url, 1, cfg.db_pool_wait_ms, cfg.queue_listen);
-    pool = queue_create(&cfg, store);
-    fl = flows_new(&cfg, err, sizeof(err));
-    cr_assert_not_null(fl, "%s", err);
-    flows_register(fl, pool);
-    cr_assert_eq(queue_start(pool, err, sizeof(err)), RH_OK, "%s", err);
+    tf_pool_start(&tp, 1);
 }
 
 static void start(void)
@@ -61,10 +50,7 @@ static void start(void)
 
 static void stop(void)
 {
-    queue_stop(pool, 2000);
-    store_close(store);
-    flows_free(fl);
-    config_free(&cfg);
+    tf_pool_stop(&tp);
     th_sim_stop(&sim);
     th_db_drop(db);
     unsetenv("WORKERS");
@@ -259,12 +245,12 @@ Test(flows_park, an_exhausted_budget_shows_in_the_job_with_an_estimate, .init = 
     cr_assert(in_s > 600 && in_s <= 1200, "%s", step);
     /* The job holds no worker while it waits: it stays running, parked. */
     struct queue_stats qs;
-    queue_stats_get(pool, &qs);
+    queue_stats_get(tp.pool, &qs);
     cr_assert_eq(qs.parked, 1);
     cr_assert_eq(qs.busy, 0);
     /* What /metrics reports: one job waiting for budget, none left. */
     int waiting = 0;
-    free(queue_parked_list(pool, FLOWS_BUDGET_WAIT, &waiting));
+    free(queue_parked_list(tp.pool, FLOWS_BUDGET_WAIT, &waiting));
     cr_assert_eq(waiting, 1);
     struct buf m;
     buf_init(&m, 0);

@@ -122,7 +122,7 @@ Test(reconcile, an_unreachable_manifests_database_changes_nothing)
     rc_start(bad);
     struct reconcile_report rep;
     const struct reconcile_options o = {.mode = "repair", .apply = true};
-    cr_assert_neq(reconcile_pass(rc_fl, rc_store, &rc_mr.mapper, &o, &rep), RH_OK);
+    cr_assert_neq(reconcile_pass(rc_tp.fl, rc_tp.store, &rc_mr.mapper, &o, &rep), RH_OK);
     cr_assert_not(rep.ok);
     cr_assert(strstr(rep.error, "manifests database"), "%s", rep.error);
     cr_assert_eq(rep.railway_requests, 0);
@@ -140,7 +140,7 @@ Test(reconcile, a_missing_column_changes_nothing)
     rc_start(rc_supa.reader_url);
     struct reconcile_report rep;
     const struct reconcile_options o = {.mode = "repair", .apply = true};
-    cr_assert_neq(reconcile_pass(rc_fl, rc_store, &rc_mr.mapper, &o, &rep), RH_OK);
+    cr_assert_neq(reconcile_pass(rc_tp.fl, rc_tp.store, &rc_mr.mapper, &o, &rep), RH_OK);
     cr_assert(strstr(rep.error, "service_schema"), "%s", rep.error);
     reconcile_report_free(&rep);
     cr_assert_eq(th_sql_long(rc_db, "SELECT count(*) FROM jobs"), 0);
@@ -155,7 +155,7 @@ Test(reconcile, five_hundred_services_within_budget)
     rc_pass(false, &rep);
     cr_assert_eq(rep.plan.n, 500, "each is foreign: railhook owns none");
     cr_assert_eq(rep.snapshot_pages, 5, "100 instances a page");
-    cr_assert_leq(rep.railway_requests, rc_cfg.reconcile_budget);
+    cr_assert_leq(rep.railway_requests, rc_tp.cfg.reconcile_budget);
     reconcile_report_free(&rep);
 }
 
@@ -168,7 +168,7 @@ Test(reconcile, a_pass_over_budget_stops_and_changes_nothing)
     rc_manifest_insert("m-f", "phi");
     struct reconcile_report rep;
     const struct reconcile_options o = {.mode = "repair", .apply = true};
-    cr_assert_neq(reconcile_pass(rc_fl, rc_store, &rc_mr.mapper, &o, &rep), RH_OK);
+    cr_assert_neq(reconcile_pass(rc_tp.fl, rc_tp.store, &rc_mr.mapper, &o, &rep), RH_OK);
     cr_assert(strstr(rep.error, "RECONCILE_BUDGET"), "%s", rep.error);
     cr_assert_eq(rep.railway_requests, 2);
     reconcile_report_free(&rep);
@@ -185,7 +185,7 @@ Test(reconcile, two_instances_never_reconcile_at_once)
     PQclear(res);
     struct reconcile_report rep;
     const struct reconcile_options o = {.mode = "repair", .apply = true};
-    cr_assert_eq(reconcile_pass(rc_fl, rc_store, &rc_mr.mapper, &o, &rep), RH_OK);
+    cr_assert_eq(reconcile_pass(rc_tp.fl, rc_tp.store, &rc_mr.mapper, &o, &rep), RH_OK);
     cr_assert(rep.skipped);
     cr_assert_eq(rep.railway_requests, 0);
     reconcile_report_free(&rep);
@@ -204,7 +204,7 @@ static void *pass_thread(void *arg)
     struct reconcile_report *rep = arg;
     const struct reconcile_options o = {.mode = "repair", .apply = true};
     pthread_barrier_wait(&both_ready);
-    reconcile_pass(rc_fl, rc_store, &rc_mr.mapper, &o, rep);
+    reconcile_pass(rc_tp.fl, rc_tp.store, &rc_mr.mapper, &o, rep);
     return NULL;
 }
 
@@ -261,14 +261,14 @@ Test(reconcile, a_deep_pass_finds_variables_changed_on_railway)
     char *sid = rc_live_id("osp-worker-alpha");
     cJSON *vars = cJSON_CreateObject();
     cJSON *input = cJSON_AddObjectToObject(vars, "input");
-    cJSON_AddStringToObject(input, "projectId", rc_cfg.railway_project_id);
-    cJSON_AddStringToObject(input, "environmentId", rc_cfg.railway_environment_id);
+    cJSON_AddStringToObject(input, "projectId", rc_tp.cfg.railway_project_id);
+    cJSON_AddStringToObject(input, "environmentId", rc_tp.cfg.railway_environment_id);
     cJSON_AddStringToObject(input, "serviceId", sid);
     cJSON_AddStringToObject(cJSON_AddObjectToObject(input, "variables"), "SERVICE_SCHEMA",
                             "edited-by-hand");
     cJSON_AddBoolToObject(input, "skipDeploys", true);
     struct railway_limiter *lim = railway_limiter_new(100, 10000);
-    struct railway_client *rc = railway_client_new(&rc_cfg, lim);
+    struct railway_client *rc = railway_client_new(&rc_tp.cfg, lim);
     struct railway_result r;
     cr_assert_eq(railway_call(rc, RAILWAY_OP_VARIABLE_COLLECTION_UPSERT, vars, 5000, &r), RH_OK,
                  "%s", r.message);
@@ -280,7 +280,7 @@ Test(reconcile, a_deep_pass_finds_variables_changed_on_railway)
     rc_assert_converged(); /* a plain pass reads no variables: it cannot see this */
     struct reconcile_report rep;
     const struct reconcile_options deep = {.mode = "apply", .apply = true, .deep = true};
-    cr_assert_eq(reconcile_pass(rc_fl, rc_store, &rc_mr.mapper, &deep, &rep), RH_OK, "%s",
+    cr_assert_eq(reconcile_pass(rc_tp.fl, rc_tp.store, &rc_mr.mapper, &deep, &rep), RH_OK, "%s",
                  rep.error);
     cr_assert_eq(rep.plan.n, 1);
     cr_assert_eq(rep.plan.changes[0].action, RECONCILE_UPDATE);
@@ -290,7 +290,7 @@ Test(reconcile, a_deep_pass_finds_variables_changed_on_railway)
     reconcile_report_free(&rep);
     rc_jobs_settle();
     const struct reconcile_options deep_plan = {.mode = "plan", .deep = true};
-    cr_assert_eq(reconcile_pass(rc_fl, rc_store, &rc_mr.mapper, &deep_plan, &rep), RH_OK);
+    cr_assert_eq(reconcile_pass(rc_tp.fl, rc_tp.store, &rc_mr.mapper, &deep_plan, &rep), RH_OK);
     cr_assert_eq(rep.plan.n, 0, "the deep pass converged");
     reconcile_report_free(&rep);
     free(sid);

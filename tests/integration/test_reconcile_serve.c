@@ -22,7 +22,7 @@ Test(reconcile_serve, report_mode_records_the_plan_and_enqueues_nothing)
     unsetenv("RECONCILE_INTERVAL_S");
     unsetenv("RECONCILE_MODE");
     rc_manifest_insert("m-g", "gimel");
-    struct reconcile_periodic *p = reconcile_periodic_start(rc_fl, rc_store, &rc_mr.mapper);
+    struct reconcile_periodic *p = reconcile_periodic_start(rc_tp.fl, rc_tp.store, &rc_mr.mapper);
     int64_t deadline = time_mono_ms() + 30000;
     while (th_sql_long(
                rc_db, "SELECT count(*) FROM reconcile_passes WHERE finished_at IS NOT NULL") == 0) {
@@ -92,7 +92,7 @@ Test(reconcile_serve, the_periodic_pass_repairs_and_get_reconcile_shows_it)
     rc_start(rc_supa.reader_url);
     unsetenv("RECONCILE_INTERVAL_S");
     rc_manifest_insert("m-e", "epsilon");
-    struct reconcile_periodic *p = reconcile_periodic_start(rc_fl, rc_store, &rc_mr.mapper);
+    struct reconcile_periodic *p = reconcile_periodic_start(rc_tp.fl, rc_tp.store, &rc_mr.mapper);
     cr_assert_not_null(p);
     int64_t deadline = time_mono_ms() + 60000;
     while (th_sim_count_services(&rc_sim, "osp-worker-epsilon") == 0 ||
