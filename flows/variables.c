@@ -4,7 +4,6 @@
 #include "util/redact.h"
 #include "util/util.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,11 +232,10 @@ cJSON *variables_digests(const cJSON *values)
     cJSON_ArrayForEach(item, values)
     {
         unsigned char md[32];
-        unsigned int mdlen = 0;
         const char *v = cJSON_IsString(item) ? item->valuestring : "";
-        EVP_Digest(v, strlen(v), md, &mdlen, EVP_sha256(), NULL);
+        sha256(v, strlen(v), md);
         char hex[65];
-        hex_encode(md, mdlen, hex);
+        hex_encode(md, sizeof(md), hex);
         cJSON_AddStringToObject(d, item->string, hex);
     }
     return d;

@@ -9,7 +9,6 @@
 #include "store/views.h"
 #include "util/metrics.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +19,7 @@
 static void etag_of(const char *json, char etag[ETAG_LEN])
 {
     unsigned char md[32];
-    unsigned int n = 0;
-    EVP_Digest(json, strlen(json), md, &n, EVP_sha256(), NULL);
+    sha256(json, strlen(json), md);
     char hex[33];
     hex_encode(md, 16, hex);
     snprintf(etag, ETAG_LEN, "\"%s\"", hex);

@@ -6,7 +6,6 @@
 #include "util/util.h"
 
 #include <math.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -351,8 +350,7 @@ void mapping_supabase_delivery_id(const cJSON *body, const void *raw, size_t len
                      sizeof(id)))
         id[0] = '\0';
     unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(raw, len, md, &mdlen, EVP_sha256(), NULL);
+    sha256(raw, len, md);
     char hex[33];
     hex_encode(md, 16, hex);
     snprintf(out, cap, "%.16s:%.63s.%.63s:%s:%s", type, mapping_str_or(body, "schema", ""),

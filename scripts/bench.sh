@@ -173,7 +173,7 @@ bench_api() {
         p50=$(sed -E 's/.* p50_ms=([0-9.]+).*/\1/' <<<"$line")
         p99=$(sed -E 's/.* p99_ms=([0-9.]+).*/\1/' <<<"$line")
         answered=$((answered + $(sed -E 's/.* requests=([0-9]+).*/\1/' <<<"$line")))
-        non200=$((non200 + $(sed -E 's/.* non200=([0-9]+).*/\1/' <<<"$line")))
+        non200=$((non200 + $(sed -E 's/.* status400=([0-9]+).*/\1/' <<<"$line")))
         if awk -v a="$rps" -v b="$best_rps" 'BEGIN { exit !(a > b) }'; then
             best_rps=$rps best_p50=$p50 best_p99=$p99
         fi
@@ -202,7 +202,7 @@ bench_api() {
     printf 'railhook GET /jobs/{id}: %s requests/s, p50 %s ms, p99 %s ms\n' "$best_rps" \
         "$best_p50" "$best_p99"
     printf 'pgbench prepared primary-key reads: %s tps\n' "$best_tps"
-    printf 'answered %d, not 200: %d; documents read from: %s\n' "$answered" "$non200" "$reads"
+    printf 'answered %d, of status 400 or more: %d; documents read from: %s\n' "$answered" "$non200" "$reads"
     awk -v a="$best_rps" -v b="$best_tps" 'BEGIN {
         r = a / b
         printf "ratio railhook/pgbench: %.2f (target >= 1.0: %s)\n", r, (r >= 1.0) ? "met" : "NOT met" }'

@@ -148,7 +148,9 @@ static void append_double(struct buf *b, double d)
 
 static void append_field(struct buf *b, const struct log_field *f)
 {
-    buf_printf(b, use_json ? ",\"%s\":" : " %s=", f->key);
+    buf_puts(b, use_json ? ",\"" : " ");
+    buf_puts(b, f->key);
+    buf_puts(b, use_json ? "\":" : "=");
     switch (f->type) {
     case LOG_FIELD_STR:
         if (f->v.s)
@@ -191,10 +193,12 @@ void log_line_write(enum log_level level, const char *msg, const struct log_fiel
 
     struct buf line;
     buf_init(&line, 0);
-    if (use_json)
-        buf_printf(&line, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts, level_names[level]);
-    else
-        buf_printf(&line, "ts=%s level=%s msg=", ts, level_names[level]);
+    buf_reserve(&line, 256);
+    buf_puts(&line, use_json ? "{\"ts\":\"" : "ts=");
+    buf_puts(&line, ts);
+    buf_puts(&line, use_json ? "\",\"level\":\"" : " level=");
+    buf_puts(&line, level_names[level]);
+    buf_puts(&line, use_json ? "\",\"msg\":" : " msg=");
     /* The message is always quoted, as it mostly holds blanks. */
     char *clean = redact_string(msg);
     buf_puts(&line, "\"");

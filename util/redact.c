@@ -10,7 +10,19 @@
 #define REDACT_MAX 64
 
 static char *secrets[REDACT_MAX];
+static size_t secret_lens[REDACT_MAX];
 static size_t nsecrets;
+/* The bytes a secret or "bearer " can start with: every other byte is copied in runs, so a
+ * line costs one pass, not a comparison with every secret at every byte. */
+static bool starts[256] = {['b'] = true, ['B'] = true};
+
+static void starts_rebuild(void)
+{
+    memset(starts, 0, sizeof(starts));
+    starts['b'] = starts['B'] = true;
+    for (size_t i = 0; i < nsecrets; i++)
+        starts[(unsigned char)secrets[i][0]] = true;
+}
 
 void redact_register(const char *secret)
 {
@@ -23,12 +35,15 @@ void redact_register(const char *secret)
      * blanked whole rather than its tail left in clear. */
     size_t n = strlen(secret);
     size_t at = nsecrets;
-    while (at > 0 && strlen(secrets[at - 1]) < n) {
+    while (at > 0 && secret_lens[at - 1] < n) {
         secrets[at] = secrets[at - 1];
+        secret_lens[at] = secret_lens[at - 1];
         at--;
     }
     secrets[at] = xstrdup(secret);
+    secret_lens[at] = n;
     nsecrets++;
+    starts_rebuild();
 }
 
 void redact_clear(void)
@@ -36,12 +51,13 @@ void redact_clear(void)
     for (size_t i = 0; i < nsecrets; i++)
         free(secrets[i]);
     nsecrets = 0;
+    starts_rebuild();
 }
 
 static const char *find_secret(const char *p, size_t *len)
 {
     for (size_t i = 0; i < nsecrets; i++) {
-        size_t n = strlen(secrets[i]);
+        size_t n = secret_lens[i];
         if (strncmp(p, secrets[i], n) == 0) {
             *len = n;
             return secrets[i];
@@ -57,12 +73,18 @@ char *redact_string(const char *s)
     const char *p = s;
     while (*p) {
         size_t n = 0;
-        if (find_secret(p, &n)) {
+        if (!starts[(unsigned char)*p]) {
+            const char *run = p;
+            while (*p && !starts[(unsigned char)*p])
+                p++;
+            buf_append(&out, run, (size_t)(p - run));
+        } else if (find_secret(p, &n)) {
             buf_puts(&out, "[REDACTED]");
             p += n;
         } else if (strncasecmp(p, "bearer ", 7) == 0) {
-            buf_append(&out, p, 7);
-            p += 7;
+            size_t lead = 7 + strspn(p + 7, " \t"); /* "Bearer  tok" is a token too */
+            buf_append(&out, p, lead);
+            p += lead;
             size_t tok = strcspn(p, " \t\r\n\",;'");
             if (tok > 0)
                 buf_puts(&out, "[REDACTED]");

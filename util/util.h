@@ -55,6 +55,8 @@ void time_format_utc(char out[32], int64_t wall_ms);
 void hex_encode(const unsigned char *in, size_t n, char *out);
 /* Constant-time comparison of two byte strings; false when lengths differ. */
 bool ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+/* The SHA-256 of len bytes; every SHA-256 in railhook goes through here. */
+void sha256(const void *data, size_t len, unsigned char out[32]);
 /* Compares a presented token with a secret through the SHA-256 of each, so the time taken
  * tells nothing of either length or of where they differ. */
 bool ct_token_equal(const char *a, size_t alen, const char *b, size_t blen);
@@ -62,7 +64,8 @@ bool ct_token_equal(const char *a, size_t alen, const char *b, size_t blen);
  * (spaces, tabs) around it trimmed, as start and len. False at the end of the list. Every
  * reader of a secret list (verifiers, API tokens, the redactor) walks it with this. */
 bool secret_list_next(const char **cursor, const char **start, size_t *len);
-/* Fills out with n cryptographically random bytes. */
+/* Fills out with n cryptographically random bytes (OpenSSL's generator, drawn through a
+ * per-thread pool). */
 void random_bytes(void *out, size_t n);
 /* A random uniform integer in [0, bound) (bound > 0). */
 uint64_t random_below(uint64_t bound);

@@ -169,3 +169,52 @@ Test(redact, the_longest_secret_wins_whatever_the_order)
     free(out);
     redact_clear();
 }
+
+Test(redact, text_around_and_between_secrets_is_kept_exactly)
+{
+    redact_register("bZ9-secret");
+    redact_register("Qq1");
+    char *out = redact_string("");
+    cr_assert_str_eq(out, "");
+    free(out);
+    out = redact_string("bZ9-secretQq1 but bearer-ish, Bearer  tok; b bZ9 Qq tail Qq1");
+    cr_assert_str_eq(out, "[REDACTED][REDACTED] but bearer-ish, Bearer  [REDACTED]; b bZ9 Qq tail "
+                          "[REDACTED]");
+    free(out);
+    redact_clear();
+    /* Forgotten secrets are no longer blanked. */
+    out = redact_string("Qq1 stays");
+    cr_assert_str_eq(out, "Qq1 stays");
+    free(out);
+}
+
+Test(util, uuids_stay_valid_and_distinct_across_many_pool_refills)
+{
+    enum { N = 2000 }; /* 32,000 random bytes: many refills of the per-thread pool */
+    static char ids[N][37];
+    for (int i = 0; i < N; i++) {
+        uuid_v4(ids[i]);
+        cr_assert(uuid_valid(ids[i]), "%s", ids[i]);
+        cr_assert_eq(ids[i][14], '4');
+        cr_assert(strchr("89ab", ids[i][19]), "variant of %s", ids[i]);
+    }
+    qsort(ids, N, sizeof(ids[0]), (int (*)(const void *, const void *))strcmp);
+    for (int i = 1; i < N; i++)
+        cr_assert_str_neq(ids[i - 1], ids[i]);
+    unsigned char big[3000], zero[3000] = {0};
+    random_bytes(big, sizeof(big)); /* larger than the pool */
+    cr_assert_neq(memcmp(big, zero, sizeof(big)), 0);
+    cr_assert_neq(memcmp(big + 2000, zero, 1000), 0);
+}
+
+Test(util, sha256_matches_the_standard_vectors)
+{
+    unsigned char md[32];
+    char hex[65];
+    sha256("abc", 3, md);
+    hex_encode(md, sizeof(md), hex);
+    cr_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    sha256("", 0, md);
+    hex_encode(md, sizeof(md), hex);
+    cr_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
