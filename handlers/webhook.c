@@ -7,6 +7,7 @@
 #include "util/metrics.h"
 #include "util/util.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,64 +71,91 @@ void webhook_error(struct http_response *res, const struct http_request *req, in
     cJSON_Delete(root);
 }
 
-static int key_order(const void *a, const void *b)
+/* FNV-1a of a key. */
+static uint32_t key_hash(const char *k)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)k; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h;
 }
 
-/* Depth-first search for a repeated key; path holds the way down to j and, on success, to the
- * repeated key. */
-static bool duplicate_walk(const cJSON *j, struct buf *path)
+/* The key of obj that appears twice, or NULL. */
+static const char *repeated_key(const cJSON *obj)
+{
+    const char *dup = NULL;
+    size_t n = 0;
+    const cJSON *c;
+    for (c = obj->child; c; c = c->next)
+        n++;
+    if (n <= 16) {
+        /* Narrow objects, nearly all of them: compared pairwise, nothing allocated. */
+        for (const cJSON *a = obj->child; a && !dup; a = a->next)
+            for (const cJSON *b = a->next; b && !dup; b = b->next)
+                if (strcmp(a->string ? a->string : "", b->string ? b->string : "") == 0)
+                    dup = b->string ? b->string : "";
+        return dup;
+    }
+    /* Wider ones go through an open-addressing set of at least twice their width: linear in
+     * the keys, whatever the width. */
+    size_t cap = 64;
+    while (cap < 2 * n)
+        cap *= 2;
+    const char **set = xcalloc(cap, sizeof(*set));
+    for (c = obj->child; c && !dup; c = c->next) {
+        const char *k = c->string ? c->string : "";
+        size_t at = key_hash(k) & (cap - 1);
+        while (set[at] && strcmp(set[at], k) != 0)
+            at = (at + 1) & (cap - 1);
+        if (set[at])
+            dup = k;
+        set[at] = k;
+    }
+    free(set);
+    return dup;
+}
+
+/* Depth-first search for a repeated key. The way down is kept as the nodes passed through
+ * (down[0] is the root) and written out as a path only once a repeat is found, so a clean
+ * payload costs no formatting. */
+static bool duplicate_walk(const cJSON *j, const cJSON **down, size_t depth, struct buf *path)
 {
     bool found = false;
-    size_t mark = path->len;
-    size_t n = 0;
-    size_t i = 0;
-    const cJSON *c;
-
-    if (cJSON_IsObject(j)) {
-        for (c = j->child; c; c = c->next)
-            n++;
-        /* Sorted keys put any repeat side by side: n log n for objects of any width. */
-        const char **keys = n > 1 ? xmalloc(n * sizeof(*keys)) : NULL;
-        for (c = j->child; c && n > 1; c = c->next)
-            keys[i++] = c->string ? c->string : "";
-        if (n > 1)
-            qsort(keys, n, sizeof(*keys), key_order);
-        for (i = 1; i < n && !found; i++) {
-            if (strcmp(keys[i - 1], keys[i]) == 0) {
-                buf_printf(path, "%s%s", mark ? "." : "", keys[i]);
-                found = true;
+    const char *dup = cJSON_IsObject(j) ? repeated_key(j) : NULL;
+    if (dup) {
+        for (size_t d = 1; d <= depth; d++) {
+            if (cJSON_IsArray(down[d - 1])) {
+                size_t index = 0;
+                for (const cJSON *c = down[d - 1]->child; c != down[d]; c = c->next)
+                    index++;
+                buf_printf(path, "[%zu]", index);
+            } else {
+                buf_printf(path, "%s%s", path->len ? "." : "", down[d]->string ? down[d]->string : "");
             }
         }
-        free(keys);
-        for (c = j->child; c && !found; c = c->next) {
-            buf_printf(path, "%s%s", mark ? "." : "", c->string ? c->string : "");
-            found = duplicate_walk(c, path);
-            if (!found)
-                path->len = mark;
-        }
-    } else if (cJSON_IsArray(j)) {
-        for (c = j->child; c && !found; c = c->next, i++) {
-            buf_printf(path, "[%zu]", i);
-            found = duplicate_walk(c, path);
-            if (!found)
-                path->len = mark;
-        }
+        buf_printf(path, "%s%s", path->len ? "." : "", dup);
+        return true;
     }
-    if (path->data)
-        path->data[path->len] = '\0';
+    bool nested = (cJSON_IsObject(j) || cJSON_IsArray(j)) && depth < CJSON_NESTING_LIMIT;
+    for (const cJSON *c = nested ? j->child : NULL; c && !found; c = c->next) {
+        down[depth + 1] = c;
+        found = duplicate_walk(c, down, depth + 1, path);
+    }
     return found;
 }
 
 bool webhook_json_duplicate_key(const cJSON *j, char *path, size_t cap)
 {
+    /* cJSON nests at most CJSON_NESTING_LIMIT deep, so the way down fits. */
+    const cJSON **down = xmalloc((CJSON_NESTING_LIMIT + 2) * sizeof(*down));
     struct buf b;
     buf_init(&b, 0);
-    bool found = duplicate_walk(j, &b);
+    down[0] = j;
+    bool found = duplicate_walk(j, down, 0, &b);
     if (cap)
         snprintf(path, cap, "%s", found && b.data ? b.data : "");
     buf_free(&b);
+    free(down);
     return found;
 }
 

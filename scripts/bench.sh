@@ -8,7 +8,9 @@
 # Usage: scripts/bench.sh CASE      cases: intake, queue, api, railway
 # Environment: BUILD_DIR (default build/release), BENCH_SECONDS (default 20; intake, api: per
 # round, default 10), BENCH_ROUNDS (intake, api: default 3), BENCH_PROVISION_BUILD_MS
-# (railway: default 180000).
+# (railway: default 180000). BENCH_PROFILE=1 also loads pg_stat_statements into the cluster
+# and prints, when the case ends, where PostgreSQL spent its time: each statement's share,
+# calls and mean time (the figures README's limits quote come from it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case_name=${1:-}
@@ -21,16 +23,36 @@ start_cluster() {
     chmod 755 "$tmp"
     pgport=$(scripts/free-port.sh)
     trap 'stop_all' EXIT
-    scripts/pg.sh start "$tmp/pg" "$pgport"
+    if [[ "${BENCH_PROFILE:-0}" == 1 ]]; then
+        PG_EXTRA_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all" \
+            scripts/pg.sh start "$tmp/pg" "$pgport"
+    else
+        scripts/pg.sh start "$tmp/pg" "$pgport"
+    fi
     psql -q "$(scripts/pg.sh url "$tmp/pg" "$pgport" postgres)" -c "CREATE DATABASE railhook" \
         >/dev/null
     db_url=$(scripts/pg.sh url "$tmp/pg" "$pgport" railhook)
+    [[ "${BENCH_PROFILE:-0}" == 1 ]] && psql -q "$db_url" -c "CREATE EXTENSION pg_stat_statements"
     DATABASE_URL=$db_url LOG_LEVEL=warn "$build/railhook" migrate
 }
 
 railhook_pid=
 sim_pid=
+# BENCH_PROFILE=1: the statements that took 1% or more of PostgreSQL's execution time.
+print_profile() {
+    psql -qX "$db_url" -P pager=off -c "
+        SELECT round((100 * total_exec_time / sum(total_exec_time) OVER ())::numeric, 1) AS pct, calls,
+               round((total_exec_time / calls)::numeric, 3) AS mean_ms,
+               left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS statement
+        FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'railhook')
+        ORDER BY total_exec_time DESC" | awk 'NR <= 2 || $1 + 0 >= 1 || /rows\)/'
+}
+
 stop_all() {
+    if [[ "${BENCH_PROFILE:-0}" == 1 && -n "${db_url:-}" ]]; then
+        echo "== PostgreSQL's time by statement (pg_stat_statements, track=all)"
+        print_profile || true
+    fi
     for pid in $railhook_pid $sim_pid; do
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true

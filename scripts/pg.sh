@@ -3,6 +3,7 @@
 # away). Listens on a unix socket inside the folder and on 127.0.0.1:PORT only.
 # Usage: scripts/pg.sh start DIR PORT [fast] | stop DIR [immediate] | url DIR PORT [DBNAME]
 # As root, the cluster runs as the "postgres" system user (PostgreSQL refuses root).
+# PG_EXTRA_OPTS: more server options for start (the benchmarks' profile mode uses it).
 set -euo pipefail
 
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
@@ -29,6 +30,7 @@ start)
     if [[ "$mode" == fast ]]; then
         opts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     fi
+    opts+=${PG_EXTRA_OPTS:+ $PG_EXTRA_OPTS}
     if ! as_owner "$pgbin/pg_ctl" -D "$dir/data" -o "$opts" -l "$dir/server.log" -w -t 60 \
         start >/dev/null; then
         tail -n 20 "$dir/server.log" >&2

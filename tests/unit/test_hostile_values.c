@@ -196,3 +196,48 @@ Test(hostile_values, duplicate_key_search_handles_wide_objects_and_long_paths)
     cr_assert_str_eq(path, "a-long-");
     cJSON_Delete(j);
 }
+
+Test(hostile_values, duplicate_keys_are_found_on_both_sides_of_the_pairwise_width)
+{
+    /* Objects of up to 16 keys are compared pairwise, wider ones sorted: a repeat is found,
+     * and a clean object passes, at 15, 16, 17 and 40 keys, with the repeat first or last. */
+    int widths[] = {15, 16, 17, 40};
+    for (size_t w = 0; w < sizeof(widths) / sizeof(widths[0]); w++) {
+        struct buf b;
+        buf_init(&b, 0);
+        buf_puts(&b, "{\"list\":[0,{");
+        for (int i = 0; i < widths[w]; i++)
+            buf_printf(&b, "%s\"k%d\":%d", i ? "," : "", i, i);
+        buf_puts(&b, "}]}");
+        cr_assert_null(dup_path(b.data), "%d keys", widths[w]);
+        b.len -= 3;
+        buf_puts(&b, ",\"k0\":0}]}");
+        cr_assert_str_eq(dup_path(b.data), "list[1].k0", "%d keys", widths[w]);
+        b.len -= 10;
+        buf_printf(&b, ",\"k%d\":0}]}", widths[w] - 1);
+        char want[32];
+        snprintf(want, sizeof(want), "list[1].k%d", widths[w] - 1);
+        cr_assert_str_eq(dup_path(b.data), want, "%d keys", widths[w]);
+        buf_free(&b);
+    }
+}
+
+Test(hostile_values, a_payload_nested_as_deep_as_cjson_allows_is_searched_whole)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    int depth = CJSON_NESTING_LIMIT - 1;
+    for (int i = 0; i < depth; i++)
+        buf_puts(&b, "{\"a\":");
+    buf_puts(&b, "{\"x\":1,\"x\":2}");
+    for (int i = 0; i < depth; i++)
+        buf_puts(&b, "}");
+    cJSON *j = cJSON_Parse(b.data);
+    cr_assert_not_null(j);
+    char path[4096];
+    cr_assert(webhook_json_duplicate_key(j, path, sizeof(path)));
+    cr_assert_eq(strlen(path), (size_t)depth * 2 - 1 + 2, "%zu", strlen(path));
+    cr_assert_str_eq(path + strlen(path) - 3, "a.x");
+    cJSON_Delete(j);
+    buf_free(&b);
+}

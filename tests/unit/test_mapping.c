@@ -705,3 +705,26 @@ Test(mapping, utf8_validation)
     cr_assert_not(mapping_utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
     cr_assert_not(mapping_utf8_valid("\xff", 1));
 }
+
+Test(mapping, utf8_validation_is_the_same_at_every_offset_in_ascii_runs)
+{
+    /* ASCII is skipped eight bytes at a time: a sequence, good or bad, is judged alike at
+     * every position around that stride, and a cut sequence at the end is refused. */
+    const char *good[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x9a\x80"};
+    const char *bad[] = {"\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xff", "\x80"};
+    char text[64];
+    for (size_t at = 0; at < 20; at++) {
+        for (size_t g = 0; g < sizeof(good) / sizeof(good[0]); g++) {
+            size_t n = strlen(good[g]);
+            memset(text, 'a', sizeof(text));
+            memcpy(text + at, good[g], n);
+            cr_assert(mapping_utf8_valid(text, 40), "good %zu at %zu", g, at);
+            cr_assert_not(mapping_utf8_valid(text, at + n - 1), "cut %zu at %zu", g, at);
+        }
+        for (size_t b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
+            memset(text, 'a', sizeof(text));
+            memcpy(text + at, bad[b], strlen(bad[b]));
+            cr_assert_not(mapping_utf8_valid(text, 40), "bad %zu at %zu", b, at);
+        }
+    }
+}
