@@ -130,7 +130,8 @@ static bool duplicate_walk(const cJSON *j, const cJSON **down, size_t depth, str
                     index++;
                 buf_printf(path, "[%zu]", index);
             } else {
-                buf_printf(path, "%s%s", path->len ? "." : "", down[d]->string ? down[d]->string : "");
+                buf_printf(path, "%s%s", path->len ? "." : "",
+                           down[d]->string ? down[d]->string : "");
             }
         }
         buf_printf(path, "%s%s", path->len ? "." : "", dup);
