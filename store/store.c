@@ -67,7 +67,7 @@ static const struct {
 };
 
 /* The most named statements one session prepares; past it, statements run unnamed. */
-#define SESSION_STATEMENTS 32
+#define SESSION_STATEMENTS 160
 
 /* What the store knows of one of its sessions, kept on the PGconn (libpq instance data). */
 struct session_state {

@@ -263,6 +263,78 @@ Test(queue_store, enqueue_batch_dedupe_and_validation, .init = store_setup, .fin
     cJSON_Delete(list);
 }
 
+/* How often this session's named statement was planned for any parameters (generic) and for
+ * its parameters' values (custom); pg_prepared_statements is per session. */
+static void plans_of(PGconn *c, const char *name, long *generic, long *custom)
+{
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = '%s'",
+             name);
+    PGresult *r = PQexec(c, sql);
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(c));
+    cr_assert_eq(PQntuples(r), 1, "%s is prepared in this session", name);
+    *generic = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    *custom = strtol(PQgetvalue(r, 0, 1), NULL, 10);
+    PQclear(r);
+}
+
+Test(queue_store, claims_of_one_size_are_planned_once_not_per_execution, .init = store_setup,
+     .fini = store_teardown)
+{
+    /* 30 rounds of: claim 2 (finishing the 2 claimed before), then a claim of 100 (past the
+     * sizes written into the statement's text) that finds nothing. */
+    struct store_job_new j = {.kind = "noop"};
+    struct store_job_new batch[60];
+    for (int i = 0; i < 60; i++)
+        batch[i] = j;
+    cr_assert_eq(enqueue(conn, batch, 60, NULL), RH_OK);
+    const char *owners[100];
+    for (int i = 0; i < 100; i++)
+        owners[i] = i % 2 ? "w-b" : "w-a";
+    struct store_job_claimed *rows = NULL;
+    int n = 0;
+    char err[256] = "";
+    cr_assert_eq(store_job_claim(conn, owners, 2, 30, &rows, &n, err, sizeof(err)), RH_OK, "%s",
+                 err);
+    cr_assert_eq(n, 2);
+    for (int round = 1; round < 30; round++) {
+        struct store_job_finish f[2];
+        for (int k = 0; k < 2; k++)
+            f[k] = (struct store_job_finish){.guard = {rows[k].id, rows[k].attempt, rows[k].owner},
+                                             .outcome = STORE_JOB_SUCCEEDED,
+                                             .level = "info",
+                                             .message = "succeeded"};
+        struct store_job_claimed *next = NULL;
+        int nnext = 0;
+        cr_assert_eq(store_job_finish_claim(conn, f, 2, owners, 2, 30, &next, &nnext, err,
+                                            sizeof(err)),
+                     RH_OK, "%s", err);
+        cr_assert(f[0].applied && f[1].applied, "round %d", round);
+        cr_assert_eq(nnext, 2, "round %d", round);
+        store_job_claimed_free(rows, n);
+        rows = next;
+        n = nnext;
+    }
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM jobs WHERE state = 'succeeded'"), 58);
+    struct store_job_claimed *none = NULL;
+    int nnone = -1;
+    /* Jobs of their own have no manifest, so the last two wait for nobody: the wide claim
+     * takes exactly them, the statement with the limit as a parameter. */
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM jobs WHERE state = 'running'"), 2);
+    cr_assert_eq(store_job_claim(conn, owners, 100, 30, &none, &nnone, err, sizeof(err)), RH_OK,
+                 "%s", err);
+    cr_assert_eq(nnone, 0);
+    store_job_claimed_free(none, nnone);
+    store_job_claimed_free(rows, n);
+
+    long generic = 0, custom = 0;
+    plans_of(conn, "railhook_finish_claim_2", &generic, &custom);
+    cr_assert_eq(generic + custom, 29);
+    cr_assert_leq(custom, 5, "PostgreSQL settles on a plan for any values after five");
+    cr_assert_geq(generic, 24);
+}
+
 Test(queue_store, claim_takes_due_jobs_oldest_first, .init = store_setup, .fini = store_teardown)
 {
     char a[37], b[37], later[37];
