@@ -307,9 +307,9 @@ Test(queue_store, claims_of_one_size_are_planned_once_not_per_execution, .init =
                                              .message = "succeeded"};
         struct store_job_claimed *next = NULL;
         int nnext = 0;
-        cr_assert_eq(store_job_finish_claim(conn, f, 2, owners, 2, 30, &next, &nnext, err,
-                                            sizeof(err)),
-                     RH_OK, "%s", err);
+        cr_assert_eq(
+            store_job_finish_claim(conn, f, 2, owners, 2, 30, &next, &nnext, err, sizeof(err)),
+            RH_OK, "%s", err);
         cr_assert(f[0].applied && f[1].applied, "round %d", round);
         cr_assert_eq(nnext, 2, "round %d", round);
         store_job_claimed_free(rows, n);
