@@ -37,9 +37,10 @@ static const struct store_stmt enqueue_stmt = {
     " SELECT x.*, CASE WHEN x.active_key IS NULL THEN x.id ELSE coalesce(h.id,"
     "   first_value(x.id) OVER (PARTITION BY x.active_key, x.seen ORDER BY x.i, x.k)) END"
     "  AS final"
-    /* A join, not a subquery per job: planned well even before the tables have statistics. */
-    " FROM x LEFT JOIN jobs h ON h.active_key = x.active_key"
-    "  AND h.state IN ('queued', 'running')"
+    /* A probe of the partial unique index per job, as for deliveries above: a plain join was
+     * planned as a hash of every unfinished job, one scan of the jobs table per batch. */
+    " FROM x LEFT JOIN LATERAL (SELECT h.id FROM jobs h WHERE h.active_key = x.active_key"
+    "  AND h.state IN ('queued', 'running') LIMIT 1) h ON true"
     "), d AS ("
     " INSERT INTO deliveries (source, delivery_id, event, outcome, job_ids)"
     " SELECT source, delivery_id, event, 'accepted',"
