@@ -142,7 +142,11 @@ Test(queue_process, sigterm_hands_a_running_job_back, .timeout = 60)
     cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM jobs WHERE state = 'queued' AND attempt = "
                                  "0 AND rescues = 0 AND lease_owner IS NULL"),
                  1);
-    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM job_events WHERE message = 'handed back'"),
-                 1);
+    /* Every claim was given back: the worker's, and any the dispatcher made while the stop
+     * reached it (it claims the handed-back job again and gives that back too). */
+    long back = th_sql_long(db, "SELECT count(*) FROM job_events WHERE message = 'handed back'");
+    cr_assert_geq(back, 1);
+    cr_assert_eq(th_sql_long(db, "SELECT count(*) FROM job_events WHERE message = 'claimed'"),
+                 back);
     th_db_drop(db);
 }
