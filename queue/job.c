@@ -54,6 +54,31 @@ static void mark_lost(struct job_run *run)
     pthread_mutex_unlock(&run->pool->mu);
 }
 
+/* Whether this attempt recorded step before. */
+static bool step_recorded(const struct job_run *run, const char *step)
+{
+    size_t n = strlen(step);
+    for (const char *p = run->recorded; p && *p;) {
+        const char *end = strchr(p, '\n');
+        if ((size_t)(end - p) == n && memcmp(p, step, n) == 0)
+            return true;
+        p = end + 1;
+    }
+    return false;
+}
+
+static void step_remember(struct job_run *run, const char *step)
+{
+    if (strchr(step, '\n'))
+        return; /* never the case for railhook's steps; such a step is simply recorded again */
+    size_t have = run->recorded ? strlen(run->recorded) : 0;
+    size_t n = strlen(step);
+    run->recorded = xrealloc(run->recorded, have + n + 2);
+    memcpy(run->recorded + have, step, n);
+    run->recorded[have + n] = '\n';
+    run->recorded[have + n + 1] = '\0';
+}
+
 enum rh_status job_checkpoint(struct job_run *run, const char *step)
 {
     struct queue *p = run->pool;
@@ -70,7 +95,12 @@ enum rh_status job_checkpoint(struct job_run *run, const char *step)
         goto out;
     }
     bool requested = false;
-    st = store_job_checkpoint(run->w->conn, &run->guard, step, &requested, err, sizeof(err));
+    bool again = run->replaying && !compensating && step_recorded(run, step);
+    if (!again)
+        run->replaying = false;
+    st = again
+             ? store_job_confirm(run->w->conn, &run->guard, &requested, err, sizeof(err))
+             : store_job_checkpoint(run->w->conn, &run->guard, step, &requested, err, sizeof(err));
     if (st != RH_OK) {
         if (st != RH_LEASE_LOST)
             log_warn("checkpoint failed", LOG_STR("job", run->job.id), LOG_STR("step", step),
@@ -88,6 +118,8 @@ enum rh_status job_checkpoint(struct job_run *run, const char *step)
         goto out;
     }
     snprintf(run->step, sizeof(run->step), "%s", step);
+    if (!again && !compensating)
+        step_remember(run, step);
 out:
     return st;
 }

@@ -24,6 +24,7 @@ static void parked_free(struct parked *k)
     free(k->row.steps);
     free(k->row.service_name);
     free(k->woken);
+    free(k->recorded);
     free(k);
 }
 
@@ -40,6 +41,8 @@ void queue_park_add(struct queue *q, struct job_run *run)
     k->row.service_name = run->job.service_name ? xstrdup(run->job.service_name) : NULL;
     snprintf(k->on, sizeof(k->on), "%s", run->park_on);
     snprintf(k->seen, sizeof(k->seen), "%s", run->park_seen);
+    k->recorded = run->recorded; /* moved: the next run of this attempt goes on from it */
+    run->recorded = NULL;
     k->parked_at = time_mono_ms();
     k->until = run->park_until;
     pthread_mutex_lock(&q->mu);
@@ -125,6 +128,7 @@ int queue_park_dispatch(struct queue *q, int64_t *next_due)
         w->inbox = one;
         w->inbox_lease_from = k->lease_from;
         w->inbox_woken = k->woken;
+        w->inbox_recorded = k->recorded;
         w->idle = false;
         q->idle_count--;
         atomic_fetch_add(&q->running, 1);

@@ -29,6 +29,12 @@ struct job_run {
     cJSON *steps;
     char step[64];     /* the current step, for events */
     const char *woken; /* job_woken_with() (owned by the inbox copy it came with) */
+    /* The steps this attempt has recorded, each followed by '\n' (owned; kept across parks):
+     * a run that resumes a parked job passes its earlier steps again, and while it replays
+     * them (until its first step not recorded before) job_checkpoint() only confirms the lease
+     * instead of recording each anew. */
+    char *recorded;
+    bool replaying;
     /* job_park() asked to park: what on, seen, until (monotonic) */
     bool park;
     char park_on[96];
@@ -54,6 +60,7 @@ struct worker {
     struct store_job_claimed *inbox; /* a job the dispatcher handed over */
     int64_t inbox_lease_from;        /* monotonic ms just before the claim was sent */
     char *inbox_woken;               /* a parked job's wake value, or NULL */
+    char *inbox_recorded;            /* a parked job's recorded steps, or NULL */
     struct job_run *run;             /* the job running now, or NULL */
 };
 
@@ -80,6 +87,7 @@ struct parked {
     int64_t until;      /* monotonic ms: the deadline */
     int64_t lease_from; /* monotonic ms before the last statement that confirmed the lease */
     char *woken;        /* the wake value, or NULL */
+    char *recorded;     /* the run's recorded steps (struct job_run), or NULL */
     bool ready;         /* woken, cancelled: run it as soon as a worker is free */
 };
 

@@ -236,7 +236,8 @@ out:
 /* Runs one job and records its outcome; *next gets the worker's next job when the recording
  * statement claimed one. */
 static void run_job(struct worker *w, const struct store_job_claimed *row, int64_t lease_from,
-                    const char *woken, struct store_job_claimed **next, int64_t *next_lease_from)
+                    const char *woken, char *recorded, struct store_job_claimed **next,
+                    int64_t *next_lease_from)
 {
     struct queue *p = w->pool;
     struct job_run run;
@@ -262,6 +263,8 @@ static void run_job(struct worker *w, const struct store_job_claimed *row, int64
     run.guard.owner = run.owner;
     run.lease_until = lease_from + (int64_t)p->lease_s * 1000;
     run.woken = woken;
+    run.recorded = recorded; /* owned by the run from here */
+    run.replaying = recorded != NULL;
     int64_t t0 = time_mono_ms();
 
     if (!store_conn_ensure(p->store, STORE_SESSION_DEFAULT, &w->conn, err, sizeof(err))) {
@@ -322,6 +325,7 @@ out:
     cJSON_Delete(res.details);
     cJSON_Delete(run.payload);
     cJSON_Delete(run.steps);
+    free(run.recorded);
 }
 
 void *queue_worker_main(void *arg)
@@ -333,6 +337,7 @@ void *queue_worker_main(void *arg)
                               sizeof(err)); /* retried per job when NULL */
     struct store_job_claimed *job = NULL;
     char *woken = NULL;
+    char *recorded = NULL;
     int64_t lease_from = 0;
     for (;;) {
         if (!job) {
@@ -345,8 +350,10 @@ void *queue_worker_main(void *arg)
             job = w->inbox;
             lease_from = w->inbox_lease_from;
             woken = w->inbox_woken;
+            recorded = w->inbox_recorded;
             w->inbox = NULL;
             w->inbox_woken = NULL;
+            w->inbox_recorded = NULL;
             if (w->idle) {
                 w->idle = false;
                 p->idle_count--;
@@ -357,10 +364,11 @@ void *queue_worker_main(void *arg)
             break;
         struct store_job_claimed *next = NULL;
         int64_t next_from = 0;
-        run_job(w, job, lease_from, woken, &next, &next_from);
+        run_job(w, job, lease_from, woken, recorded, &next, &next_from);
         store_job_claimed_free(job, 1);
         free(woken);
         woken = NULL;
+        recorded = NULL; /* the run freed it, or parked it */
         job = next;
         lease_from = next_from;
     }

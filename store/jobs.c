@@ -505,6 +505,27 @@ enum rh_status store_job_checkpoint(PGconn *c, const struct store_job_guard *g, 
     return st;
 }
 
+enum rh_status store_job_confirm(PGconn *c, const struct store_job_guard *g, bool *cancel_requested,
+                                 char *err, size_t errlen)
+{
+    char attempt[16];
+    const char *p[3];
+    guard_params(g, attempt, p);
+    PGresult *r = NULL;
+    *cancel_requested = false;
+    enum rh_status st =
+        run(c, "SELECT cancel_requested FROM jobs WHERE " GUARD " AND lease_expires_at > now()", 3,
+            p, &r, err, errlen);
+    if (st != RH_OK)
+        return st;
+    if (PQntuples(r) == 0)
+        st = RH_LEASE_LOST;
+    else
+        *cancel_requested = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return st;
+}
+
 enum rh_status store_job_step_save(PGconn *c, const struct store_job_guard *g, const char *key,
                                    const char *value, char *err, size_t errlen)
 {

@@ -108,6 +108,10 @@ enum rh_status store_job_prune(PGconn *c, int days, int limit, long *deleted, ch
  * RH_OK with *cancel_requested, RH_LEASE_LOST when the guard or the lease no longer holds. */
 enum rh_status store_job_checkpoint(PGconn *c, const struct store_job_guard *g, const char *step,
                                     bool *cancel_requested, char *err, size_t errlen);
+/* Confirms the guard and the lease without changing anything (a step the attempt recorded
+ * before): RH_OK with *cancel_requested, RH_LEASE_LOST when they no longer hold. */
+enum rh_status store_job_confirm(PGconn *c, const struct store_job_guard *g, bool *cancel_requested,
+                                 char *err, size_t errlen);
 /* Sets steps[key] = value (JSON text; NULL removes the key) under the guard; RH_LEASE_LOST
  * when it no longer holds. */
 enum rh_status store_job_step_save(PGconn *c, const struct store_job_guard *g, const char *key,

@@ -129,7 +129,25 @@ Test(flows_park, one_worker_keeps_three_builds_in_flight_and_all_succeed, .init 
         char *state = tf_wait_done(db, ids[i], 45000);
         cr_assert_str_eq(state, "succeeded", "job %d", i);
         free(state);
-        free(ids[i]);
+    }
+    /* A woken job passes its earlier steps again without recording them again: each step of
+     * a job's timeline appears once, though each job parked on more than one status. */
+    for (int i = 0; i < 3; i++) {
+        char *sql = xasprintf("SELECT count(*) FROM job_events WHERE job_id = '%s' AND message"
+                              " LIKE 'step waiting for deployment %%'",
+                              ids[i]);
+        cr_assert_geq(th_sql_long(db, sql), 2, "job %d parked on two statuses at least", i);
+        free(sql);
+        sql = xasprintf("SELECT count(*) FROM (SELECT message FROM job_events WHERE job_id = '%s'"
+                        " AND message LIKE 'step %%' GROUP BY message HAVING count(*) > 1) r",
+                        ids[i]);
+        cr_assert_eq(th_sql_long(db, sql), 0, "job %d recorded a step twice", i);
+        free(sql);
+        sql = xasprintf("SELECT count(*) FROM job_events WHERE job_id = '%s'"
+                        " AND message = 'step find_service'",
+                        ids[i]);
+        cr_assert_eq(th_sql_long(db, sql), 1);
+        free(sql);
     }
     /* Parked for longer than JOB_LEASE_S (3 s), none lost its lease: the heartbeat kept them. */
     cr_assert_eq(th_sql_long(db, "SELECT coalesce(sum(rescues), 0) FROM jobs"), 0);
@@ -140,6 +158,8 @@ Test(flows_park, one_worker_keeps_three_builds_in_flight_and_all_succeed, .init 
     cr_assert_eq(sim_count("by_operation", "Deployment"), 0);
     cr_assert_gt(watch, 0);
     cr_assert_gt(fields, watch, "%ld deployment fields in %ld requests", fields, watch);
+    for (int i = 0; i < 3; i++)
+        free(ids[i]);
 }
 
 Test(flows_park, n_parked_deployments_cost_one_request_per_tick, .init = start, .fini = stop,
@@ -279,7 +299,6 @@ Test(flows_park, a_deployment_railway_cannot_read_costs_the_others_nothing, .ini
         char *state = tf_wait_done(db, ids[i], 45000);
         cr_assert_str_eq(state, "succeeded", "job %d", i);
         free(state);
-        free(ids[i]);
     }
     /* Only that deployment's job read it itself; the others were read again together. */
     cr_assert_eq(sim_count("by_operation", "Deployment"), 1);
