@@ -485,16 +485,14 @@ static const char checkpoint_sql[] =
     ")"
     "SELECT cancel_requested FROM u";
 
-enum rh_status store_job_checkpoint(PGconn *c, const struct store_job_guard *g, const char *step,
-                                    bool *cancel_requested, char *err, size_t errlen)
+/* Runs a guarded statement whose one row says whether a cancel was requested; no row means
+ * the guard or the lease no longer holds. */
+static enum rh_status guarded_cancel(PGconn *c, const char *sql, int n, const char *const *p,
+                                     bool *cancel_requested, char *err, size_t errlen)
 {
-    char attempt[16];
-    const char *p[4];
-    guard_params(g, attempt, p);
-    p[3] = step;
     PGresult *r = NULL;
     *cancel_requested = false;
-    enum rh_status st = run(c, checkpoint_sql, 4, p, &r, err, errlen);
+    enum rh_status st = run(c, sql, n, p, &r, err, errlen);
     if (st != RH_OK)
         return st;
     if (PQntuples(r) == 0)
@@ -505,25 +503,25 @@ enum rh_status store_job_checkpoint(PGconn *c, const struct store_job_guard *g, 
     return st;
 }
 
+enum rh_status store_job_checkpoint(PGconn *c, const struct store_job_guard *g, const char *step,
+                                    bool *cancel_requested, char *err, size_t errlen)
+{
+    char attempt[16];
+    const char *p[4];
+    guard_params(g, attempt, p);
+    p[3] = step;
+    return guarded_cancel(c, checkpoint_sql, 4, p, cancel_requested, err, errlen);
+}
+
 enum rh_status store_job_confirm(PGconn *c, const struct store_job_guard *g, bool *cancel_requested,
                                  char *err, size_t errlen)
 {
     char attempt[16];
     const char *p[3];
     guard_params(g, attempt, p);
-    PGresult *r = NULL;
-    *cancel_requested = false;
-    enum rh_status st =
-        run(c, "SELECT cancel_requested FROM jobs WHERE " GUARD " AND lease_expires_at > now()", 3,
-            p, &r, err, errlen);
-    if (st != RH_OK)
-        return st;
-    if (PQntuples(r) == 0)
-        st = RH_LEASE_LOST;
-    else
-        *cancel_requested = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-    PQclear(r);
-    return st;
+    return guarded_cancel(
+        c, "SELECT cancel_requested FROM jobs WHERE " GUARD " AND lease_expires_at > now()", 3, p,
+        cancel_requested, err, errlen);
 }
 
 enum rh_status store_job_step_save(PGconn *c, const struct store_job_guard *g, const char *key,
