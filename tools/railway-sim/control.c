@@ -12,20 +12,20 @@
 /* ---- control endpoints ------------------------------------------------------------------------
  */
 
-/* /_sim/drift and /_sim/services (tools/railway-sim/snapshot.c). */
-static void control_snapshot(struct server *srv, const char *url, struct request *req,
-                             struct reply *r)
+/* A simulator call that takes the request's JSON body and builds the answer (or fails with
+ * err): /_sim/push, /_sim/service, /_sim/drift and /_sim/services. */
+typedef int (*sim_body_call)(struct sim *s, const cJSON *body, cJSON **out, char *err,
+                             size_t errsize);
+
+static void control_call(struct server *srv, struct request *req, struct reply *r,
+                         sim_body_call call)
 {
     cJSON *body = cJSON_ParseWithLength(req->body.data ? req->body.data : "", req->body.len);
     cJSON *doc = NULL;
     char err[256];
-    int rc;
 
     pthread_mutex_lock(&srv->sim.lock);
-    if (strcmp(url, "/_sim/drift") == 0)
-        rc = sim_drift(&srv->sim, body, &doc, err, sizeof(err));
-    else
-        rc = sim_services_bulk(&srv->sim, body, &doc, err, sizeof(err));
+    int rc = call(&srv->sim, body, &doc, err, sizeof(err));
     pthread_mutex_unlock(&srv->sim.lock);
     cJSON_Delete(body);
     if (rc < 0) {
@@ -78,25 +78,14 @@ void control_handle(struct server *srv, const char *method, const char *url, str
         doc = cJSON_CreateObject();
         cJSON_AddBoolToObject(doc, "ok", true);
         reply_json(r, MHD_HTTP_OK, doc);
-    } else if ((strcmp(url, "/_sim/push") == 0 || strcmp(url, "/_sim/service") == 0) && post) {
-        cJSON *body = cJSON_ParseWithLength(req->body.data ? req->body.data : "", req->body.len);
-        int rc;
-
-        doc = NULL;
-        pthread_mutex_lock(&srv->sim.lock);
-        if (strcmp(url, "/_sim/push") == 0)
-            rc = sim_push(&srv->sim, body, &doc, err, sizeof(err));
-        else
-            rc = sim_service_control(&srv->sim, body, &doc, err, sizeof(err));
-        pthread_mutex_unlock(&srv->sim.lock);
-        cJSON_Delete(body);
-        if (rc < 0) {
-            doc = cJSON_CreateObject();
-            cJSON_AddStringToObject(doc, "error", err);
-        }
-        reply_json(r, rc < 0 ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_OK, doc);
-    } else if ((strcmp(url, "/_sim/drift") == 0 || strcmp(url, "/_sim/services") == 0) && post) {
-        control_snapshot(srv, url, req, r);
+    } else if (strcmp(url, "/_sim/push") == 0 && post) {
+        control_call(srv, req, r, sim_push);
+    } else if (strcmp(url, "/_sim/service") == 0 && post) {
+        control_call(srv, req, r, sim_service_control);
+    } else if (strcmp(url, "/_sim/drift") == 0 && post) {
+        control_call(srv, req, r, sim_drift); /* tools/railway-sim/snapshot.c */
+    } else if (strcmp(url, "/_sim/services") == 0 && post) {
+        control_call(srv, req, r, sim_services_bulk);
     } else if (strcmp(url, "/_sim/state") == 0 || strcmp(url, "/_sim/config") == 0 ||
                strcmp(url, "/_sim/reset") == 0 || strcmp(url, "/_sim/push") == 0 ||
                strcmp(url, "/_sim/service") == 0 || strcmp(url, "/_sim/drift") == 0 ||
