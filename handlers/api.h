@@ -15,6 +15,10 @@ bool api_authorize(struct app *app, const struct http_request *req, struct http_
 bool api_admit_admin(struct app *app, const struct http_request *req, struct http_response *res);
 /* False when the configuration leaves the API open without API_AUTH=none (err says why). */
 bool api_auth_configured(const struct config *cfg, char *err, size_t errlen);
+/* A pooled database connection (store_conn_release() it), or NULL after answering 503
+ * database_unavailable with Retry-After when none can be had. */
+PGconn *api_conn_acquire(struct app *app, const struct http_request *req,
+                         struct http_response *res);
 /* Answers 503 database_unavailable with Retry-After and a fixed message; the store's own
  * words (err) go to the log with the request id, never to the caller. */
 void api_database_error(const struct http_request *req, struct http_response *res, const char *err);

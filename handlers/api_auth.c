@@ -82,6 +82,16 @@ void api_cors(struct app *app, const struct http_request *req, struct http_respo
     http_response_header(res, "Access-Control-Expose-Headers", "ETag, X-Request-Id, Retry-After");
 }
 
+PGconn *api_conn_acquire(struct app *app, const struct http_request *req, struct http_response *res)
+{
+    PGconn *c = store_conn_acquire(app->store);
+    if (!c) {
+        http_response_header(res, "Retry-After", "5");
+        http_response_error(res, req, 503, "database_unavailable", "database is not reachable");
+    }
+    return c;
+}
+
 void api_database_error(const struct http_request *req, struct http_response *res, const char *err)
 {
     log_warn("database request failed", LOG_STR("error", err),

@@ -1,4 +1,5 @@
 /* GET /healthz (the process is alive) and GET /readyz (database reachable, schema current). */
+#include "handlers/api.h"
 #include "handlers/handlers.h"
 #include "util/log.h"
 
@@ -16,12 +17,9 @@ void handle_healthz(struct app *app, struct http_request *req, struct http_respo
 void handle_readyz(struct app *app, struct http_request *req, struct http_response *res)
 {
     char err[256] = "";
-    PGconn *c = store_conn_acquire(app->store);
-    if (!c) {
-        http_response_header(res, "Retry-After", "5");
-        http_response_error(res, req, 503, "database_unavailable", "database is not reachable");
+    PGconn *c = api_conn_acquire(app, req, res);
+    if (!c)
         return;
-    }
     int pending = store_migrations_pending(c, err, sizeof(err));
     store_conn_release(app->store, c);
     if (pending < 0) {

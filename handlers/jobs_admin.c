@@ -23,12 +23,9 @@ static void state_change(struct app *app, struct http_request *req, struct http_
         http_response_error(res, req, 400, "invalid_id", "id must be a job uuid");
         return;
     }
-    PGconn *c = store_conn_acquire(app->store);
-    if (!c) {
-        http_response_header(res, "Retry-After", "5");
-        http_response_error(res, req, 503, "database_unavailable", "database is not reachable");
+    PGconn *c = api_conn_acquire(app, req, res);
+    if (!c)
         return;
-    }
     char state[16] = "", err[256] = "";
     enum rh_status st =
         retry ? store_job_retry(c, id, app->cfg->job_max_attempts, state, err, sizeof(err))
@@ -121,12 +118,9 @@ static enum rh_status tracked_service(struct app *app, const struct http_request
                                       struct http_response *res, const char *name,
                                       char **manifest_id)
 {
-    PGconn *c = store_conn_acquire(app->store);
-    if (!c) {
-        http_response_header(res, "Retry-After", "5");
-        http_response_error(res, req, 503, "database_unavailable", "database is not reachable");
+    PGconn *c = api_conn_acquire(app, req, res);
+    if (!c)
         return RH_UNAVAILABLE;
-    }
     bool tracked = false;
     char err[256] = "";
     enum rh_status st = store_service_tracked(c, name, &tracked, manifest_id, err, sizeof(err));

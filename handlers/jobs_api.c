@@ -55,16 +55,6 @@ static void send_json_text(const struct http_request *req, struct http_response 
     send_body(req, res, etag);
 }
 
-static PGconn *acquire(struct app *app, const struct http_request *req, struct http_response *res)
-{
-    PGconn *c = store_conn_acquire(app->store);
-    if (!c) {
-        http_response_header(res, "Retry-After", "5");
-        http_response_error(res, req, 503, "database_unavailable", "database is not reachable");
-    }
-    return c;
-}
-
 void handle_job_get(struct app *app, struct http_request *req, struct http_response *res)
 {
     if (!api_authorize(app, req, res, API_READ))
@@ -96,7 +86,7 @@ void handle_job_get(struct app *app, struct http_request *req, struct http_respo
     metrics_count("railhook_job_reads_total", "source=\"database\"", 1);
     uint64_t seq = jobcache_seq(cache);
     int64_t read_at = time_mono_ms();
-    PGconn *c = acquire(app, req, res);
+    PGconn *c = api_conn_acquire(app, req, res);
     if (!c)
         return;
     char *json = NULL, err[256] = "";
@@ -176,7 +166,7 @@ void handle_jobs_list(struct app *app, struct http_request *req, struct http_res
         free(kinds);
         return;
     }
-    PGconn *c = acquire(app, req, res);
+    PGconn *c = api_conn_acquire(app, req, res);
     if (!c)
         return;
     char *json = NULL, err[256] = "";
@@ -195,7 +185,7 @@ void handle_job_counts(struct app *app, struct http_request *req, struct http_re
 {
     if (!api_authorize(app, req, res, API_READ))
         return;
-    PGconn *c = acquire(app, req, res);
+    PGconn *c = api_conn_acquire(app, req, res);
     if (!c)
         return;
     char *json = NULL, err[256] = "";
@@ -232,7 +222,7 @@ static void services(struct app *app, struct http_request *req, struct http_resp
 {
     if (!api_authorize(app, req, res, API_READ))
         return;
-    PGconn *c = acquire(app, req, res);
+    PGconn *c = api_conn_acquire(app, req, res);
     if (!c)
         return;
     char *json = NULL, err[256] = "";
@@ -276,7 +266,7 @@ void handle_notifications_list(struct app *app, struct http_request *req, struct
         http_response_error(res, req, 400, "invalid_job", "job must be a job uuid");
         return;
     }
-    PGconn *c = acquire(app, req, res);
+    PGconn *c = api_conn_acquire(app, req, res);
     if (!c)
         return;
     char *json = NULL, err[256] = "";

@@ -21,12 +21,9 @@ void handle_reconcile_passes(struct app *app, struct http_request *req, struct h
                             "limit must be an integer from 1 to 100");
         return;
     }
-    PGconn *c = store_conn_acquire(app->store);
-    if (!c) {
-        http_response_header(res, "Retry-After", "5");
-        http_response_error(res, req, 503, "database_unavailable", "database is not reachable");
+    PGconn *c = api_conn_acquire(app, req, res);
+    if (!c)
         return;
-    }
     char *json = NULL, err[256] = "";
     enum rh_status st = store_reconcile_passes_json(c, (int)n, &json, err, sizeof(err));
     store_conn_release(app->store, c);
