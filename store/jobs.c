@@ -117,22 +117,24 @@ static enum rh_status run(PGconn *c, const char *sql, int n, const char *const *
     "e.id IN (SELECT u.id FROM u JOIN i ON i.id = u.id"                                            \
     " WHERE i.outcome IN ('succeeded', 'failed', 'cancelled'))"
 
+/* The claim alone ($1 owners, $2 lease) and the finishes with the claim ($1 finishes,
+ * $2 owners, $3 lease), each with its LIMIT N: a parameter, or a number written in. Both in
+ * one statement: the snapshot is shared, so a job finished here (still running in it) can
+ * never be claimed by the same statement. */
+#define CLAIM_SQL(N)                                                                               \
+    "WITH " CLAIM_CTES("$1", "$2", N, "false") " SELECT " CLAIM_COLUMNS " FROM claimed"
+#define FINISH_CLAIM_SQL(N)                                                                        \
+    "WITH " FINISH_CTES("$1") ", " CLAIM_CTES(                                                     \
+        "$2", "$3", N, FINISHED_HERE) " SELECT 'f', id::text, NULL, NULL, NULL, NULL, NULL, "      \
+                                      "NULL, NULL, NULL, NULL FROM u"                              \
+                                      " UNION ALL SELECT " CLAIM_COLUMNS " FROM claimed"
+
 /* The hot statements are named: prepared once per session where the store allows. */
-static const struct store_stmt claim_stmt = {
-    "railhook_claim",
-    "WITH " CLAIM_CTES("$1", "$2", "$3", "false") " SELECT " CLAIM_COLUMNS " FROM claimed", 3};
+static const struct store_stmt claim_stmt = {"railhook_claim", CLAIM_SQL("$3"), 3};
 static const struct store_stmt finish_stmt = {
     "railhook_finish", "WITH " FINISH_CTES("$1") " SELECT 'f', id::text FROM u", 1};
-/* Both in one statement: the snapshot is shared, so a job finished here (still running in it)
- * can never be claimed by the same statement. */
-static const struct store_stmt finish_claim_stmt = {
-    "railhook_finish_claim",
-    "WITH " FINISH_CTES("$1") ", " CLAIM_CTES(
-        "$2", "$3", "$4", FINISHED_HERE) " SELECT 'f', id::text, NULL,"
-                                         " NULL, NULL, NULL, NULL, NULL,"
-                                         " NULL, NULL, NULL FROM u"
-                                         " UNION ALL SELECT " CLAIM_COLUMNS " FROM claimed",
-    4};
+static const struct store_stmt finish_claim_stmt = {"railhook_finish_claim", FINISH_CLAIM_SQL("$4"),
+                                                    4};
 /* The same two statements with the claim's LIMIT written into the text, one pair per claim
  * size, made on first use. PostgreSQL plans a prepared statement for its parameters' values
  * (a custom plan) until a plan for any values (a generic plan) costs no more. With the LIMIT a
@@ -157,19 +159,9 @@ static const struct store_stmt *claim_statement(bool with_finishes, int limit)
         buf_printf(&name, "%s_%d", with_finishes ? "railhook_finish_claim" : "railhook_claim",
                    limit);
         if (with_finishes)
-            buf_printf(&sql,
-                       "WITH " FINISH_CTES("$1") ", " CLAIM_CTES(
-                           "$2", "$3", "%d", FINISHED_HERE) " SELECT 'f', id::text, NULL,"
-                                                            " NULL, NULL, NULL, NULL, NULL,"
-                                                            " NULL, NULL, NULL FROM u"
-                                                            " UNION ALL SELECT " CLAIM_COLUMNS
-                                                            " FROM claimed",
-                       limit);
+            buf_printf(&sql, FINISH_CLAIM_SQL("%d"), limit);
         else
-            buf_printf(&sql,
-                       "WITH " CLAIM_CTES("$1", "$2", "%d", "false") " SELECT " CLAIM_COLUMNS
-                                                                     " FROM claimed",
-                       limit);
+            buf_printf(&sql, CLAIM_SQL("%d"), limit);
         st->nparams = with_finishes ? 3 : 2;
         st->name = buf_steal(&name);
         st->sql = buf_steal(&sql);
